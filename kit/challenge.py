@@ -1,0 +1,406 @@
+"""The challenge spec: one YAML file per challenge, validated by a typed, versioned schema.
+
+The spec lives at ``starter_kits/<id>/challenge.yml`` (participants see it);
+the hidden part of a challenge (labels, the grading notebook) lives in
+``grading/<id>/``. :func:`load_challenge` finds both and returns a
+:class:`Challenge` that knows the paths of every part.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ChallengeNotFound, DataIntegrityError, Problem, SpecError
+from .metrics import get_metric, get_metric_names
+
+SCHEMA_VERSION = 1
+SPEC_FILENAME = "challenge.yml"
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Metrics(_Model):
+    primary: str = Field(description="registry name of the metric that ranks teams")
+    secondary: list[str] = Field(default_factory=list, description="other metrics shown beside it")
+
+    @field_validator("primary")
+    @classmethod
+    def _known_primary(cls, v):
+        get_metric(v)  # raises MetricError -> reported as a field error
+        return v
+
+    @field_validator("secondary")
+    @classmethod
+    def _known_secondary(cls, v):
+        for name in v:
+            get_metric(name)
+        if len(set(v)) != len(v):
+            raise ValueError("a metric is listed twice; list each metric once")
+        return v
+
+    @property
+    def all(self) -> list[str]:
+        return [self.primary] + [m for m in self.secondary if m != self.primary]
+
+
+class Split(_Model):
+    test_fraction: float = Field(gt=0, lt=1, description="share of the cases held out as the test set")
+    public_fraction: float = Field(gt=0, lt=1, description="share of the test set scored on the public board")
+
+
+class SubmissionRules(_Model):
+    per_day: int = Field(ge=1, description="submissions a team may make per UTC day")
+    total: int = Field(ge=1, description="submissions a team may make over the whole challenge")
+    final_selections: int = Field(ge=1, description="submissions a team may select for the private board")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.per_day > self.total:
+            raise ValueError(f"per_day ({self.per_day}) exceeds total ({self.total}); lower per_day or raise total")
+        if self.final_selections > self.total:
+            raise ValueError("final_selections exceeds total; a team cannot select more than it may submit")
+        return self
+
+
+class Phase(_Model):
+    name: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, v: datetime):
+        return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end <= self.start:
+            raise ValueError(f"phase {self.name!r} ends ({self.end:%Y-%m-%d}) before it starts "
+                             f"({self.start:%Y-%m-%d}); set end after start")
+        return self
+
+
+class Limits(_Model):
+    """Resource limits for running one participant notebook."""
+
+    wall_seconds: float = Field(default=300, gt=0, description="whole-notebook wall-clock limit")
+    cell_seconds: float = Field(default=120, gt=0, description="per-cell limit")
+    cpu_seconds: float = Field(default=300, gt=0)
+    memory_mb: int = Field(default=2048, ge=64)
+    processes: int = Field(default=64, ge=1)
+    file_size_mb: int = Field(default=100, ge=1)
+    output_mb: int = Field(default=10, ge=1, description="largest executed notebook / captured output kept")
+
+
+class DataFile(_Model):
+    path: str = Field(description="path relative to the starter kit (public files) or grading folder (labels)")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the file's bytes")
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v):
+        p = Path(v)
+        if p.is_absolute() or ".." in p.parts:
+            raise ValueError(f"{v!r} must be a relative path inside the challenge folder")
+        return v
+
+
+class DataFiles(_Model):
+    train: DataFile
+    test: DataFile
+    sample_submission: DataFile
+    labels: DataFile = Field(description="hidden: test labels and public/private split, in grading/<id>/")
+
+
+class Source(_Model):
+    dataset: str = Field(description="name of a bundled dataset loader (kit.datasets)")
+
+    @field_validator("dataset")
+    @classmethod
+    def _known(cls, v):
+        from .datasets import get_dataset_names
+        if v not in get_dataset_names():
+            raise ValueError(f"{v!r} is not a bundled dataset; use one of {', '.join(get_dataset_names())}")
+        return v
+
+
+class ChallengeSpec(_Model):
+    schema_version: Literal[1] = Field(description="version of this schema; 1")
+    id: str = Field(pattern=ID_PATTERN, description="lower-case id, also the folder name")
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    task: Literal["binary", "regression", "survival"]
+    id_column: str = Field(min_length=1)
+    target: list[str] = Field(min_length=1, description="target column(s); survival: [event, time]")
+    prediction_column: Optional[str] = Field(
+        default=None, description="column participants predict; default: the target (binary, regression) or 'risk'")
+    positive_label: Optional[str] = Field(default=None, description="binary: what the positive class means")
+    metrics: Metrics
+    split: Split
+    seed: int = Field(ge=0)
+    submissions: SubmissionRules
+    phases: list[Phase] = Field(min_length=1)
+    limits: Limits = Field(default_factory=Limits)
+    source: Source
+    data: DataFiles
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        problems = []
+        for name in self.metrics.all:
+            m = get_metric(name)
+            if m.task != self.task:
+                problems.append(
+                    f"metric {name!r} scores {m.task} tasks, not {self.task}; use one of "
+                    f"{', '.join(get_metric_names(self.task))}")
+        if self.task == "survival" and len(self.target) != 2:
+            problems.append("a survival task needs target: [event, time]")
+        if self.task != "survival" and len(self.target) != 1:
+            problems.append(f"a {self.task} task has exactly one target column")
+        if self.id_column in self.target:
+            problems.append("id_column is also a target column; use a separate id column")
+        for a, b in zip(self.phases, self.phases[1:]):
+            if b.start < a.end:
+                problems.append(f"phases {a.name!r} and {b.name!r} overlap; start {b.name!r} after {a.name!r} ends")
+        if len({p.name for p in self.phases}) != len(self.phases):
+            problems.append("two phases have the same name; give each phase its own name")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- derived --------------------------------------------------------------
+    @property
+    def predicted(self) -> str:
+        if self.prediction_column:
+            return self.prediction_column
+        return "risk" if self.task == "survival" else self.target[0]
+
+    @property
+    def opens(self) -> datetime:
+        return self.phases[0].start
+
+    @property
+    def closes(self) -> datetime:
+        return self.phases[-1].end
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        now = now or datetime.now(timezone.utc)
+        return now < self.closes
+
+    def phase_at(self, now: datetime | None = None) -> Optional[Phase]:
+        now = now or datetime.now(timezone.utc)
+        for p in self.phases:
+            if p.start <= now < p.end:
+                return p
+        return None
+
+
+# -- parsing with one message per problem ----------------------------------------
+def _loc(loc) -> str:
+    parts = []
+    for x in loc:
+        if isinstance(x, int):
+            parts.append(f"[{x}]")
+        else:
+            parts.append(("." if parts else "") + str(x))
+    return "".join(parts) or "(top level)"
+
+
+_FIXES = {
+    "missing": "add this field",
+    "extra_forbidden": "remove this field or check its spelling",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "use the required format",
+}
+
+
+def spec_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for e in error.errors():
+        msg = e["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix):]
+        if e["type"] == "value_error" and isinstance(e.get("ctx", {}).get("error"), Exception):
+            exc = e["ctx"]["error"]
+            fix = getattr(exc, "fix", "")
+            msg = getattr(exc, "what", msg)
+        else:
+            fix = _FIXES.get(e["type"], "")
+        if e["type"] == "string_pattern_mismatch" and e["loc"] and e["loc"][-1] == "sha256":
+            fix = "run `kit prepare ID --write-hashes` to record the real checksum"
+        elif e["type"] == "string_type" and e["loc"] and e["loc"][-1] == "sha256":
+            fix = 'write the checksum as a quoted string: sha256: "…"'
+        elif e["type"] == "string_pattern_mismatch" and e["loc"] == ("id",):
+            fix = "use 2-63 lower-case letters, digits and dashes, starting with a letter or digit"
+        problems.append(Problem(what=msg, where=_loc(e["loc"]), fix=fix))
+    return problems
+
+
+def parse_spec(data, *, source: str = "challenge spec") -> ChallengeSpec:
+    if not isinstance(data, dict):
+        raise SpecError("the spec must be a YAML mapping of fields", where=source,
+                        fix="start from starter_kits/breast-cancer/challenge.yml")
+    try:
+        return ChallengeSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = spec_problems(exc)
+        raise SpecError(f"{len(problems)} problem(s) in the challenge spec", where=source,
+                        problems=problems) from None
+
+
+def read_spec(path: str | os.PathLike) -> ChallengeSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ChallengeNotFound(f"no spec file at {path}", fix="check the path or the challenge id") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise SpecError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
+                        fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    return parse_spec(data, source=str(path))
+
+
+# -- locating challenges ----------------------------------------------------------
+def find_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder holding ``starter_kits/`` and ``grading/``.
+
+    Order: the ``root`` argument, ``$KIT_ROOT``, the current folder or one of its
+    parents, then the checkout that holds this package.
+    """
+    if root is not None:
+        return Path(root).resolve()
+    if os.environ.get("KIT_ROOT"):
+        return Path(os.environ["KIT_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    for cand in (here, *here.parents):
+        if (cand / "starter_kits").is_dir():
+            return cand
+    return Path(__file__).resolve().parent.parent
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Challenge:
+    """A validated spec plus the paths of the challenge's public and hidden parts."""
+
+    def __init__(self, spec: ChallengeSpec, root: Path):
+        self.spec = spec
+        self.root = Path(root)
+
+    def __repr__(self):
+        return f"Challenge({self.id!r}, root={str(self.root)!r})"
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def starter_dir(self) -> Path:
+        return self.root / "starter_kits" / self.id
+
+    @property
+    def grading_dir(self) -> Path:
+        return self.root / "grading" / self.id
+
+    @property
+    def spec_path(self) -> Path:
+        return self.starter_dir / SPEC_FILENAME
+
+    @property
+    def starter_notebook(self) -> Path:
+        return self.starter_dir / "starter.ipynb"
+
+    @property
+    def grade_notebook(self) -> Path:
+        return self.grading_dir / "grade.ipynb"
+
+    def path(self, role: str) -> Path:
+        f: DataFile = getattr(self.spec.data, role)
+        base = self.grading_dir if role == "labels" else self.starter_dir
+        return base / f.path
+
+    @property
+    def public_files(self) -> dict[str, Path]:
+        """Participant-visible data files by role (never the labels)."""
+        return {r: self.path(r) for r in ("train", "test", "sample_submission")}
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder of participant-visible data (train, test, sample submission)."""
+        return self.path("train").parent
+
+    def verify(self, roles=("train", "test", "sample_submission", "labels")) -> None:
+        """Check every data file against the sha256 in the spec."""
+        problems = []
+        for role in roles:
+            p = self.path(role)
+            expected = getattr(self.spec.data, role).sha256
+            if not p.exists():
+                problems.append(Problem(f"{role} file is missing", where=str(p),
+                                        fix=f"run `kit prepare {self.id}`"))
+            elif (got := sha256_file(p)) != expected:
+                problems.append(Problem(f"{role} file has sha256 {got[:12]}…, the spec says {expected[:12]}…",
+                                        where=str(p), fix=f"run `kit prepare {self.id}` to regenerate it"))
+        if problems:
+            raise DataIntegrityError(f"data files of {self.id!r} do not match the spec",
+                                     where=str(self.spec_path), problems=problems)
+
+
+def load_challenge(challenge: str | os.PathLike | Challenge, root=None) -> Challenge:
+    """Load a challenge by id (``breast-cancer``) or by the path of its spec file or folder."""
+    if isinstance(challenge, Challenge):
+        return challenge
+    text = str(challenge)
+    p = Path(text)
+    if p.suffix in (".yml", ".yaml") or p.is_dir() and (p / SPEC_FILENAME).exists():
+        spec_path = p if p.suffix in (".yml", ".yaml") else p / SPEC_FILENAME
+        spec = read_spec(spec_path)
+        # starter_kits/<id>/challenge.yml -> root is two levels up
+        return Challenge(spec, spec_path.resolve().parent.parent.parent)
+    base = find_root(root)
+    spec_path = base / "starter_kits" / text / SPEC_FILENAME
+    if not spec_path.exists():
+        known = list_challenges(base)
+        raise ChallengeNotFound(
+            f"no challenge {text!r} under {base / 'starter_kits'}",
+            fix=f"use one of: {', '.join(known) or '(none found)'}, or pass --root / set KIT_ROOT")
+    spec = read_spec(spec_path)
+    if spec.id != text:
+        raise SpecError(f"the spec's id is {spec.id!r} but its folder is {text!r}", where=str(spec_path),
+                        fix="make the folder name and the id the same")
+    return Challenge(spec, base)
+
+
+def list_challenges(root=None) -> list[str]:
+    base = find_root(root)
+    kits = base / "starter_kits"
+    if not kits.is_dir():
+        return []
+    return sorted(d.name for d in kits.iterdir() if (d / SPEC_FILENAME).exists())
+
+
+def safe_name(text: str, default: str = "x") -> str:
+    """A file-system-safe slug for a team or file name (names are data, never paths)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")[:60]
+    return slug or default

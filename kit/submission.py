@@ -1,0 +1,181 @@
+"""Reading and validating prediction files.
+
+Prediction files are untrusted. :func:`read_predictions` parses a CSV as text
+(never as pickles or anything executable), checks the header, the ids and the
+values, and raises one :class:`~kit.errors.SubmissionError` that lists every
+problem with its line number and the fix. On success it returns the
+predictions as floats, in the order of the expected ids.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem, SubmissionError
+
+MAX_LISTED = 5  # rows named per problem before "and N more"
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+
+def _lines(rows: Sequence[int]) -> str:
+    """'lines 3, 7, 9 and 12 more' from 0-based data-row indices (header is line 1)."""
+    shown = ", ".join(str(r + 2) for r in rows[:MAX_LISTED])
+    more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
+    word = "line" if len(rows) == 1 else "lines"
+    return f"{word} {shown}{more}"
+
+
+def _values(values: Sequence[str]) -> str:
+    shown = ", ".join(repr(v) for v in values[:MAX_LISTED])
+    return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
+
+
+def read_predictions(path, *, id_column: str, prediction_column: str, expected_ids: Sequence[str],
+                     task: str = "binary", max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFrame:
+    """Parse and check a predictions CSV; return ``[id_column, prediction_column]`` in expected order."""
+    path = Path(path)
+    where = path.name
+    example = f"{id_column},{prediction_column}"
+    fix_header = f"the first line must be exactly: {example}"
+
+    def fail(what, problems=(), fix=""):
+        raise SubmissionError(what, where=where, problems=problems, fix=fix)
+
+    if not path.exists():
+        fail("the predictions file does not exist",
+             fix="write your predictions to the predictions_path the notebook was given")
+    if not path.is_file():
+        fail("the predictions path is not a regular file", fix="write a CSV file, not a folder or link")
+    size = path.stat().st_size
+    if size == 0:
+        fail("the predictions file is empty", fix=f"write a header line ({example}) and one row per test case")
+    if size > max_bytes:
+        fail(f"the predictions file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
+             fix="write one row per test case and nothing else")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        fail("the predictions file is binary, not a CSV text file",
+             fix="save predictions with DataFrame.to_csv(path, index=False)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"the predictions file is not UTF-8 text (byte {exc.start})", fix="save it as UTF-8")
+    if not text.strip():
+        fail("the predictions file has only blank lines",
+             fix=f"write a header line ({example}) and one row per test case")
+
+    # header, read with the csv module so duplicate names are seen before pandas renames them
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        fail(f"the header line cannot be parsed as CSV ({exc})", fix=fix_header)
+    problems: list[Problem] = []
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        problems.append(Problem(f"column(s) {_values(dupes)} appear more than once", where="line 1",
+                                fix=fix_header))
+    for col in (id_column, prediction_column):
+        if col not in header:
+            near = [h for h in header if h.lower() == col.lower()]
+            hint = f" (found {near[0]!r}: names are case-sensitive)" if near else ""
+            problems.append(Problem(f"required column {col!r} is missing{hint}", where="line 1", fix=fix_header))
+    extra = [h for h in header if h not in (id_column, prediction_column)]
+    if extra:
+        problems.append(Problem(f"unexpected column(s) {_values(extra)}", where="line 1",
+                                fix=f"keep only the columns {id_column} and {prediction_column}"
+                                    + (" (write with index=False)" if "" in extra or "Unnamed: 0" in extra else "")))
+    if problems:
+        fail(f"{len(problems)} problem(s) with the columns", problems)
+
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                         skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as exc:
+        fail(f"the file cannot be parsed as CSV: {str(exc).strip()}",
+             fix="every line needs the same number of comma-separated fields as the header")
+    if len(df) == 0:
+        fail("the predictions file has a header but no rows", fix="write one row per test case")
+
+    ids = df[id_column].str.strip()
+    raw_vals = df[prediction_column].str.strip()
+
+    # ids
+    empty_id = np.flatnonzero((ids == "").to_numpy())
+    if len(empty_id):
+        problems.append(Problem(f"{len(empty_id)} row(s) have no {id_column}", where=_lines(empty_id),
+                                fix=f"give every row the {id_column} of a test case"))
+    dup_mask = ids.duplicated(keep="first") & (ids != "")
+    if dup_mask.any():
+        rows = np.flatnonzero(dup_mask.to_numpy())
+        problems.append(Problem(f"{len(rows)} duplicate id(s): {_values(ids[dup_mask].unique().tolist())}",
+                                where=_lines(rows), fix="give exactly one row per test case"))
+    expected = pd.Index(expected_ids)
+    unknown_mask = ~ids.isin(expected) & (ids != "")
+    if unknown_mask.any():
+        rows = np.flatnonzero(unknown_mask.to_numpy())
+        problems.append(Problem(f"{len(rows)} id(s) are not test cases: {_values(ids[unknown_mask].tolist())}",
+                                where=_lines(rows), fix=f"use only the {id_column} values of test.csv"))
+    missing = expected[~expected.isin(ids)]
+    if len(missing):
+        problems.append(Problem(f"{len(missing)} of {len(expected)} test case(s) have no prediction: "
+                                f"{_values(missing.tolist())}", where=where,
+                                fix="predict every row of test.csv (see sample_submission.csv)"))
+
+    # values
+    numbers = pd.to_numeric(raw_vals, errors="coerce")
+    blank = (raw_vals == "").to_numpy()
+    lowered = raw_vals.str.lower()
+    nan_text = lowered.isin(["nan", "na", "n/a", "null", "none", "-nan"]).to_numpy()
+    text_mask = numbers.isna().to_numpy() & ~blank & ~nan_text
+    if blank.any():
+        rows = np.flatnonzero(blank)
+        problems.append(Problem(f"{len(rows)} empty {prediction_column} value(s)", where=_lines(rows),
+                                fix="write a number for every case"))
+    if text_mask.any():
+        rows = np.flatnonzero(text_mask)
+        problems.append(Problem(f"{len(rows)} {prediction_column} value(s) are not numbers: "
+                                f"{_values(raw_vals.iloc[rows].tolist())}", where=_lines(rows),
+                                fix="write plain numbers such as 0.83 (no quotes, units or percent signs)"))
+    nan_rows = np.flatnonzero(nan_text | (numbers.isna().to_numpy() & ~blank & ~text_mask))
+    if len(nan_rows):
+        problems.append(Problem(f"{len(nan_rows)} {prediction_column} value(s) are NaN", where=_lines(nan_rows),
+                                fix="replace missing predictions with a number (e.g. the training mean)"))
+    vals = numbers.to_numpy(dtype=float)
+    inf_rows = np.flatnonzero(np.isinf(vals))
+    if len(inf_rows):
+        problems.append(Problem(f"{len(inf_rows)} {prediction_column} value(s) are infinite",
+                                where=_lines(inf_rows), fix="write finite numbers"))
+    if task == "binary":
+        out = np.flatnonzero(np.isfinite(vals) & ((vals < 0) | (vals > 1)))
+        if len(out):
+            problems.append(Problem(f"{len(out)} probability(ies) outside [0, 1]: "
+                                    f"{_values(raw_vals.iloc[out].tolist())}", where=_lines(out),
+                                    fix="predict the probability of the positive class "
+                                        "(predict_proba(X)[:, 1]), not a label or a score"))
+    if problems:
+        fail(f"{len(problems)} problem(s) in the predictions", problems)
+
+    out = pd.DataFrame({id_column: ids.to_numpy(), prediction_column: vals})
+    return out.set_index(id_column).loc[list(expected)].reset_index()
+
+
+def read_for_challenge(path, challenge, expected_ids=None) -> pd.DataFrame:
+    """:func:`read_predictions` with the columns, task and size limit of a challenge."""
+    spec = challenge.spec
+    if expected_ids is None:
+        expected_ids = read_ids(challenge.path("test"), spec.id_column)
+    return read_predictions(path, id_column=spec.id_column, prediction_column=spec.predicted,
+                            expected_ids=expected_ids, task=spec.task,
+                            max_bytes=spec.limits.file_size_mb * 1024 * 1024)
+
+
+def read_ids(csv_path, id_column: str) -> list[str]:
+    return pd.read_csv(csv_path, usecols=[id_column], dtype=str)[id_column].str.strip().tolist()
