@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -38,10 +36,14 @@ def _values(values: Sequence[str]) -> str:
 
 
 def read_predictions(path, *, id_column: str, prediction_column: str, expected_ids: Sequence[str],
-                     task: str = "binary", max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFrame:
-    """Parse and check a predictions CSV; return ``[id_column, prediction_column]`` in expected order."""
+                     task: str = "binary", max_bytes: int = DEFAULT_MAX_BYTES,
+                     name: str | None = None) -> pd.DataFrame:
+    """Parse and check a predictions CSV; return ``[id_column, prediction_column]`` in expected order.
+
+    ``name`` is how the file is called in messages (the name the participant gave it).
+    """
     path = Path(path)
-    where = path.name
+    where = name or path.name
     example = f"{id_column},{prediction_column}"
     fix_header = f"the first line must be exactly: {example}"
 

@@ -1,12 +1,12 @@
 """Survival metrics. Predictions are risk scores: higher means earlier event."""
 from __future__ import annotations
 
-from sksurv.metrics import concordance_index_censored
-
 from ._base import Metric, register
 
 
 def _c_index(y, risk):
+    from sksurv.metrics import concordance_index_censored  # imported when used: it is slow to import
+
     event, time = y
     return concordance_index_censored(event, time, risk)[0]
 

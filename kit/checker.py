@@ -1,0 +1,126 @@
+"""``kit.check``: a participant's local check of a predictions file, shown as an HTML report.
+
+It validates the file exactly as the grader will (same code, same messages)
+and, when given validation labels and predictions from the participant's own
+hold-out split, shows every metric of the challenge. It never reads hidden
+labels: a participant has none.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .challenge import SPEC_FILENAME, Challenge, load_challenge
+from .errors import ChallengeNotFound, KitError, MetricError, Problem, SubmissionError
+from .metrics import get_metric
+from .submission import read_for_challenge
+
+
+@dataclass
+class CheckReport:
+    challenge: Challenge
+    predictions_path: str
+    problems: list = field(default_factory=list)
+    n_predictions: int = 0
+    validation_scores: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __repr__(self) -> str:
+        spec = self.challenge.spec
+        lines = [f"kit.check: {spec.title} ({spec.id})", f"predictions: {self.predictions_path}"]
+        if self.ok:
+            lines.append(f"format: OK, {self.n_predictions} predictions, ready to submit")
+        else:
+            lines.append(f"format: {len(self.problems)} problem(s), the grader would reject this file")
+            lines += [f"  - {p}" for p in self.problems]
+        for name, value in self.validation_scores.items():
+            m = get_metric(name)
+            lines.append(f"validation {name} {m.arrow}: {m.format(value)}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        spec = self.challenge.spec
+        if self.ok:
+            status = (f'<p style="color:#137333"><b>&#10004; Format OK</b>: {self.n_predictions} predictions, '
+                      f'ready to submit.</p>')
+        else:
+            items = "".join(
+                f"<li><b>{e(p.where)}</b>: {e(p.what)}" + (f"<br><i>Fix:</i> {e(p.fix)}" if p.fix else "") + "</li>"
+                for p in self.problems)
+            status = (f'<p style="color:#b3261e"><b>&#10008; {len(self.problems)} problem(s)</b>: the grader '
+                      f'would reject this file.</p><ul>{items}</ul>')
+        table = ""
+        if self.validation_scores:
+            rows = []
+            for name, value in self.validation_scores.items():
+                m = get_metric(name)
+                primary = " (primary)" if name == spec.metrics.primary else ""
+                rows.append(f"<tr><td>{e(name)}{primary}</td><td>{e(m.arrow)}</td>"
+                            f"<td style='text-align:right'>{e(m.format(value))}</td>"
+                            f"<td>{e(m.description)}</td></tr>")
+            table = ("<p><b>Local validation scores</b> (your own hold-out split of the training data; "
+                     "the leaderboard uses the hidden test labels):</p>"
+                     "<table><thead><tr><th>metric</th><th></th><th>score</th><th>meaning</th></tr></thead>"
+                     f"<tbody>{''.join(rows)}</tbody></table>")
+        notes = "".join(f"<p><i>{e(n)}</i></p>" for n in self.notes)
+        return (f"<div><h4>kit.check &mdash; {e(spec.title)} <code>{e(spec.id)}</code></h4>"
+                f"<p>Predictions: <code>{e(str(self.predictions_path))}</code></p>{status}{table}{notes}</div>")
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise SubmissionError(f"{len(self.problems)} problem(s) in the predictions",
+                                  where=str(self.predictions_path), problems=self.problems)
+
+
+def _find_challenge(data_dir, challenge) -> Challenge:
+    if challenge is not None:
+        return load_challenge(challenge)
+    if data_dir is None:
+        raise ChallengeNotFound("kit.check needs to know the challenge",
+                                fix="pass data_dir= (the folder of train.csv) or challenge='ID'")
+    d = Path(data_dir).resolve()
+    for cand in (d / SPEC_FILENAME, d.parent / SPEC_FILENAME):
+        if cand.exists():
+            return load_challenge(cand)
+    raise ChallengeNotFound(f"no {SPEC_FILENAME} in {d} or its parent folder",
+                            fix="pass challenge='ID' or the data_dir of the starter kit")
+
+
+def check(predictions_path, data_dir=None, *, challenge=None, validation=None, strict=False) -> CheckReport:
+    """Validate a predictions file as the grader will, and show local validation scores.
+
+    Parameters
+    ----------
+    predictions_path : path of the predictions CSV.
+    data_dir : the folder holding ``test.csv`` (the starter notebook's ``data_dir`` parameter).
+    challenge : a challenge id or spec path, when ``data_dir`` does not lead to the spec.
+    validation : optional ``(y_true, y_pred)`` from the participant's own hold-out split.
+    strict : raise :class:`~kit.errors.SubmissionError` when the file has problems.
+    """
+    ch = _find_challenge(data_dir, challenge)
+    report = CheckReport(challenge=ch, predictions_path=str(predictions_path))
+    test_path = Path(data_dir) / Path(ch.spec.data.test.path).name if data_dir else ch.path("test")
+    from .submission import read_ids
+    try:
+        expected = read_ids(test_path, ch.spec.id_column)
+        preds = read_for_challenge(predictions_path, ch, expected_ids=expected)
+        report.n_predictions = len(preds)
+    except SubmissionError as exc:
+        report.problems = list(exc.problems) or [Problem(exc.what, where=exc.where, fix=exc.fix)]
+    if validation is not None:
+        y_val, p_val = validation
+        for name in ch.spec.metrics.all:
+            try:
+                report.validation_scores[name] = get_metric(name)(y_val, p_val)
+            except MetricError as exc:
+                report.notes.append(f"{name} not computed on the validation split: {exc.what}")
+    if strict:
+        report.raise_for_problems()
+    return report

@@ -1,0 +1,164 @@
+"""Run one participant notebook, label-blind, and collect what it produced.
+
+The notebook runs in a fresh work folder that holds only participant-visible
+data (train, test, sample submission, the public spec): never the labels. The
+grader gives it two parameters, ``data_dir`` and ``predictions_path``. After the
+run, the executed notebook, the predictions and the captured output are kept in
+the submission's run folder; the work folder is removed.
+
+Everything here is plain data in and out, so an executor can run it in a
+thread, a process pool or on a Dask worker.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..challenge import Limits
+from ..ledger import utcnow
+
+PREDICTIONS_NAME = "predictions.csv"
+
+
+@dataclass
+class ExecOutcome:
+    submission_id: int
+    status: str  # "ok" | "failed"
+    started_at: str
+    duration_s: float
+    run_dir: str
+    executed_path: str | None = None
+    predictions_path: str | None = None
+    output_path: str | None = None
+    error: dict | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _runner():
+    try:
+        from ..execution.runner import run_notebook
+    except ImportError:  # pragma: no cover - interim
+        from ..execution._interim import run_notebook
+    return run_notebook
+
+
+def prepare_work_dir(scratch: Path, submission_id: int, public_files: dict, spec_path: Path,
+                     notebook_path: Path) -> tuple[Path, Path, Path]:
+    """A fresh folder with read-only copies of the participant data; returns (work, data, notebook)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch))
+    data = work / "data"
+    data.mkdir()
+    for src in public_files.values():
+        dst = data / Path(src).name
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o444)
+    shutil.copyfile(spec_path, work / spec_path.name)
+    os.chmod(work / spec_path.name, 0o444)
+    nb = work / "submission.ipynb"
+    shutil.copyfile(notebook_path, nb)
+    return work, data, nb
+
+
+def collect_file(src: Path, dst: Path, limit: int) -> tuple[bool, str]:
+    """Copy a file the notebook wrote, refusing links, folders and oversize files."""
+    try:
+        st = os.lstat(src)
+    except FileNotFoundError:
+        return False, "missing"
+    if stat.S_ISLNK(st.st_mode):
+        return False, "is a symbolic link (links are not followed)"
+    if not stat.S_ISREG(st.st_mode):
+        return False, "is not a regular file"
+    if st.st_size > limit:
+        return False, f"is {st.st_size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit"
+    fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f, open(dst, "wb") as out:
+        shutil.copyfileobj(f, out)
+    return True, ""
+
+
+def captured_output(executed_path: Path, limit: int) -> str:
+    """The text a notebook printed (streams and errors), capped at ``limit`` bytes."""
+    try:
+        nb = nbformat.read(executed_path, as_version=4)
+    except Exception:  # noqa: BLE001 - a broken executed notebook has no output to show
+        return ""
+    parts, size = [], 0
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = out.get("text", "")
+            elif out.get("output_type") == "error":
+                text = f"{out.get('ename')}: {out.get('evalue')}\n"
+            else:
+                continue
+            parts.append(text)
+            size += len(text)
+            if size > limit:
+                return "".join(parts)[:limit] + "\n[output truncated]\n"
+    return "".join(parts)
+
+
+def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, public_files: dict,
+                       spec_path: str, limits: dict, sandbox: str, scratch_dir: str,
+                       kernel_name: str = "python3") -> ExecOutcome:
+    """Run a stored notebook in a fresh work folder; never raises for participant errors."""
+    lim = Limits(**limits)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    started, t0 = utcnow(), time.perf_counter()
+    work, data, nb = prepare_work_dir(Path(scratch_dir), submission_id, public_files, Path(spec_path),
+                                      Path(notebook_path))
+    outcome = ExecOutcome(submission_id=submission_id, status="ok", started_at=started, duration_s=0.0,
+                          run_dir=str(run))
+    try:
+        executed = run / "executed.ipynb"
+        result = _runner()(nb, executed, work_dir=work, data_dir=data,
+                           parameters={"data_dir": str(data), "predictions_path": str(work / PREDICTIONS_NAME)},
+                           limits=lim, sandbox=sandbox, kernel_name=kernel_name)
+        if executed.exists():
+            outcome.executed_path = str(executed)
+            out_txt = run / "output.txt"
+            out_txt.write_text(captured_output(executed, lim.output_mb * 1024 * 1024), encoding="utf-8")
+            outcome.output_path = str(out_txt)
+        outcome.details["run_seconds"] = round(result.duration, 3)
+        if result.status != "ok":
+            outcome.status = "failed"
+            outcome.error = {
+                "kind": "execution" if result.status == "failed" else result.status,
+                "what": result.reason or f"{result.ename}: {result.evalue}",
+                "where": f"cell {result.cell_index}" if result.cell_index is not None else "",
+                "fix": "run the notebook top to bottom in a fresh kernel (Kernel > Restart and Run All) "
+                       "and fix the first error",
+                "cell_index": result.cell_index, "ename": result.ename, "evalue": result.evalue,
+                "traceback": result.traceback,
+            }
+            return outcome
+        ok, why = collect_file(work / PREDICTIONS_NAME, run / PREDICTIONS_NAME, lim.file_size_mb * 1024 * 1024)
+        if not ok:
+            outcome.status = "failed"
+            outcome.error = {
+                "kind": "no-predictions",
+                "what": ("the notebook ran to the end but wrote no predictions at predictions_path"
+                         if why == "missing" else f"the predictions file {why}"),
+                "where": "predictions_path",
+                "fix": "write the predictions with DataFrame.to_csv(predictions_path, index=False) "
+                       "and do not stop the notebook early",
+            }
+            return outcome
+        outcome.predictions_path = str(run / PREDICTIONS_NAME)
+        return outcome
+    finally:
+        outcome.duration_s = round(time.perf_counter() - t0, 3)
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,325 @@
+"""``grade``: intake, run, score and record a batch of submissions.
+
+1. intake: every file is read (never following links), stored by content hash and
+   recorded in the ledger; the same team and content is recorded once;
+2. run: each notebook runs label-blind in its own work folder (see ``execute``);
+3. score: all prediction files of the batch are scored by ONE run of the hidden
+   grading notebook (papermill, trusted, with the labels);
+4. record: one ledger run per submission with its status, error and scores.
+
+A failing submission is recorded and never stops the others. If the grader
+stops half-way, submissions without a run are graded on the next call.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..challenge import Challenge, load_challenge
+from ..errors import GradingError, KitError
+from ..ledger import Ledger, RunRecord, utcnow
+from ..metrics import get_metric
+from .execute import ExecOutcome, execute_submission
+from .intake import MAX_NOTEBOOK_BYTES, HandIn, check_notebook, check_team, kind_of, problems_of, read_bytes_safely, store_bytes
+
+DEFAULT_WORKDIR = "kit-work"
+LEDGER_NAME = "ledger.sqlite"
+
+
+def ledger_path(workdir) -> Path:
+    return Path(workdir) / LEDGER_NAME
+
+
+def open_ledger(workdir=DEFAULT_WORKDIR) -> Ledger:
+    return Ledger(ledger_path(workdir))
+
+
+@dataclass
+class Entry:
+    submission_id: int | None
+    team: str
+    filename: str
+    kind: str
+    status: str  # scored | failed | invalid | skipped | not-recorded
+    stage: str = ""
+    score: float | None = None
+    error: str = ""
+    run_id: int | None = None
+
+
+@dataclass
+class GradeReport:
+    challenge: Challenge
+    entries: list = field(default_factory=list)
+    workdir: str = ""
+    seconds: float = 0.0
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([e.__dict__ for e in self.entries])
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(e.status for e in self.entries)
+
+    def failure_reasons(self) -> Counter:
+        return Counter(e.error.split(":")[0] if e.error else e.stage for e in self.entries
+                       if e.status in ("failed", "invalid", "not-recorded"))
+
+    def summary(self) -> str:
+        c = self.counts
+        graded = c["scored"] + c["failed"] + c["invalid"]
+        text = (f"graded {graded}: {c['scored']} scored, {c['failed']} failed, {c['invalid']} invalid; "
+                f"skipped {c['skipped']} already graded")
+        if c["not-recorded"]:
+            text += f"; {c['not-recorded']} could not be read"
+        return text + (f" ({self.seconds:.1f} s)" if self.seconds else "")
+
+    def __repr__(self) -> str:
+        m = get_metric(self.challenge.spec.metrics.primary)
+        lines = [self.summary()]
+        for e in self.entries:
+            score = f"{m.name} {m.format(e.score)}" if e.score is not None else ""
+            err = f"  {e.error.splitlines()[0][:120]}" if e.error else ""
+            lines.append(f"  #{e.submission_id or '-':<5} {e.status:<9} {e.team[:24]:<24} {e.filename[:28]:<28} {score}{err}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        m = get_metric(self.challenge.spec.metrics.primary)
+        rows = "".join(
+            f"<tr><td>{e.submission_id or ''}</td><td>{html.escape(e.team)}</td><td>{html.escape(e.filename)}</td>"
+            f"<td>{html.escape(e.status)}</td><td>{html.escape(m.format(e.score)) if e.score is not None else ''}</td>"
+            f"<td>{html.escape(e.error.splitlines()[0] if e.error else '')}</td></tr>" for e in self.entries)
+        return (f"<p>{html.escape(self.summary())}</p><table><thead><tr><th>#</th><th>team</th><th>file</th>"
+                f"<th>status</th><th>public {html.escape(m.name)}</th><th>error</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+# -- sources --------------------------------------------------------------------
+def collect_hand_ins(sources: Iterable, team: str | None = None) -> list[HandIn]:
+    """Files to grade: each path is a file (team = --team or its folder's name) or a folder
+    of team folders ``<team>/<name>.ipynb|.csv``."""
+    out: list[HandIn] = []
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            from .sources import iter_folder
+            out.extend(iter_folder(p, team=team))
+        elif p.exists() or p.is_symlink():
+            out.append(HandIn(path=p, team=team or p.resolve().parent.name, source=str(p.parent)))
+        else:
+            raise KitError("no such file or folder", where=str(p), fix="check the path")
+    return out
+
+
+# -- the batch --------------------------------------------------------------------
+def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir=DEFAULT_WORKDIR,
+          sandbox: str = "none", regrade: bool = False, root=None, hand_ins: Sequence[HandIn] = (),
+          kernel_name: str = "python3") -> GradeReport:
+    """Grade files or folders of submissions for a challenge; see the module docstring."""
+    started = datetime.now(timezone.utc)
+    ch = load_challenge(challenge, root=root)
+    ch.verify()
+    workdir = Path(workdir).resolve()
+    base = workdir / ch.id
+    report = GradeReport(challenge=ch, workdir=str(workdir))
+    todo = list(hand_ins) + collect_hand_ins(sources, team=team)
+    with open_ledger(workdir) as ledger:
+        queue = _intake(ch, ledger, todo, base, report, regrade)
+        queue += [q for q in _pending(ch, ledger, base, report) if q["submission_id"] not in
+                  {x["submission_id"] for x in queue}]
+        outcomes = _run_notebooks(ch, ledger, queue, base, sandbox, kernel_name, report)
+        _score(ch, ledger, queue, outcomes, base, report)
+    report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    return report
+
+
+def _run_dir(base: Path, submission_id: int) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return base / "runs" / str(submission_id) / stamp
+
+
+def _intake(ch, ledger, hand_ins, base, report, regrade) -> list[dict]:
+    queue = []
+    for h in hand_ins:
+        name = h.path.name
+        try:
+            team = check_team(h.team, where=str(h.path))
+            kind = kind_of(h.path)
+            data = read_bytes_safely(h.path, MAX_NOTEBOOK_BYTES if kind == "notebook"
+                                     else ch.spec.limits.file_size_mb * 1024 * 1024)
+        except KitError as exc:
+            report.entries.append(Entry(None, str(h.team), name, h.path.suffix, "not-recorded", "intake",
+                                        error=str(exc)))
+            continue
+        digest, stored = store_bytes(base / "store", data, h.path.suffix.lower())
+        sid, created = ledger.add_submission(
+            challenge=ch.id, team=team, kind=kind, filename=name, sha256=digest, size=len(data),
+            stored_path=str(stored), source=h.source, submitted_at=h.submitted_at)
+        has_run = not created and ledger.query("SELECT 1 FROM runs WHERE submission_id=? LIMIT 1", (sid,)).shape[0]
+        if has_run and not regrade:
+            report.entries.append(Entry(sid, team, name, kind, "skipped", "intake"))
+            continue
+        queue.append({"submission_id": sid, "team": team, "filename": name, "kind": kind,
+                      "stored_path": str(stored), "data": data})
+    return queue
+
+
+def _pending(ch, ledger, base, report) -> list[dict]:
+    """Submissions recorded earlier but never graded (the grader was stopped)."""
+    out = []
+    for sid in ledger.pending(ch.id):
+        s = ledger.submission(sid)
+        p = Path(s["stored_path"])
+        out.append({"submission_id": sid, "team": s["team"], "filename": s["filename"], "kind": s["kind"],
+                    "stored_path": str(p), "data": p.read_bytes() if p.exists() else None})
+    return out
+
+
+def _record_failure(ledger, item, report, *, status, stage, error: dict, started, run_dir=None,
+                    outcome: ExecOutcome | None = None):
+    rec = RunRecord(
+        submission_id=item["submission_id"], status=status, stage=stage, started_at=started,
+        duration_s=outcome.duration_s if outcome else None,
+        error_kind=error.get("kind"), error=_error_text(error), cell_index=error.get("cell_index"),
+        traceback=error.get("traceback") or None,
+        executed_path=outcome.executed_path if outcome else None,
+        output_path=outcome.output_path if outcome else None,
+        details={"problems": error.get("problems", []), **(outcome.details if outcome else {})})
+    run_id = ledger.add_run(rec)
+    report.entries.append(Entry(item["submission_id"], item["team"], item["filename"], item["kind"], status,
+                                stage, error=rec.error or "", run_id=run_id))
+
+
+def _error_text(error: dict) -> str:
+    head = error.get("what", "")
+    if error.get("where"):
+        head = f"{error['where']}: {head}"
+    lines = [head]
+    for p in error.get("problems", []) or []:
+        lines.append(f"  - {p['where'] + ': ' if p.get('where') else ''}{p['what']}"
+                     + (f" (fix: {p['fix']})" if p.get("fix") else ""))
+    if error.get("fix"):
+        lines.append(f"Fix: {error['fix']}")
+    return "\n".join(lines)
+
+
+def _run_notebooks(ch, ledger, queue, base, sandbox, kernel_name, report) -> dict[int, ExecOutcome]:
+    outcomes = {}
+    for item in queue:
+        if item["kind"] != "notebook":
+            continue
+        started = utcnow()
+        if item["data"] is None:
+            _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
+                            error={"kind": "lost", "what": "the stored copy of this submission is missing",
+                                   "fix": "hand the file in again"})
+            continue
+        try:
+            check_notebook(item["data"], where=item["filename"])
+        except KitError as exc:
+            _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
+                            error=exc.to_dict())
+            continue
+        outcome = execute_submission(
+            submission_id=item["submission_id"], notebook_path=item["stored_path"],
+            run_dir=str(_run_dir(base, item["submission_id"])),
+            public_files={k: str(v) for k, v in ch.public_files.items()}, spec_path=str(ch.spec_path),
+            limits=ch.spec.limits.model_dump(), sandbox=sandbox, scratch_dir=str(base / "scratch"),
+            kernel_name=kernel_name)
+        if outcome.status != "ok":
+            _record_failure(ledger, item, report, status="failed", stage="execute", started=outcome.started_at,
+                            error=outcome.error, outcome=outcome)
+        else:
+            outcomes[item["submission_id"]] = outcome
+    return outcomes
+
+
+def _score(ch, ledger, queue, outcomes, base, report):
+    manifest, by_key = [], {}
+    for item in queue:
+        sid = item["submission_id"]
+        if item["kind"] == "predictions":
+            if item["data"] is None:
+                _record_failure(ledger, item, report, status="invalid", stage="intake", started=utcnow(),
+                                error={"kind": "lost", "what": "the stored copy of this submission is missing",
+                                       "fix": "hand the file in again"})
+                continue
+            run_dir = _run_dir(base, sid)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            preds = run_dir / "predictions.csv"
+            shutil.copyfile(item["stored_path"], preds)
+            outcome = ExecOutcome(sid, "ok", utcnow(), 0.0, str(run_dir), predictions_path=str(preds))
+        elif sid in outcomes:
+            outcome = outcomes[sid]
+        else:
+            continue
+        key = str(sid)
+        name = item["filename"] if item["kind"] == "predictions" else "predictions_path"
+        manifest.append({"key": key, "predictions": outcome.predictions_path, "out_dir": outcome.run_dir,
+                         "name": name})
+        by_key[key] = (item, outcome)
+    if not manifest:
+        return
+    results = run_grading_notebook(ch, manifest, base)
+    labels_n = None
+    for key, (item, outcome) in by_key.items():
+        res = results.get(key)
+        if res is None:
+            raise GradingError(f"the grading notebook returned no result for submission {key}",
+                               where=str(ch.grade_notebook), fix="check the notebook's manifest loop")
+        if res["status"] != "scored":
+            _record_failure(ledger, item, report, status="invalid", stage="validate", started=outcome.started_at,
+                            error=res["error"] or {"what": "invalid predictions"}, outcome=outcome)
+            continue
+        per_case_path = res.get("per_case_path")
+        preds = None
+        if per_case_path:
+            preds = pd.read_csv(per_case_path, usecols=["prediction"])["prediction"].to_numpy(dtype=float)
+            labels_n = labels_n or len(preds)
+        rec = RunRecord(
+            submission_id=item["submission_id"], status="scored", stage="score", started_at=outcome.started_at,
+            duration_s=outcome.duration_s, executed_path=outcome.executed_path,
+            predictions_path=outcome.predictions_path, output_path=outcome.output_path,
+            per_case_path=per_case_path, scores=res["scores"], case_predictions=preds,
+            details={"warnings": res.get("warnings", []), **outcome.details})
+        run_id = ledger.add_run(rec)
+        score = res["scores"].get("public", {}).get(ch.spec.metrics.primary)
+        report.entries.append(Entry(item["submission_id"], item["team"], item["filename"], item["kind"], "scored",
+                                    "score", score=score, run_id=run_id))
+
+
+def run_grading_notebook(ch: Challenge, manifest: list[dict], base: Path) -> dict:
+    """One papermill run of the hidden grading notebook over a whole batch."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    batch = base / "batches" / stamp
+    batch.mkdir(parents=True, exist_ok=True)
+    manifest_path = batch / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    results_path = batch / "results.json"
+    try:
+        pm.execute_notebook(
+            str(ch.grade_notebook), str(batch / "grade.ipynb"), kernel_name="python3", progress_bar=False,
+            parameters={"spec_path": str(ch.spec_path), "labels_path": str(ch.path("labels")),
+                        "manifest_path": str(manifest_path), "results_path": str(results_path)})
+    except PapermillExecutionError as exc:
+        raise GradingError(f"the hidden grading notebook failed: {exc.ename}: {exc.evalue}",
+                           where=str(batch / "grade.ipynb"),
+                           fix="open the executed grading notebook to see the error; no submission was lost: "
+                               "run `kit grade` again once it is fixed") from None
+    try:
+        return json.loads(results_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GradingError("the hidden grading notebook wrote no results", where=str(ch.grade_notebook),
+                           fix="make it call score_batch(..., results_path)") from None

@@ -1,0 +1,131 @@
+"""Trusted scoring of validated prediction files: what the hidden grading notebook runs.
+
+Scoring only ever reads parsed prediction files (numbers in a CSV), never
+anything a participant's notebook displayed or returned. For each submission it
+computes every metric of the spec on the public and on the private split,
+keeps the per-case losses, and writes a machine-readable result.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..challenge import Challenge, load_challenge
+from ..errors import KitError, MetricError
+from ..metrics import get_metric
+from ..submission import read_predictions
+
+SPLITS = ("public", "private")
+
+
+def read_labels(challenge: Challenge, labels_path=None) -> pd.DataFrame:
+    spec = challenge.spec
+    path = Path(labels_path or challenge.path("labels"))
+    labels = pd.read_csv(path, dtype={spec.id_column: str})
+    need = [spec.id_column, *spec.target, "split"]
+    missing = [c for c in need if c not in labels.columns]
+    if missing:
+        raise KitError(f"labels file lacks column(s) {missing}", where=str(path),
+                       fix=f"run `kit prepare {spec.id}` to regenerate it")
+    return labels
+
+
+def y_true_of(challenge: Challenge, labels: pd.DataFrame) -> np.ndarray:
+    spec = challenge.spec
+    if spec.task == "survival":
+        return labels[spec.target].to_numpy(dtype=float)
+    return labels[spec.target[0]].to_numpy(dtype=float)
+
+
+@dataclass
+class ScoreResult:
+    status: str  # "scored" | "invalid"
+    scores: dict = field(default_factory=dict)  # {"public": {metric: value}, "private": {...}}
+    error: dict | None = None
+    per_case: pd.DataFrame | None = None
+    warnings: list = field(default_factory=list)
+
+
+def score_file(challenge: Challenge, labels: pd.DataFrame, predictions_path, name=None) -> ScoreResult:
+    """Validate one prediction file and score it on both splits."""
+    spec = challenge.spec
+    try:
+        preds = read_predictions(
+            predictions_path, id_column=spec.id_column, prediction_column=spec.predicted,
+            expected_ids=labels[spec.id_column].tolist(), task=spec.task,
+            max_bytes=spec.limits.file_size_mb * 1024 * 1024, name=name)
+    except KitError as exc:
+        return ScoreResult(status="invalid", error=exc.to_dict())
+    p = preds[spec.predicted].to_numpy(dtype=float)
+    y = y_true_of(challenge, labels)
+    split = labels["split"].to_numpy()
+    per_case = pd.DataFrame({spec.id_column: labels[spec.id_column], "split": split, "prediction": p})
+    result = ScoreResult(status="scored", per_case=per_case)
+    for name in spec.metrics.all:
+        metric = get_metric(name)
+        if metric.per_case is not None:
+            per_case[f"loss.{name}"] = metric.case_losses(y, p)
+        for s in SPLITS:
+            mask = split == s
+            try:
+                value = metric(y[mask], p[mask])
+            except MetricError as exc:
+                value = None
+                result.warnings.append(f"{name} on the {s} split: {exc.what}")
+            result.scores.setdefault(s, {})[name] = value
+    return result
+
+
+def score_batch(spec_path, labels_path, manifest, results_path=None) -> dict:
+    """Score every entry of a manifest ``[{"key", "predictions", "out_dir", "name"}]``.
+
+    Writes ``scores.json`` and ``per_case.csv`` into each entry's ``out_dir`` and,
+    when ``results_path`` is given, one JSON of all results keyed by ``key``.
+    """
+    challenge = load_challenge(spec_path)
+    labels = read_labels(challenge, labels_path)
+    if isinstance(manifest, (str, Path)):
+        manifest = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    results = {}
+    for entry in manifest:
+        res = score_file(challenge, labels, entry["predictions"], name=entry.get("name"))
+        out = {"status": res.status, "scores": res.scores, "error": res.error, "warnings": res.warnings}
+        if entry.get("out_dir"):
+            out_dir = Path(entry["out_dir"])
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if res.per_case is not None:
+                res.per_case.to_csv(out_dir / "per_case.csv", index=False, lineterminator="\n")
+                out["per_case_path"] = str(out_dir / "per_case.csv")
+            (out_dir / "scores.json").write_text(json.dumps(_jsonable(out), indent=2, sort_keys=True))
+        results[str(entry["key"])] = out
+    if results_path:
+        Path(results_path).write_text(json.dumps(_jsonable(results), indent=2, sort_keys=True))
+    return results
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def results_table(results: dict, challenge: Challenge, split: str = "public") -> pd.DataFrame:
+    """A readable table of a batch's results (for the grading notebook)."""
+    rows = []
+    for key, r in results.items():
+        row = {"submission": key, "status": r["status"]}
+        for name in challenge.spec.metrics.all:
+            row[name] = (r.get("scores") or {}).get(split, {}).get(name)
+        if r.get("error"):
+            row["error"] = r["error"]["what"]
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,50 @@
+"""Where submissions come from: a registry of sources keyed by name.
+
+- ``folder``: ``<root>/<team>/<name>.ipynb|.csv`` (the team is the folder name)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..errors import KitError
+from .intake import KINDS, HandIn
+
+_SOURCES: dict[str, Callable[..., Iterator[HandIn]]] = {}
+
+
+def register_source(name: str):
+    def deco(fn):
+        _SOURCES[name] = fn
+        return fn
+    return deco
+
+
+def get_source(name: str):
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise KitError(f"{name!r} is not a submission source", fix=f"use one of {', '.join(sorted(_SOURCES))}") from None
+
+
+def _gradable(p: Path) -> bool:
+    return p.suffix.lower() in KINDS and not p.name.startswith(".")
+
+
+@register_source("folder")
+def iter_folder(root: Path, team: str | None = None) -> Iterator[HandIn]:
+    """Team folders holding notebooks and prediction files; files at the top level need ``team``."""
+    root = Path(root)
+    entries = sorted(root.iterdir())
+    for p in entries:
+        if p.is_file() and _gradable(p):
+            if team is None:
+                raise KitError("a file lies at the top of the submissions folder, outside any team folder",
+                               where=str(p), fix="put it in a folder named after its team, or pass --team")
+            yield HandIn(path=p, team=team, source=str(root))
+    for d in entries:
+        if d.is_dir() and not d.name.startswith("."):
+            for p in sorted(d.rglob("*")):
+                if ".ipynb_checkpoints" in p.parts or not (p.is_file() or p.is_symlink()) or not _gradable(p):
+                    continue
+                yield HandIn(path=p, team=team or d.name, source=str(root))

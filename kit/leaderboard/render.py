@@ -1,0 +1,151 @@
+"""Leaderboard renderers, a registry keyed by name: table, csv, markdown, html.
+
+Team and file names are data supplied by participants: every renderer escapes
+them for its format (HTML entities, Markdown punctuation, CSV formula prefixes).
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+import re
+from typing import Callable
+
+import pandas as pd
+
+from ..errors import KitError
+
+_RENDERERS: dict[str, Callable] = {}
+_HIDDEN = ("submission_id",)
+
+
+def register_renderer(name: str):
+    def deco(fn):
+        _RENDERERS[name] = fn
+        return fn
+    return deco
+
+
+def get_renderer_names() -> list[str]:
+    return sorted(_RENDERERS)
+
+
+def get_renderer(name: str) -> Callable:
+    try:
+        return _RENDERERS[name]
+    except KeyError:
+        raise KitError(f"{name!r} is not a leaderboard format",
+                       fix=f"use one of: {', '.join(get_renderer_names())}") from None
+
+
+def render(board, fmt: str = "table") -> str:
+    return get_renderer(fmt)(board)
+
+
+def _cells(board) -> tuple[list[str], list[list[str]]]:
+    """Display strings: scores at the metric's precision, missing values as '—'."""
+    from ..metrics import get_metric
+    t = board.table.drop(columns=[c for c in _HIDDEN if c in board.table.columns])
+    header, rows = list(t.columns), []
+    precision = {c: get_metric(c).precision for c in t.columns if _is_metric(c)}
+    for rec in t.itertuples(index=False):
+        row = []
+        for col, v in zip(header, rec):
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                row.append("—")
+            elif col in ("score", "public_score"):
+                row.append(board.metric.format(float(v)))
+            elif col in precision:
+                row.append(f"{float(v):.{precision[col]}f}")
+            elif col == "move":
+                row.append(f"{int(v):+d}" if int(v) else "0")
+            elif col == "submitted_at":
+                row.append(str(v)[:19].replace("T", " "))
+            else:
+                row.append(str(v))
+        rows.append(row)
+    header = [_label(board, c) for c in header]
+    return header, rows
+
+
+def _is_metric(col: str) -> bool:
+    from ..metrics import get_metric_names
+    return col in get_metric_names()
+
+
+def _label(board, col: str) -> str:
+    if col == "score":
+        return f"{board.phase} {board.metric.name} {board.metric.arrow}"
+    if col == "public_score":
+        return f"public {board.metric.name}"
+    return col
+
+
+def _title(board) -> str:
+    spec = board.challenge.spec
+    return f"{spec.title} [{spec.id}] - {board.phase} leaderboard ({len(board.table)} teams)"
+
+
+@register_renderer("table")
+def to_table(board) -> str:
+    header, rows = _cells(board)
+    if not rows:
+        return _title(board) + "\n(no scored submissions yet)"
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    right = [i for i, h in enumerate(header) if h not in ("team", "submitted_at")]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [_title(board), line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+    out += [f"note: {n}" for n in board.notes]
+    return "\n".join(out)
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formulas in participant-supplied text (=, +, -, @, tab, CR)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@register_renderer("csv")
+def to_csv(board) -> str:
+    t = board.table.copy()
+    for col in ("team", "filename"):
+        if col in t.columns:
+            t[col] = t[col].astype(str).map(_csv_safe)
+    buf = io.StringIO()
+    t.to_csv(buf, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    return buf.getvalue()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def _md(text: str) -> str:
+    text = text.replace("\n", " ").replace("\r", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+@register_renderer("markdown")
+def to_markdown(board) -> str:
+    header, rows = _cells(board)
+    team_i = header.index("team") if "team" in header else -1
+    lines = [f"### {_md(_title(board))}", "", "| " + " | ".join(_md(h) for h in header) + " |",
+             "|" + "|".join("---:" if h not in ("team", "submitted_at") else ":---" for h in header) + "|"]
+    for r in rows:
+        cells = [_md(c) if i == team_i else c.replace("|", "\\|") for i, c in enumerate(r)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *[f"_{_md(n)}_" for n in board.notes]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+@register_renderer("html")
+def to_html(board) -> str:
+    header, rows = _cells(board)
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    notes = "".join(f"<p><i>{e(n)}</i></p>" for n in board.notes)
+    return (f'<div class="kit-leaderboard"><h3>{e(_title(board))}</h3>'
+            f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</div>\n')

@@ -1,0 +1,299 @@
+"""The ledger: an append-only SQLite store of submissions, grading runs and scores.
+
+It is the single source of truth: every artefact (the stored original, the
+executed notebook, the predictions, the captured output, the feedback) is
+addressed from it. Rows are never updated or deleted (triggers enforce it); a
+regrade appends a new run, and the newest run of a submission is its current
+result. Writes happen in transactions with write-ahead logging, so a grader
+killed at any moment leaves the ledger consistent.
+
+Tables
+------
+submissions  one row per (challenge, team, content sha256): who handed in what, when
+runs         one row per finished grading attempt: status, stage, error, artefact paths
+scores       one row per (run, split, metric)
+case_predictions  the validated predictions of a scored run, aligned to the labels' case order
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+import pandas as pd
+
+from .errors import LedgerError
+
+SCHEMA_VERSION = 1
+STATUSES = ("scored", "failed", "invalid", "rejected")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    id            INTEGER PRIMARY KEY,
+    challenge     TEXT NOT NULL,
+    team          TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('notebook', 'predictions')),
+    filename      TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    submitted_at  TEXT NOT NULL,
+    stored_path   TEXT NOT NULL,
+    source        TEXT NOT NULL DEFAULT '',
+    UNIQUE (challenge, team, sha256)
+);
+CREATE INDEX IF NOT EXISTS submissions_by_team ON submissions (challenge, team, submitted_at);
+CREATE TABLE IF NOT EXISTS runs (
+    id               INTEGER PRIMARY KEY,
+    submission_id    INTEGER NOT NULL REFERENCES submissions (id),
+    status           TEXT NOT NULL CHECK (status IN {STATUSES!r}),
+    stage            TEXT NOT NULL,
+    started_at       TEXT NOT NULL,
+    finished_at      TEXT NOT NULL,
+    duration_s       REAL,
+    error_kind       TEXT,
+    error            TEXT,
+    cell_index       INTEGER,
+    traceback        TEXT,
+    executed_path    TEXT,
+    predictions_path TEXT,
+    output_path      TEXT,
+    feedback_path    TEXT,
+    per_case_path    TEXT,
+    details          TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX IF NOT EXISTS runs_by_submission ON runs (submission_id, id);
+CREATE TABLE IF NOT EXISTS scores (
+    run_id  INTEGER NOT NULL REFERENCES runs (id),
+    split   TEXT NOT NULL CHECK (split IN ('public', 'private')),
+    metric  TEXT NOT NULL,
+    value   REAL,
+    PRIMARY KEY (run_id, split, metric)
+);
+CREATE TABLE IF NOT EXISTS case_predictions (
+    run_id  INTEGER PRIMARY KEY REFERENCES runs (id),
+    n       INTEGER NOT NULL,
+    data    BLOB NOT NULL
+);
+"""
+
+_APPEND_ONLY = "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be changed'); END;
+CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be deleted'); END;
+"""
+    for t in ("submissions", "runs", "scores", "case_predictions"))
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class RunRecord:
+    """What one grading attempt produced; written in one transaction."""
+
+    submission_id: int
+    status: str
+    stage: str
+    started_at: str
+    finished_at: str = field(default_factory=utcnow)
+    duration_s: Optional[float] = None
+    error_kind: Optional[str] = None
+    error: Optional[str] = None
+    cell_index: Optional[int] = None
+    traceback: Optional[str] = None
+    executed_path: Optional[str] = None
+    predictions_path: Optional[str] = None
+    output_path: Optional[str] = None
+    feedback_path: Optional[str] = None
+    per_case_path: Optional[str] = None
+    details: dict = field(default_factory=dict)
+    #: {"public": {"roc_auc": 0.97, ...}, "private": {...}}
+    scores: dict = field(default_factory=dict)
+    #: predictions aligned to the labels' case order (scored runs)
+    case_predictions: Optional[np.ndarray] = None
+
+
+class Ledger:
+    """An append-only SQLite ledger. Safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._tx():
+                for stmt in _split_sql(_SCHEMA + _APPEND_ONLY):
+                    self._db.execute(stmt)
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                elif int(row[0]) != SCHEMA_VERSION:
+                    raise LedgerError(f"ledger schema version {row[0]} is not supported (expected {SCHEMA_VERSION})",
+                                      where=str(self.path), fix="use the kit version that created this ledger")
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"cannot open the ledger: {exc}", where=str(self.path),
+                              fix="check that the file is a SQLite ledger written by the kit") from None
+
+    # -- plumbing -------------------------------------------------------------
+    def _tx(self):
+        ledger = self
+
+        class _Tx:
+            def __enter__(self):
+                ledger._lock.acquire()
+                ledger._db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, exc, tb):
+                try:
+                    ledger._db.execute("ROLLBACK" if exc_type else "COMMIT")
+                finally:
+                    ledger._lock.release()
+                return False
+
+        return _Tx()
+
+    def close(self):
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def query(self, sql: str, params: Iterable = ()) -> pd.DataFrame:
+        with self._lock:
+            return pd.read_sql_query(sql, self._db, params=list(params))
+
+    # -- writing --------------------------------------------------------------
+    def add_submission(self, *, challenge: str, team: str, kind: str, filename: str, sha256: str,
+                       size: int, stored_path: str, source: str = "",
+                       submitted_at: str | None = None) -> tuple[int, bool]:
+        """Record a hand-in; return ``(id, created)``. The same team and content is recorded once."""
+        with self._tx():
+            row = self._db.execute(
+                "SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?",
+                (challenge, team, sha256)).fetchone()
+            if row:
+                return int(row[0]), False
+            cur = self._db.execute(
+                "INSERT INTO submissions (challenge, team, kind, filename, sha256, size, submitted_at,"
+                " stored_path, source) VALUES (?,?,?,?,?,?,?,?,?)",
+                (challenge, team, kind, filename, sha256, size, submitted_at or utcnow(), stored_path, source))
+            return int(cur.lastrowid), True
+
+    def add_run(self, run: RunRecord) -> int:
+        if run.status not in STATUSES:
+            raise LedgerError(f"unknown run status {run.status!r}", fix=f"use one of {STATUSES}")
+        with self._tx():
+            cur = self._db.execute(
+                "INSERT INTO runs (submission_id, status, stage, started_at, finished_at, duration_s,"
+                " error_kind, error, cell_index, traceback, executed_path, predictions_path, output_path,"
+                " feedback_path, per_case_path, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run.submission_id, run.status, run.stage, run.started_at, run.finished_at, run.duration_s,
+                 run.error_kind, run.error, run.cell_index, run.traceback, run.executed_path,
+                 run.predictions_path, run.output_path, run.feedback_path, run.per_case_path,
+                 json.dumps(run.details, sort_keys=True, default=str)))
+            run_id = int(cur.lastrowid)
+            for split, values in run.scores.items():
+                for metric, value in values.items():
+                    self._db.execute("INSERT INTO scores VALUES (?,?,?,?)",
+                                     (run_id, split, metric, None if value is None else float(value)))
+            if run.case_predictions is not None:
+                arr = np.ascontiguousarray(run.case_predictions, dtype="<f8")
+                self._db.execute("INSERT INTO case_predictions VALUES (?,?,?)",
+                                 (run_id, len(arr), arr.tobytes()))
+            return run_id
+
+    # -- reading --------------------------------------------------------------
+    def submission(self, submission_id: int) -> dict:
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM submissions WHERE id=?", (submission_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise LedgerError(f"no submission {submission_id} in the ledger", where=str(self.path))
+            return dict(zip([d[0] for d in cur.description], row))
+
+    def latest_runs(self, challenge: str) -> pd.DataFrame:
+        """One row per submission with its newest run (submissions never run have NaN run fields)."""
+        return self.query(
+            """
+            SELECT s.id AS submission_id, s.team, s.kind, s.filename, s.sha256, s.submitted_at,
+                   s.stored_path, r.id AS run_id, r.status, r.stage, r.error_kind, r.error,
+                   r.cell_index, r.finished_at, r.duration_s, r.executed_path, r.predictions_path,
+                   r.output_path, r.feedback_path, r.per_case_path
+            FROM submissions s
+            LEFT JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE submission_id = s.id)
+            WHERE s.challenge = ?
+            ORDER BY s.id
+            """, (challenge,))
+
+    def scores(self, challenge: str) -> pd.DataFrame:
+        """Scores of the newest run of every submission, one column per split and metric."""
+        long = self.query(
+            """
+            SELECT s.id AS submission_id, sc.split, sc.metric, sc.value
+            FROM submissions s
+            JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE submission_id = s.id)
+            JOIN scores sc ON sc.run_id = r.id
+            WHERE s.challenge = ? AND r.status = 'scored'
+            """, (challenge,))
+        if long.empty:
+            return pd.DataFrame(index=pd.Index([], name="submission_id"))
+        wide = long.set_index(["submission_id", "split", "metric"])["value"].unstack(["split", "metric"])
+        wide.columns = [f"{split}.{metric}" for split, metric in wide.columns]
+        return wide
+
+    def case_predictions(self, run_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        ids = [int(i) for i in run_ids]
+        out = {}
+        with self._lock:
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                q = ",".join("?" * len(part))
+                for run_id, n, data in self._db.execute(
+                        f"SELECT run_id, n, data FROM case_predictions WHERE run_id IN ({q})", part):
+                    arr = np.frombuffer(data, dtype="<f8")
+                    if len(arr) != n:
+                        raise LedgerError(f"case predictions of run {run_id} are truncated", where=str(self.path))
+                    out[int(run_id)] = arr
+        return out
+
+    def pending(self, challenge: str) -> list[int]:
+        """Submissions recorded but never run to completion (e.g. the grader was killed)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.id FROM submissions s WHERE s.challenge=? AND NOT EXISTS "
+                "(SELECT 1 FROM runs r WHERE r.submission_id = s.id) ORDER BY s.id", (challenge,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def counts(self, challenge: str) -> dict:
+        df = self.latest_runs(challenge)
+        return {"submissions": len(df), **df["status"].fillna("pending").value_counts().to_dict()}
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a schema script into statements (triggers contain inner semicolons)."""
+    out, buf = [], []
+    for line in script.splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text and sqlite3.complete_statement(text):
+            out.append(text)
+            buf = []
+    return out
