@@ -17,12 +17,28 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ChallengeNotFound, DataIntegrityError, Problem, SpecError
+from .errors import ChallengeNotFound, DataIntegrityError, KitError, Problem, SpecError
 from .metrics import get_metric, get_metric_names
 
 SCHEMA_VERSION = 1
 SPEC_FILENAME = "challenge.yml"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class _FieldError(ValueError):
+    """A field problem with its fix, reported by :func:`spec_problems`."""
+
+    def __init__(self, what: str, fix: str = ""):
+        self.what, self.fix = what, fix
+        super().__init__(what)
+
+
+def _known_metric(name: str) -> str:
+    try:
+        get_metric(name)
+    except KitError as exc:
+        raise _FieldError(exc.what, exc.fix) from None
+    return name
 
 
 class _Model(BaseModel):
@@ -36,14 +52,13 @@ class Metrics(_Model):
     @field_validator("primary")
     @classmethod
     def _known_primary(cls, v):
-        get_metric(v)  # raises MetricError -> reported as a field error
-        return v
+        return _known_metric(v)
 
     @field_validator("secondary")
     @classmethod
     def _known_secondary(cls, v):
         for name in v:
-            get_metric(name)
+            _known_metric(name)
         if len(set(v)) != len(v):
             raise ValueError("a metric is listed twice; list each metric once")
         return v

@@ -22,9 +22,10 @@ MAX_LISTED = 5  # rows named per problem before "and N more"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
-def _lines(rows: Sequence[int]) -> str:
-    """'lines 3, 7, 9 and 12 more' from 0-based data-row indices (header is line 1)."""
-    shown = ", ".join(str(r + 2) for r in rows[:MAX_LISTED])
+def _line_numbers(nums: Sequence[int]) -> str:
+    """'lines 3, 7, 9, 10, 11 and 12 more' from line numbers of the file (the header is line 1)."""
+    rows = [int(n) for n in nums]
+    shown = ", ".join(str(r) for r in rows[:MAX_LISTED])
     more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
     word = "line" if len(rows) == 1 else "lines"
     return f"{word} {shown}{more}"
@@ -97,14 +98,30 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
     if problems:
         fail(f"{len(problems)} problem(s) with the columns", problems)
 
+    rows, lines, ragged = [], [], []
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                         skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError) as exc:
-        fail(f"the file cannot be parsed as CSV: {str(exc).strip()}",
+        for row in reader:
+            if not row or all(not c.strip() for c in row):
+                continue  # blank line
+            if len(row) != len(header):
+                ragged.append(reader.line_num)
+            else:
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        fail(f"the file cannot be parsed as CSV at line {reader.line_num}: {exc}",
+             fix="save the file with DataFrame.to_csv(path, index=False)")
+    if ragged:
+        fail(f"{len(ragged)} row(s) do not have {len(header)} fields like the header",
+             [Problem("wrong number of fields", where=_line_numbers(ragged))],
              fix="every line needs the same number of comma-separated fields as the header")
-    if len(df) == 0:
+    if not rows:
         fail("the predictions file has a header but no rows", fix="write one row per test case")
+    df = pd.DataFrame(rows, columns=header)
+    line_no = np.asarray(lines)
+
+    def at(idx) -> str:
+        return _line_numbers(line_no[np.asarray(idx, dtype=int)])
 
     ids = df[id_column].str.strip()
     raw_vals = df[prediction_column].str.strip()
@@ -112,19 +129,19 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
     # ids
     empty_id = np.flatnonzero((ids == "").to_numpy())
     if len(empty_id):
-        problems.append(Problem(f"{len(empty_id)} row(s) have no {id_column}", where=_lines(empty_id),
+        problems.append(Problem(f"{len(empty_id)} row(s) have no {id_column}", where=at(empty_id),
                                 fix=f"give every row the {id_column} of a test case"))
     dup_mask = ids.duplicated(keep="first") & (ids != "")
     if dup_mask.any():
         rows = np.flatnonzero(dup_mask.to_numpy())
         problems.append(Problem(f"{len(rows)} duplicate id(s): {_values(ids[dup_mask].unique().tolist())}",
-                                where=_lines(rows), fix="give exactly one row per test case"))
+                                where=at(rows), fix="give exactly one row per test case"))
     expected = pd.Index(expected_ids)
     unknown_mask = ~ids.isin(expected) & (ids != "")
     if unknown_mask.any():
         rows = np.flatnonzero(unknown_mask.to_numpy())
         problems.append(Problem(f"{len(rows)} id(s) are not test cases: {_values(ids[unknown_mask].tolist())}",
-                                where=_lines(rows), fix=f"use only the {id_column} values of test.csv"))
+                                where=at(rows), fix=f"use only the {id_column} values of test.csv"))
     missing = expected[~expected.isin(ids)]
     if len(missing):
         problems.append(Problem(f"{len(missing)} of {len(expected)} test case(s) have no prediction: "
@@ -139,27 +156,27 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
     text_mask = numbers.isna().to_numpy() & ~blank & ~nan_text
     if blank.any():
         rows = np.flatnonzero(blank)
-        problems.append(Problem(f"{len(rows)} empty {prediction_column} value(s)", where=_lines(rows),
+        problems.append(Problem(f"{len(rows)} empty {prediction_column} value(s)", where=at(rows),
                                 fix="write a number for every case"))
     if text_mask.any():
         rows = np.flatnonzero(text_mask)
         problems.append(Problem(f"{len(rows)} {prediction_column} value(s) are not numbers: "
-                                f"{_values(raw_vals.iloc[rows].tolist())}", where=_lines(rows),
+                                f"{_values(raw_vals.iloc[rows].tolist())}", where=at(rows),
                                 fix="write plain numbers such as 0.83 (no quotes, units or percent signs)"))
     nan_rows = np.flatnonzero(nan_text | (numbers.isna().to_numpy() & ~blank & ~text_mask))
     if len(nan_rows):
-        problems.append(Problem(f"{len(nan_rows)} {prediction_column} value(s) are NaN", where=_lines(nan_rows),
+        problems.append(Problem(f"{len(nan_rows)} {prediction_column} value(s) are NaN", where=at(nan_rows),
                                 fix="replace missing predictions with a number (e.g. the training mean)"))
     vals = numbers.to_numpy(dtype=float)
     inf_rows = np.flatnonzero(np.isinf(vals))
     if len(inf_rows):
         problems.append(Problem(f"{len(inf_rows)} {prediction_column} value(s) are infinite",
-                                where=_lines(inf_rows), fix="write finite numbers"))
+                                where=at(inf_rows), fix="write finite numbers"))
     if task == "binary":
         out = np.flatnonzero(np.isfinite(vals) & ((vals < 0) | (vals > 1)))
         if len(out):
             problems.append(Problem(f"{len(out)} probability(ies) outside [0, 1]: "
-                                    f"{_values(raw_vals.iloc[out].tolist())}", where=_lines(out),
+                                    f"{_values(raw_vals.iloc[out].tolist())}", where=at(out),
                                     fix="predict the probability of the positive class "
                                         "(predict_proba(X)[:, 1]), not a label or a score"))
     if problems:

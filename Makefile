@@ -1,0 +1,31 @@
+# challenge-kit: the two commands of the quick start are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test setup benchmarks notebooks clean
+
+# Create the virtualenv if it is absent and install the project with its test extras.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kit demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/grading.py
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/make_notebooks.py
+
+clean:
+	rm -rf kit-work kit-demo .pytest_cache

@@ -1,0 +1,310 @@
+"""The data card schema: what organisers must write about a released dataset.
+
+A card file lives beside the challenge spec, at ``starter_kits/<id>/card.yml``.
+It holds only *prose*: what no program can compute (why the data exists, how it
+was collected and labelled, ethics approval, consent, de-identification). Every
+number a card shows (rows, columns, missingness, class balance, subgroup counts,
+split sizes, checksums) is computed by :mod:`kit.cards.compute`, never typed.
+
+The sections follow *Datasheets for Datasets* (Gebru et al., 2021): motivation,
+composition, collection, preprocessing and labelling, uses, distribution,
+maintenance; plus what a health dataset must state (ethics approval, consent and
+its withdrawal, de-identification, annotation protocol and expertise,
+inter-annotator agreement, patient demographics) and the challenge itself.
+
+Where a fact is unknown for a public dataset, the card must say so in words
+("not reported by the dataset's authors"); an empty field is an error, and
+:func:`parse_card` lists every missing or empty field in one :class:`CardError`.
+
+This module does not import :mod:`kit.challenge`, so the challenge spec can
+import :class:`PrivacyPolicy` from here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from ..errors import KitError, Problem
+
+CARD_SCHEMA_VERSION = 1
+CARD_FILENAME = "card.yml"
+UNKNOWN_HINT = "write what is known, or say so explicitly (e.g. \"not reported by the dataset's authors\")"
+
+
+class CardError(KitError):
+    """A card file that does not validate, or a card that cannot be built (one problem per field)."""
+
+    kind = "card"
+
+
+#: a statement: a non-empty string (leading and trailing blanks removed)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+#: a column name
+Column = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- privacy -------------------------------------------------------------------------
+class PrivacyPolicy(_Section):
+    """What the release gate (:mod:`kit.privacy`) checks, and against which thresholds.
+
+    ``quasi_identifiers``: columns an attacker could know about a person (age, sex,
+    postcode district, admission year); k-anonymity is measured on their combination.
+    ``sensitive_attributes``: columns whose values must stay diverse inside each
+    group of equal quasi-identifiers (l-diversity).
+    ``allowed_identifiers``: columns that look like identifiers but are safe to
+    release (e.g. the kit's random case ids); the gate skips them.
+    """
+
+    quasi_identifiers: list[Column] = Field(default_factory=list)
+    sensitive_attributes: list[Column] = Field(default_factory=list)
+    k_anonymity: int = Field(default=5, ge=1, description="smallest allowed group of equal quasi-identifiers")
+    l_diversity: int = Field(default=2, ge=1,
+                             description="fewest distinct sensitive values allowed in a group")
+    allowed_identifiers: list[Column] = Field(default_factory=list)
+    rationale: str = Field(default="", description="why these columns and thresholds")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        problems = []
+        for name in ("quasi_identifiers", "sensitive_attributes", "allowed_identifiers"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                problems.append(f"{name} lists a column twice; list each column once")
+        both = sorted(set(self.quasi_identifiers) & set(self.sensitive_attributes))
+        if both:
+            problems.append(f"{both} are both quasi-identifiers and sensitive attributes; choose one role")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class PrivacyOverride(_Section):
+    """An explicit decision to release despite the privacy gate; recorded in the card."""
+
+    reason: Text
+    by: Text = Field(description="who decided (name and role)")
+    date: Optional[dt.date] = None
+
+
+# -- Datasheets sections ---------------------------------------------------------------
+class Licence(_Section):
+    id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(other|[A-Za-z0-9.+-]+)$")] = Field(
+        description="SPDX identifier (CC-BY-4.0, BSD-3-Clause) or 'other'")
+    name: Text
+    url: Optional[Text] = None
+    statement: Optional[Text] = Field(default=None, description="who grants it and what it covers")
+
+
+class DatasetInfo(_Section):
+    name: Text = Field(description="the dataset's name (pretty name)")
+    summary: Text
+    creators: list[Text] = Field(min_length=1)
+    homepage: Optional[Text] = None
+    doi: Optional[Text] = None
+    version: Text = Field(description="version of this release of the data")
+    keywords: list[Text] = Field(default_factory=list)
+
+
+class Motivation(_Section):
+    purpose: Text = Field(description="for what purpose was the dataset created?")
+    funding: Text = Field(description="who funded its creation?")
+
+
+class Composition(_Section):
+    instances: Text = Field(description="what does one row represent?")
+    target: Text = Field(description="what the label / target means and how it is coded")
+    sampling: Text = Field(description="all possible instances, or a sample? how chosen?")
+    missing_data: Text = Field(description="why values are missing (the amounts are computed)")
+    noise: Text = Field(description="known errors, noise or redundancies")
+    confidential: Text = Field(description="data that might be confidential or sensitive")
+    columns: dict[Column, Text] = Field(default_factory=dict, description="column -> meaning")
+
+
+class Collection(_Section):
+    process: Text
+    collected_by: Text
+    timeframe: Text
+    sites: Text = Field(description="where (countries, institutions)")
+    raw_data: Text = Field(description="is the raw data kept, and where?")
+
+
+class Preprocessing(_Section):
+    by_source: Text = Field(description="cleaning and feature extraction done before the challenge")
+    by_organisers: Text = Field(description="what the challenge organisers changed (the split is computed)")
+
+
+class Labelling(_Section):
+    protocol: Text = Field(description="how labels were obtained (the annotation protocol)")
+    annotators: Text = Field(description="who labelled, with what expertise")
+    agreement: Text = Field(description="inter-annotator agreement, or why none is reported")
+    annotations_per_item: Optional[Text] = None
+
+
+class Uses(_Section):
+    intended: list[Text] = Field(min_length=1)
+    out_of_scope: list[Text] = Field(min_length=1)
+    biases: list[Text] = Field(min_length=1)
+    limitations: list[Text] = Field(min_length=1)
+    social_impact: Text
+
+
+class Distribution(_Section):
+    licence: Licence
+    citation: Text
+    terms: Optional[Text] = None
+
+
+class Maintenance(_Section):
+    maintainer: Text
+    contact: Text
+    updates: Text = Field(description="will the data be updated, corrected, retired? how is it announced?")
+
+
+class Ethics(_Section):
+    approval: Text = Field(description="ethics committee / IRB approval (body, reference)")
+    consent: Text = Field(description="how consent was obtained, or the legal basis without consent")
+    withdrawal: Text = Field(description="how a patient can withdraw consent and what happens to their data")
+
+
+class DeIdentification(_Section):
+    status: Literal["anonymised", "pseudonymised"] = Field(
+        description="anonymised: no one can re-link rows to people; pseudonymised: someone holds a key or "
+                    "the rows can be re-linked with additional information")
+    method: Text
+    notes: Optional[Text] = None
+
+
+class Demographics(_Section):
+    population: Text = Field(description="who the patients are (the counts are computed)")
+    notes: Optional[Text] = None
+
+
+class Winner(_Section):
+    team: Text
+    code_url: Optional[Text] = None
+    code_licence: Text = Field(description="licence of the team's code (SPDX id), or 'not released'")
+
+
+class ChallengeInfo(_Section):
+    organisers: list[Text] = Field(min_length=1)
+    contact: Text
+    winners: list[Winner] = Field(default_factory=list, description="code and licence of the winning teams")
+    notes: Optional[Text] = None
+
+
+class Card(_Section):
+    """The organiser-written part of a data card (schema version 1)."""
+
+    schema_version: Literal[1] = Field(description="version of the card schema; 1")
+    dataset: DatasetInfo
+    motivation: Motivation
+    composition: Composition
+    collection: Collection
+    preprocessing: Preprocessing
+    labelling: Labelling
+    uses: Uses
+    distribution: Distribution
+    maintenance: Maintenance
+    ethics: Ethics
+    de_identification: DeIdentification
+    demographics: Demographics
+    challenge: ChallengeInfo
+    privacy: PrivacyPolicy
+    privacy_override: Optional[PrivacyOverride] = Field(
+        default=None, description="a recorded decision to release although the privacy gate blocked")
+
+
+# -- parsing with one problem per field -------------------------------------------------
+def _path(loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def card_problems(error: ValidationError) -> list[Problem]:
+    """One :class:`Problem` per invalid field, naming its dotted path and the fix."""
+    problems = []
+    for e in error.errors():
+        where = _path(e["loc"])
+        kind = e["type"]
+        msg = e["msg"].removeprefix("Value error, ")
+        if kind == "missing":
+            problems.append(Problem("required field is missing", where=where, fix=f"add `{where}` to the card"))
+        elif kind in ("string_too_short", "too_short") or (kind.endswith("_type") and e.get("input") is None):
+            problems.append(Problem("required field is empty", where=where, fix=f"fill in `{where}`"))
+        elif kind == "extra_forbidden":
+            problems.append(Problem("unknown field", where=where,
+                                    fix="remove it or check its spelling against kit/cards/schema.py"))
+        elif kind == "literal_error":
+            problems.append(Problem(msg, where=where, fix="use one of the allowed values"))
+        else:
+            problems.append(Problem(msg, where=where, fix="correct the value"))
+    return problems
+
+
+def _open_missing_sections(model: type[BaseModel], data: dict) -> dict:
+    """A copy of ``data`` where each missing section with required fields is ``{}``.
+
+    Validation then names every required field of a missing section
+    (``ethics.approval``, ``ethics.consent``...) instead of just ``ethics``.
+    """
+    out = dict(data)
+    for name, field in model.model_fields.items():
+        sub = field.annotation
+        if not (isinstance(sub, type) and issubclass(sub, _Section)):
+            continue
+        if not any(f.is_required() for f in sub.model_fields.values()):
+            continue  # a section whose fields all have defaults must still be written on purpose
+        if name not in out and field.is_required():
+            out[name] = {}
+        if isinstance(out.get(name), dict):
+            out[name] = _open_missing_sections(sub, out[name])
+    return out
+
+
+def parse_card(data, *, source: str = "card") -> Card:
+    """Validate card data (a mapping); raise one :class:`CardError` listing every problem."""
+    if not isinstance(data, dict):
+        raise CardError("a card must be a YAML mapping of sections", where=source,
+                        fix="start from starter_kits/breast-cancer/card.yml")
+    try:
+        return Card.model_validate(_open_missing_sections(Card, data))
+    except ValidationError as exc:
+        problems = card_problems(exc)
+        raise CardError(f"{len(problems)} problem(s) in the data card", where=source, problems=problems,
+                        fix=f"fill in every field listed above: {UNKNOWN_HINT}"
+                        ) from None
+
+
+def read_card(path: str | os.PathLike) -> Card:
+    """Read and validate a card file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CardError(f"no card file at {path}", where=str(path),
+                        fix=f"write {CARD_FILENAME} beside challenge.yml (start from "
+                            "starter_kits/breast-cancer/card.yml)") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise CardError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
+                        fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    return parse_card(data, source=str(path))
+
+
+def card_json_schema() -> dict:
+    """The JSON schema of card files (for editors and documentation)."""
+    return Card.model_json_schema()

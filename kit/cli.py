@@ -1,0 +1,174 @@
+"""The ``kit`` command line: a thin click layer over the library.
+
+Every command calls one library function with the same defaults; a
+:class:`~kit.errors.KitError` is printed as what / where / fix, with exit code 1.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import KitError
+
+
+class KitGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KitError as exc:
+            click.secho(f"Error: {exc}", err=True, fg="red")
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kit")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="KIT_ROOT",
+              help="Folder holding starter_kits/ and grading/ (default: found from the current folder).")
+@click.pass_context
+def cli(ctx, root):
+    """challenge-kit: run data challenges in medicine from Jupyter.
+
+    \b
+    Quick start:
+      kit demo                          grade a simulated class on the default challenge
+      kit grade breast-cancer team/nb.ipynb
+      kit leaderboard breast-cancer
+    """
+    ctx.obj = {"root": root}
+
+
+def _root(ctx):
+    return ctx.obj.get("root") if ctx.obj else None
+
+
+WORKDIR = click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default="kit-work",
+                       show_default=True, envvar="KIT_WORKDIR",
+                       help="Folder of the ledger and of every submission's artefacts.")
+
+
+@cli.command("list")
+@click.pass_context
+def list_cmd(ctx):
+    """List the challenges found under the root."""
+    from .challenge import list_challenges, load_challenge
+    for cid in list_challenges(_root(ctx)):
+        s = load_challenge(cid, root=_root(ctx)).spec
+        click.echo(f"{cid:<16} {s.task:<11} {s.metrics.primary:<10} {s.title}")
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+def validate(spec):
+    """Validate a challenge spec file (one message per problem)."""
+    from .challenge import read_spec
+    s = read_spec(spec)
+    click.echo(f"{spec}: valid challenge spec (schema {s.schema_version}): {s.id}, {s.task}, "
+               f"primary metric {s.metrics.primary}")
+
+
+@cli.command()
+@click.argument("challenge")
+@click.option("--write-hashes", is_flag=True,
+              help="Record the new files' sha256 in the spec instead of failing on a mismatch.")
+@click.pass_context
+def prepare(ctx, challenge, write_hashes):
+    """Regenerate a challenge's data files from its bundled dataset and check their sha256."""
+    from .prepare import prepare as _prepare
+    for r in _prepare(challenge, root=_root(ctx), write_hashes=write_hashes):
+        state = "ok" if r.matches else "recorded new sha256"
+        click.echo(f"{r.role:<18} {r.rows:>6} rows  {r.sha256[:16]}…  {state}  {r.path}")
+
+
+@cli.command()
+@click.argument("challenge")
+@click.argument("predictions", type=click.Path(path_type=Path))
+@click.pass_context
+def check(ctx, challenge, predictions):
+    """Check a predictions file exactly as the grader will (format only)."""
+    from .checker import check as _check
+    report = _check(predictions, challenge=challenge if _root(ctx) is None else
+                    str(Path(_root(ctx)) / "starter_kits" / challenge / "challenge.yml"))
+    click.echo(repr(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("challenge")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--team", help="Team of the files given (default: each file's folder name).")
+@WORKDIR
+@click.option("--sandbox", default="none", show_default=True,
+              help="How participant notebooks are isolated.")
+@click.option("--regrade", is_flag=True, help="Grade again submissions already graded.")
+@click.pass_context
+def grade(ctx, challenge, paths, team, workdir, sandbox, regrade):
+    """Grade notebooks (.ipynb) and prediction files (.csv), or folders of team folders.
+
+    Each notebook runs label-blind in a fresh work folder with data_dir and
+    predictions_path injected; its predictions are scored by the hidden grading
+    notebook. Everything is recorded in the ledger in --workdir.
+    """
+    from .grading import grade as _grade
+    report = _grade(challenge, paths, team=team, workdir=workdir, sandbox=sandbox, regrade=regrade,
+                    root=_root(ctx))
+    click.echo(repr(report))
+    click.echo(f"ledger: {Path(workdir) / 'ledger.sqlite'}")
+
+
+@cli.command()
+@click.argument("challenge")
+@WORKDIR
+@click.option("--phase", type=click.Choice(["auto", "public", "private"]), default="auto", show_default=True,
+              help="auto: public while the challenge is open, private after it closes.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "html"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.pass_context
+def leaderboard(ctx, challenge, workdir, phase, fmt, output):
+    """Rank each team's best public submission (public split while open, private after)."""
+    from .leaderboard import leaderboard as _board, render
+    board = _board(challenge, workdir=workdir, phase=phase, root=_root(ctx))
+    text = render(board, fmt)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote the {board.phase} leaderboard ({len(board)} teams) to {output}")
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.argument("challenge", required=False)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default="kit-demo", show_default=True,
+              help="A new folder (or an earlier demo's, which is replaced).")
+@click.option("--sandbox", default="none", show_default=True, help="How participant notebooks are isolated.")
+@click.pass_context
+def demo(ctx, challenge, workdir, sandbox):
+    """Simulate a class handing in notebooks, grade them all, print the leaderboard."""
+    from .demo import run_demo
+    from .leaderboard import render
+    result = run_demo(challenge, workdir=workdir, sandbox=sandbox, echo=click.echo)
+    click.echo(repr(result.report))
+    click.echo("")
+    click.echo(render(result.board, "table"))
+    out = result.workdir / "leaderboard.html"
+    out.write_text(render(result.board, "html"), encoding="utf-8")
+    click.echo("")
+    click.echo(f"hand-ins:      {result.submissions}")
+    click.echo(f"ledger:        {result.workdir / 'ledger.sqlite'}")
+    click.echo(f"artefacts:     {result.workdir / result.board.challenge.id / 'runs'}/<submission>/<run>/")
+    click.echo(f"leaderboard:   {out}")
+    click.echo(f"again:         kit leaderboard {result.board.challenge.id} --workdir {result.workdir}")
+
+
+def main():  # console script entry point
+    cli(prog_name="kit")
+
+
+if __name__ == "__main__":
+    main()
