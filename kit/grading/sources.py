@@ -33,15 +33,16 @@ def _gradable(p: Path) -> bool:
 
 @register_source("folder")
 def iter_folder(root: Path, team: str | None = None) -> Iterator[HandIn]:
-    """Team folders holding notebooks and prediction files; files at the top level need ``team``."""
+    """Team folders holding notebooks and prediction files.
+
+    Files directly in ``root`` belong to ``team`` or, without it, to a team named after ``root``
+    itself (``kit grade ID submissions/alice`` grades Alice's files).
+    """
     root = Path(root)
     entries = sorted(root.iterdir())
     for p in entries:
-        if p.is_file() and _gradable(p):
-            if team is None:
-                raise KitError("a file lies at the top of the submissions folder, outside any team folder",
-                               where=str(p), fix="put it in a folder named after its team, or pass --team")
-            yield HandIn(path=p, team=team, source=str(root))
+        if (p.is_file() or p.is_symlink()) and _gradable(p):
+            yield HandIn(path=p, team=team or root.resolve().name, source=str(root))
     for d in entries:
         if d.is_dir() and not d.name.startswith("."):
             for p in sorted(d.rglob("*")):

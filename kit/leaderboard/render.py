@@ -119,11 +119,12 @@ def to_csv(board) -> str:
     return buf.getvalue()
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def _md(text: str) -> str:
-    text = text.replace("\n", " ").replace("\r", " ")
+    """Escape Markdown emphasis, links, code and table pipes; HTML-escape tags and entities."""
+    text = html.escape(text.replace("\n", " ").replace("\r", " "), quote=False)
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

@@ -1,0 +1,168 @@
+"""Data cards: the organisers' prose (``card.yml``) plus everything computed from the released files.
+
+``build_card(challenge)`` validates the card, checks the data files against the
+spec, runs the privacy gate, computes the statistics and plots, and writes
+``data_cards/<id>/``: ``README.md`` (Hugging Face dataset-card style),
+``card.html`` (self-contained), ``croissant.json`` (Croissant 1.1 with
+Responsible-AI fields, validated with mlcroissant) and ``plots/*.png``.
+
+Only :mod:`kit.cards.schema` is imported with this package, so the challenge
+spec can use :class:`PrivacyPolicy` without importing pandas, matplotlib or
+mlcroissant; everything else loads on first use.
+"""
+from __future__ import annotations
+
+import html
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .schema import (CARD_FILENAME, CARD_SCHEMA_VERSION, Card, CardError, PrivacyOverride, PrivacyPolicy,
+                     card_json_schema, parse_card, read_card)
+
+DEFAULT_RENDERERS = ("markdown", "html", "croissant")
+PLOT_DIR = "plots"
+
+_LAZY = {
+    "compute_stats": "compute", "read_release_frames": "compute", "summarise_leaderboard": "compute",
+    "CardStats": "compute", "release_path": "compute",
+    "CardDocument": "render", "Renderer": "render", "get_renderer": "render", "get_renderer_names": "render",
+    "register_renderer": "render", "render": "render", "validate_croissant": "render",
+    "croissant_metadata": "render",
+}
+
+__all__ = ["CARD_FILENAME", "CARD_SCHEMA_VERSION", "Card", "CardError", "CardResult", "PrivacyOverride",
+           "PrivacyPolicy", "build_card", "card_json_schema", "card_path", "load_card", "parse_card",
+           "read_card", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def card_path(challenge) -> Path:
+    """Where a challenge's card file lives: beside its spec."""
+    return Path(challenge.starter_dir) / CARD_FILENAME
+
+
+def load_card(challenge, root=None) -> Card:
+    """Read and validate the card of a challenge (an id, a path or a :class:`~kit.challenge.Challenge`)."""
+    from ..challenge import load_challenge
+
+    return read_card(card_path(load_challenge(challenge, root=root)))
+
+
+@dataclass(frozen=True)
+class CardResult:
+    """What :func:`build_card` wrote, with the statistics and the privacy report behind it."""
+
+    challenge_id: str
+    out_dir: Path
+    files: dict = field(default_factory=dict)       # name -> Path, in writing order
+    document: object = None                          # kit.cards.render.CardDocument
+
+    @property
+    def stats(self):
+        return self.document.stats
+
+    @property
+    def privacy(self):
+        return self.document.privacy
+
+    def __repr__(self):
+        return (f"CardResult({self.challenge_id!r}, out_dir={str(self.out_dir)!r}, "
+                f"files={sorted(self.files)}, privacy={self.privacy.status!r})")
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        st = self.stats
+        rows = "".join(f"<tr><td><code>{e(name)}</code></td><td>{p.stat().st_size}</td></tr>"
+                       for name, p in self.files.items())
+        splits = ", ".join(f"{e(n)} {c}" for n, c in st.splits.items())
+        return (f"<div class='kit-card'><p><b>Data card of {e(self.challenge_id)}</b> written to "
+                f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>"
+                f"<table><thead><tr><th>file</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table>"
+                f"{self.privacy._repr_html_()}</div>")
+
+
+def build_card(challenge, *, leaderboard=None, out_dir: str | os.PathLike | None = None,
+               renderers: Sequence[str] = DEFAULT_RENDERERS, override: PrivacyOverride | dict | None = None,
+               root=None) -> CardResult:
+    """Build and write the data card of a challenge.
+
+    ``leaderboard``: the final private ranking (a DataFrame with columns rank,
+    team, score, ci_low, ci_high), summarised in the card with the winners' code
+    licences from ``card.yml``. ``out_dir``: default ``data_cards/<id>/`` under the
+    challenge's root. ``override``: release although the privacy gate blocks
+    (a reason and who decided); it takes precedence over ``privacy_override`` in
+    the card file, and the card records it.
+
+    Raises :class:`CardError` (card fields missing or empty, unknown columns),
+    :class:`~kit.errors.DataIntegrityError` (files that do not match the spec) or
+    :class:`~kit.privacy.ReleaseBlocked` (the privacy gate blocks; nothing is written).
+    """
+    from ..challenge import load_challenge
+    from ..privacy import check_release
+    from .compute import compute_stats, read_release_frames, summarise_leaderboard
+    from .render import CardDocument, get_renderer
+
+    ch = load_challenge(challenge, root=root)
+    card = read_card(card_path(ch))
+    chosen = [get_renderer(name) for name in renderers]   # unknown names fail before any work
+    ch.verify()
+    frames = read_release_frames(ch)
+    _check_columns(card, frames, card_path(ch))
+    report = check_release(frames, card.privacy, override if override is not None else card.privacy_override,
+                           key=ch.spec.id_column)
+    stats = compute_stats(ch, frames)
+    board = None
+    if leaderboard is not None:
+        board = summarise_leaderboard(leaderboard, ch.spec, card.challenge.winners)
+    doc = CardDocument(challenge_id=ch.id, spec=ch.spec, card=card, stats=stats, privacy=report,
+                       leaderboard=board, plot_dir=PLOT_DIR)
+    outputs = {r.filename: r.render(doc) for r in chosen}   # render everything before writing anything
+
+    out = Path(out_dir) if out_dir is not None else ch.root / "data_cards" / ch.id
+    plot_dir = out / PLOT_DIR
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, data in outputs.items():
+        written[name] = _write(out / name, data)
+    keep = set()
+    for plot in stats.plots:
+        written[f"{PLOT_DIR}/{plot.filename}"] = _write(plot_dir / plot.filename, plot.png)
+        keep.add(plot.filename)
+    for stale in plot_dir.glob("*.png"):
+        if stale.name not in keep:
+            stale.unlink()
+    return CardResult(challenge_id=ch.id, out_dir=out, files=written, document=doc)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    """Write only when the bytes differ (a rebuild leaves unchanged files untouched)."""
+    if not (path.exists() and path.read_bytes() == data):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def _check_columns(card: Card, frames, source) -> None:
+    """Columns named in the card must exist in the released tables."""
+    from ..errors import Problem
+
+    columns = {str(c) for f in frames.values() for c in f.columns}
+    problems = [Problem(f"column {name!r} is not in the released tables", where=f"{section}",
+                        fix=f"use one of: {', '.join(sorted(columns))}")
+                for section, names in (("composition.columns", card.composition.columns),
+                                       ("privacy.quasi_identifiers", card.privacy.quasi_identifiers),
+                                       ("privacy.sensitive_attributes", card.privacy.sensitive_attributes))
+                for name in names if name not in columns]
+    if problems:
+        raise CardError(f"{len(problems)} column name(s) in the card do not exist", where=str(source),
+                        problems=problems, fix="correct the column names in the card")

@@ -1,0 +1,581 @@
+"""Everything a data card shows that can be computed: never typed by hand.
+
+From the released files of a challenge (train, test, test labels, sample
+submission) this module computes row and column counts, column types,
+missingness, the target's distribution per split, subgroup counts (sex, age
+bands) where such columns exist, split sizes, the sha256 of every released file,
+a summary of the final leaderboard, and a few plots (PNG bytes, drawn on
+:class:`matplotlib.figure.Figure` objects: no pyplot global state).
+
+Results are plain frozen dataclasses; rendering them is :mod:`kit.cards.render`'s job.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Optional
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Problem
+from ..privacy import AGE_NAMES, normalise_name
+from .schema import CardError, Winner
+
+#: order in which released files are listed; ``labels`` are the test labels, public after the event
+RELEASE_ROLES = ("train", "test", "labels", "sample_submission")
+ROLE_DESCRIPTIONS = {
+    "train": "training cases: id, features and target(s)",
+    "test": "test cases: id and features (targets are in the test labels file)",
+    "labels": "test labels: id, target(s) and the leaderboard split (public or private) of each test case",
+    "sample_submission": "the format of a predictions file, filled with a constant baseline",
+}
+SEX_NAMES = ("sex", "gender", "sex_at_birth", "biological_sex")
+AGE_BAND = 10
+HIST_BINS = 20
+SIGNIFICANT = 6
+PLOT_DPI = 100
+
+
+def _round(x) -> Optional[float]:
+    """A float rounded to 6 significant digits (stable text in every card), or None."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return None
+    if x == 0:
+        return 0.0
+    return round(x, SIGNIFICANT - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+# -- results -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileStats:
+    role: str
+    path: str                 # where the file sits in the release (relative)
+    source: Path              # where it is read from
+    sha256: str
+    bytes: int
+    rows: int
+    columns: tuple[str, ...]
+    description: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    name: str
+    role: str                 # id, feature, target, split
+    kind: str                 # integer, float, boolean, text, datetime
+    count: int
+    missing: int
+    unique: int
+    mean: Optional[float] = None
+    std: Optional[float] = None
+    min: Optional[float] = None
+    q25: Optional[float] = None
+    median: Optional[float] = None
+    q75: Optional[float] = None
+    max: Optional[float] = None
+    #: value -> count, for columns with few distinct values (never for the id column)
+    levels: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def missing_fraction(self) -> float:
+        return self.missing / self.count if self.count else 0.0
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    train: int
+    public: int
+    private: int
+
+    @property
+    def test(self) -> int:
+        return self.public + self.private
+
+    @property
+    def total(self) -> int:
+        return self.train + self.test
+
+    def items(self) -> list[tuple[str, int]]:
+        return [("train", self.train), ("public test", self.public), ("private test", self.private)]
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    mean: Optional[float]
+    std: Optional[float]
+    min: Optional[float]
+    median: Optional[float]
+    max: Optional[float]
+
+
+@dataclass(frozen=True)
+class TargetStats:
+    task: str
+    columns: tuple[str, ...]
+    splits: tuple[str, ...]                                  # train, public test, private test, all
+    #: binary / survival events: class value -> counts per split (in ``splits`` order)
+    classes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: regression / survival time: summary per split
+    summaries: tuple[Summary, ...] = ()
+    #: histogram of the (time) target over all cases: bin edges and counts per split
+    bin_edges: tuple[float, ...] = ()
+    histogram: tuple[tuple[int, ...], ...] = ()
+    positive_label: str = ""
+
+
+@dataclass(frozen=True)
+class Subgroups:
+    """Counts by sex and age band, per split, and the target within each group."""
+
+    splits: tuple[str, ...]
+    sex_column: Optional[str] = None
+    sex: tuple[tuple[str, tuple[int, ...]], ...] = ()           # value -> counts per split
+    age_column: Optional[str] = None
+    age_bands: tuple[tuple[str, tuple[int, ...]], ...] = ()     # band -> counts per split
+    age_summary: Optional[Summary] = None
+    pyramid: tuple[tuple[str, tuple[int, ...]], ...] = ()       # band -> counts per sex value
+    #: (group label, n, target mean or positive share) over cases with a known target
+    target_by_group: tuple[tuple[str, int, Optional[float]], ...] = ()
+
+    @property
+    def present(self) -> bool:
+        return self.sex_column is not None or self.age_column is not None
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str
+    title: str
+    alt: str
+    png: bytes = field(repr=False)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.png"
+
+
+@dataclass(frozen=True)
+class LeaderRow:
+    rank: int
+    team: str
+    score: Optional[float]
+    ci_low: Optional[float]
+    ci_high: Optional[float]
+    code_url: Optional[str] = None
+    code_licence: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class LeaderboardSummary:
+    metric: str
+    greater_is_better: bool
+    precision: int
+    n_teams: int
+    best: Optional[float]
+    median: Optional[float]
+    top: tuple[LeaderRow, ...]
+    #: teams (other than the winner) whose interval overlaps the winner's
+    overlapping_winner: Optional[int]
+
+
+@dataclass(frozen=True)
+class CardStats:
+    files: tuple[FileStats, ...]
+    columns: tuple[ColumnStats, ...]
+    n_cases: int
+    n_features: int
+    splits: SplitSizes
+    target: TargetStats
+    subgroups: Subgroups
+    plots: tuple[Plot, ...] = ()
+
+    def column(self, name: str) -> ColumnStats:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def missing_cells(self) -> int:
+        return sum(c.missing for c in self.columns)
+
+
+# -- reading the released files ----------------------------------------------------------------
+def release_path(challenge, role: str) -> str:
+    """The path of a released file inside the open-data bundle.
+
+    Participant files keep their place in the starter kit (``data/train.csv``);
+    the hidden labels become ``test_labels.csv`` beside the test file.
+    """
+    spec_path = Path(getattr(challenge.spec.data, role).path)
+    if role == "labels":
+        return (Path(challenge.spec.data.test.path).parent / "test_labels.csv").as_posix()
+    return spec_path.as_posix()
+
+
+def read_release_frames(challenge) -> dict[str, pd.DataFrame]:
+    """The released tables by role, read from the challenge's files (ids read as text)."""
+    id_col = challenge.spec.id_column
+    frames = {}
+    for role in RELEASE_ROLES:
+        path = challenge.path(role)
+        frames[role] = pd.read_csv(path, dtype={id_col: str}, keep_default_na=True)
+    return frames
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_stats(challenge, frames: Mapping[str, pd.DataFrame]) -> tuple[FileStats, ...]:
+    out = []
+    for role in RELEASE_ROLES:
+        source = challenge.path(role)
+        data = source.read_bytes()
+        f = frames[role]
+        out.append(FileStats(role=role, path=release_path(challenge, role), source=source,
+                             sha256=sha256_bytes(data), bytes=len(data), rows=int(len(f)),
+                             columns=tuple(str(c) for c in f.columns), description=ROLE_DESCRIPTIONS[role]))
+    return tuple(out)
+
+
+# -- columns -----------------------------------------------------------------------------------
+def column_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "text"
+
+
+def cases_table(spec, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per case: id, features, target(s) and split (train, public test, private test)."""
+    id_col = spec.id_column
+    train = frames["train"].copy()
+    train["split"] = "train"
+    labels = frames["labels"].copy()
+    labels["split"] = labels["split"].map({"public": "public test", "private": "private test"}).fillna(labels["split"])
+    test = frames["test"].merge(labels, on=id_col, how="left", validate="one_to_one")
+    cases = pd.concat([train, test], ignore_index=True)
+    order = list(frames["train"].columns) + [c for c in test.columns if c not in frames["train"].columns]
+    return cases[order]
+
+
+def column_stats(spec, cases: pd.DataFrame) -> tuple[ColumnStats, ...]:
+    out = []
+    for name in cases.columns:
+        s = cases[name]
+        role = ("id" if name == spec.id_column else "target" if name in spec.target
+                else "split" if name == "split" else "feature")
+        kind = column_kind(s)
+        base = dict(name=str(name), role=role, kind=kind, count=int(len(s)), missing=int(s.isna().sum()),
+                    unique=int(s.nunique(dropna=True)))
+        if kind in ("integer", "float") and s.notna().any():
+            q = s.quantile([0.25, 0.5, 0.75])
+            base.update(mean=_round(s.mean()), std=_round(s.std()), min=_round(s.min()), q25=_round(q[0.25]),
+                        median=_round(q[0.5]), q75=_round(q[0.75]), max=_round(s.max()))
+        if role != "id" and base["unique"] <= 20:
+            counts = s.dropna().astype(str).value_counts()
+            base["levels"] = tuple(sorted(((str(k), int(v)) for k, v in counts.items()), key=_level_key))
+        out.append(ColumnStats(**base))
+    return tuple(out)
+
+
+def _level_key(item):
+    value = item[0]
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+# -- target, splits, subgroups -------------------------------------------------------------------
+SPLITS = ("train", "public test", "private test")
+
+
+def split_sizes(cases: pd.DataFrame) -> SplitSizes:
+    counts = cases["split"].value_counts()
+    return SplitSizes(train=int(counts.get("train", 0)), public=int(counts.get("public test", 0)),
+                      private=int(counts.get("private test", 0)))
+
+
+def _summary(values: pd.Series) -> Summary:
+    v = values.dropna()
+    return Summary(n=int(len(v)), mean=_round(v.mean()) if len(v) else None,
+                   std=_round(v.std()) if len(v) > 1 else None, min=_round(v.min()) if len(v) else None,
+                   median=_round(v.median()) if len(v) else None, max=_round(v.max()) if len(v) else None)
+
+
+def _by_split(cases: pd.DataFrame, column: str) -> list[pd.Series]:
+    return [cases.loc[cases["split"] == s, column] for s in SPLITS] + [cases[column]]
+
+
+def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
+    splits = SPLITS + ("all",)
+    if spec.task in ("binary", "survival"):
+        col = spec.target[0]
+        parts = _by_split(cases, col)
+        values = sorted({str(v) for v in cases[col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
+        classes = tuple((v, tuple(int((p.dropna().astype(str) == v).sum()) for p in parts)) for v in values)
+        if spec.task == "binary":
+            return TargetStats(task=spec.task, columns=tuple(spec.target), splits=splits, classes=classes,
+                               positive_label=spec.positive_label or "")
+        time_col = spec.target[1]
+    else:
+        classes = ()
+        time_col = spec.target[0]
+    parts = _by_split(cases, time_col)
+    all_values = cases[time_col].dropna().to_numpy(dtype=float)
+    edges = np.histogram_bin_edges(all_values, bins=HIST_BINS) if len(all_values) else np.array([])
+    hist = tuple(tuple(int(c) for c in np.histogram(p.dropna().to_numpy(dtype=float), bins=edges)[0])
+                 for p in parts[:-1]) if len(edges) else ()
+    return TargetStats(task=spec.task, columns=tuple(spec.target), splits=splits, classes=classes,
+                       summaries=tuple(_summary(p) for p in parts),
+                       bin_edges=tuple(_round(e) for e in edges), histogram=hist)
+
+
+def find_sex_column(columns) -> Optional[str]:
+    return next((c for c in columns if normalise_name(c) in SEX_NAMES), None)
+
+
+def find_age_column(cases: pd.DataFrame) -> Optional[str]:
+    return next((c for c in cases.columns
+                 if AGE_NAMES.search(normalise_name(c)) and pd.api.types.is_numeric_dtype(cases[c])), None)
+
+
+def age_band(age: float, width: int = AGE_BAND) -> str:
+    if age >= 90:
+        return "90+"
+    lo = int(age // width * width)
+    return f"{lo}-{lo + width - 1}"
+
+
+def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
+    splits = SPLITS
+    sex_col = find_sex_column([c for c in cases.columns if c not in spec.target and c != spec.id_column])
+    age_col = find_age_column(cases.drop(columns=[*spec.target, spec.id_column], errors="ignore"))
+    out: dict = dict(splits=splits, sex_column=sex_col, age_column=age_col)
+    target = spec.target[0]
+    groups = []
+    if sex_col:
+        values = sorted({str(v) for v in cases[sex_col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
+        sex_str = cases[sex_col].astype(str)
+        out["sex"] = tuple((v, tuple(int(((cases["split"] == s) & (sex_str == v)).sum()) for s in splits))
+                           for v in values)
+        groups += [(f"{sex_col} = {v}", cases[sex_str == v]) for v in values]
+    if age_col:
+        ages = cases[age_col]
+        bands = ages.dropna().map(age_band)
+        order = sorted(bands.unique(), key=lambda b: (b == "90+", int(b.split("-")[0]) if b != "90+" else 0))
+        band = ages.map(lambda a: age_band(a) if pd.notna(a) else None)
+        out["age_bands"] = tuple((b, tuple(int(((cases["split"] == s) & (band == b)).sum()) for s in splits))
+                                 for b in order)
+        out["age_summary"] = _summary(ages)
+        groups += [(f"{age_col} {b}", cases[band == b]) for b in order]
+        if sex_col:
+            values = [v for v, _ in out["sex"]]
+            sex_str = cases[sex_col].astype(str)
+            out["pyramid"] = tuple((b, tuple(int(((band == b) & (sex_str == v)).sum()) for v in values))
+                                   for b in order)
+    out["target_by_group"] = tuple(
+        (label, int(g[target].notna().sum()), _round(g[target].mean()) if g[target].notna().any() else None)
+        for label, g in groups)
+    return Subgroups(**out)
+
+
+# -- leaderboard --------------------------------------------------------------------------------
+LEADERBOARD_COLUMNS = ("rank", "team", "score", "ci_low", "ci_high")
+
+
+def _float(x) -> Optional[float]:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def summarise_leaderboard(leaderboard: pd.DataFrame, spec, winners: tuple[Winner, ...] | list[Winner] = (),
+                          *, top: int = 3) -> LeaderboardSummary:
+    """The final private ranking in a few numbers, and the winners with the licence of their code."""
+    from ..metrics import get_metric
+
+    missing = [c for c in LEADERBOARD_COLUMNS if c not in leaderboard.columns]
+    if missing:
+        raise CardError("the leaderboard lacks columns the card needs", where="leaderboard",
+                        fix=f"pass the final private ranking with columns {', '.join(LEADERBOARD_COLUMNS)}",
+                        problems=[Problem("column is missing", where=c) for c in missing])
+    metric = get_metric(spec.metrics.primary)
+    board = leaderboard.sort_values(["rank", "team"], kind="mergesort").reset_index(drop=True)
+    by_team = {w.team: w for w in winners}
+    teams = set(board["team"].astype(str))
+    unknown = [t for t in by_team if t not in teams]
+    if unknown:
+        raise CardError("card winners are not on the leaderboard", where="challenge.winners",
+                        problems=[Problem("team is not on the final leaderboard", where=t,
+                                          fix="use the team name exactly as on the leaderboard") for t in unknown],
+                        fix="correct the team names in challenge.winners")
+    rows = []
+    for r in board.itertuples(index=False):
+        if int(r.rank) > top:
+            break
+        w = by_team.get(str(r.team))
+        rows.append(LeaderRow(rank=int(r.rank), team=str(r.team), score=_float(r.score), ci_low=_float(r.ci_low),
+                              ci_high=_float(r.ci_high), code_url=w.code_url if w else None,
+                              code_licence=w.code_licence if w else None))
+    scores = pd.to_numeric(board["score"], errors="coerce").dropna()
+    overlap = None
+    if len(board):
+        first = board.iloc[0]
+        lo, hi = _float(first["ci_low"]), _float(first["ci_high"])
+        if lo is not None and hi is not None:
+            others = board.iloc[1:]
+            o_lo = pd.to_numeric(others["ci_low"], errors="coerce")
+            o_hi = pd.to_numeric(others["ci_high"], errors="coerce")
+            overlap = int(((o_hi >= lo) & (o_lo <= hi)).sum())
+    return LeaderboardSummary(
+        metric=metric.name, greater_is_better=metric.greater_is_better, precision=metric.precision,
+        n_teams=int(board["team"].nunique()), best=_float(scores.iloc[0]) if len(scores) else None,
+        median=_float(scores.median()) if len(scores) else None, top=tuple(rows), overlapping_winner=overlap)
+
+
+# -- plots ---------------------------------------------------------------------------------------
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
+
+
+def _figure(width: float = 6.4, height: float = 3.6):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=PLOT_DPI, layout="constrained")
+    return fig
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    # no "Software" key: the bytes do not change with the matplotlib version string
+    fig.savefig(buf, format="png", dpi=PLOT_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def plot_target(target: TargetStats) -> Plot:
+    fig = _figure()
+    ax = fig.add_subplot()
+    if target.task == "binary":
+        n = len(SPLITS)
+        width = 0.8 / max(1, len(target.classes))
+        x = np.arange(n)
+        for i, (value, counts) in enumerate(target.classes):
+            ax.bar(x + (i - (len(target.classes) - 1) / 2) * width, counts[:n], width,
+                   label=f"{target.columns[0]} = {value}", color=PALETTE[i % len(PALETTE)])
+        ax.set_xticks(x, SPLITS)
+        ax.set_ylabel("cases")
+        ax.legend(frameon=False)
+        title = f"Class balance of {target.columns[0]} by split"
+        alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(SPLITS))
+    else:
+        col = target.columns[-1]
+        edges = np.asarray(target.bin_edges, dtype=float)
+        bottom = np.zeros(len(edges) - 1)
+        for i, (split, counts) in enumerate(zip(SPLITS, target.histogram)):
+            ax.bar(edges[:-1], counts, np.diff(edges), bottom=bottom, align="edge", label=split,
+                   color=PALETTE[i % len(PALETTE)], edgecolor="white", linewidth=0.5)
+            bottom += np.asarray(counts)
+        ax.set_xlabel(col)
+        ax.set_ylabel("cases")
+        ax.legend(frameon=False)
+        title = f"Distribution of {col} (stacked by split)"
+        s = target.summaries[-1]
+        alt = f"{col}: n={s.n}, min={s.min}, median={s.median}, max={s.max}"
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    return Plot("target", title, alt, _png(fig))
+
+
+def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
+    cols = [c for c in columns if c.role in ("feature", "target")]
+    shown = sorted(cols, key=lambda c: (-c.missing_fraction, cols.index(c)))[:limit]
+    shown = [c for c in cols if c in shown]
+    fig = _figure(6.4, max(2.4, 0.18 * len(shown) + 1.0))
+    ax = fig.add_subplot()
+    y = np.arange(len(shown))
+    ax.barh(y, [100 * c.missing_fraction for c in shown], color=PALETTE[0])
+    ax.set_yticks(y, [c.name for c in shown], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("missing values (%)")
+    total = sum(c.missing for c in cols)
+    title = "Missing values per column" + (": none" if total == 0 else "")
+    if total == 0:
+        ax.text(50, (len(shown) - 1) / 2, "no missing values in any column", ha="center", va="center",
+                color="#555555")
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    alt = ("no column has missing values" if total == 0 else
+           "; ".join(f"{c.name}: {100 * c.missing_fraction:.1f}%" for c in shown if c.missing))
+    return Plot("missingness", title, alt, _png(fig))
+
+
+def plot_pyramid(sub: Subgroups) -> Plot:
+    fig = _figure(6.4, max(2.6, 0.35 * len(sub.pyramid) + 1.2))
+    ax = fig.add_subplot()
+    sexes = [v for v, _ in sub.sex]
+    bands = [b for b, _ in sub.pyramid]
+    y = np.arange(len(bands))
+    left = np.array([c[0] for _, c in sub.pyramid]) if sexes else np.zeros(len(bands))
+    ax.barh(y, -left, color=PALETTE[0], label=f"{sub.sex_column} = {sexes[0]}")
+    if len(sexes) > 1:
+        right = np.array([sum(c[1:]) for _, c in sub.pyramid])
+        label = f"{sub.sex_column} = {sexes[1]}" if len(sexes) == 2 else f"{sub.sex_column} = other values"
+        ax.barh(y, right, color=PALETTE[1], label=label)
+    ax.set_yticks(y, bands)
+    ax.set_ylabel(f"{sub.age_column} band")
+    ax.set_xlabel("cases")
+    ticks = ax.get_xticks()
+    ax.set_xticks(ticks, [f"{abs(int(t))}" for t in ticks])
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.legend(frameon=False, loc="lower right")
+    title = f"Cases by {sub.age_column} band and {sub.sex_column}"
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    alt = "; ".join(f"{b}: " + ", ".join(f"{sub.sex_column}={v} {n}" for v, n in zip(sexes, c))
+                    for b, c in sub.pyramid)
+    return Plot("age_sex_pyramid", title, alt, _png(fig))
+
+
+def make_plots(stats: CardStats) -> tuple[Plot, ...]:
+    import matplotlib
+
+    with matplotlib.rc_context({"font.size": 9, "axes.titlesize": 10, "font.family": "DejaVu Sans"}):
+        plots = [plot_target(stats.target), plot_missingness(stats.columns)]
+        if stats.subgroups.pyramid:
+            plots.append(plot_pyramid(stats.subgroups))
+    return tuple(plots)
+
+
+# -- all together -------------------------------------------------------------------------------
+def compute_stats(challenge, frames: Mapping[str, pd.DataFrame] | None = None, *, plots: bool = True) -> CardStats:
+    """Compute every number of the card from the challenge's released files."""
+    spec = challenge.spec
+    frames = frames if frames is not None else read_release_frames(challenge)
+    cases = cases_table(spec, frames)
+    columns = column_stats(spec, cases)
+    stats = CardStats(
+        files=file_stats(challenge, frames), columns=columns, n_cases=int(len(cases)),
+        n_features=sum(1 for c in columns if c.role == "feature"), splits=split_sizes(cases),
+        target=target_stats(spec, cases), subgroups=subgroup_stats(spec, cases))
+    if plots:
+        stats = replace(stats, plots=make_plots(stats))
+    return stats

@@ -1,0 +1,165 @@
+"""Grading with real kernels: every shipped challenge end to end, and every bad hand-in."""
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from conftest import SHIPPED
+from kit.challenge import load_challenge
+from kit.demo import Variant, make_variant
+from kit.errors import GradingError
+from kit.grading import grade, open_ledger
+from kit.leaderboard import leaderboard, render
+
+
+def variant(ch, folder, team, name, **kw):
+    nb = make_variant(nbformat.read(ch.starter_notebook, as_version=4), Variant(team, name, **kw))
+    p = folder / team / f"{name}.ipynb"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, p)
+    return p
+
+
+@pytest.mark.parametrize("cid", SHIPPED)
+def test_shipped_challenge_end_to_end(root, workdir, tmp_path, cid):
+    from kit.prepare import prepare
+    assert all(r.matches for r in prepare(cid, root=root))
+    ch = load_challenge(cid, root=root)
+    subs = tmp_path / "subs"
+    (subs / "starter-team").mkdir(parents=True)
+    shutil.copy(ch.starter_notebook, subs / "starter-team" / "starter.ipynb")
+    (subs / "baseline").mkdir()
+    shutil.copy(ch.path("sample_submission"), subs / "baseline" / "sample.csv")
+
+    report = grade(cid, [subs], workdir=workdir, root=root)
+    assert report.counts["scored"] == 2, repr(report)
+
+    board = leaderboard(cid, workdir=workdir, root=root, phase="public")
+    assert list(board.table["team"]) == ["starter-team", "baseline"]
+    assert board.table["rank"].tolist() == [1, 2]
+    private = leaderboard(cid, workdir=workdir, root=root, phase="private")
+    assert set(private.table.columns) >= {"public_rank", "move", "public_score"}
+
+    with open_ledger(workdir) as led:
+        runs = led.latest_runs(cid)
+        nb_run = runs[runs["kind"] == "notebook"].iloc[0]
+        executed = nbformat.read(nb_run["executed_path"], as_version=4)
+        injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and "predictions_path" in injected[0].source
+        assert Path(nb_run["predictions_path"]).exists()
+        per_case = pd.read_csv(nb_run["per_case_path"])
+        labels = pd.read_csv(ch.path("labels"))
+        assert len(per_case) == len(labels) and set(per_case["split"]) == {"public", "private"}
+        preds = led.case_predictions([nb_run["run_id"]])[nb_run["run_id"]]
+        assert len(preds) == len(labels)
+        scores = led.scores(cid)
+        assert {f"{s}.{m}" for s in ("public", "private") for m in ch.spec.metrics.all} <= set(scores.columns)
+        # the stored original is the very file handed in
+        assert Path(nb_run["stored_path"]).read_bytes() == (subs / "starter-team" / "starter.ipynb").read_bytes()
+
+    # the notebook saw only participant-visible data
+    out = Path(nb_run["output_path"]).read_text()
+    assert "train:" in out
+    for fmt in ("csv", "markdown", "html"):
+        assert "starter-team" in render(board, fmt)
+
+    # idempotent: nothing is graded twice; --regrade appends a new run
+    again = grade(cid, [subs], workdir=workdir, root=root)
+    assert again.counts["skipped"] == 2 and again.counts["scored"] == 0
+    regraded = grade(cid, [subs / "baseline"], workdir=workdir, root=root, regrade=True)
+    assert regraded.counts["scored"] == 1
+    with open_ledger(workdir) as led:
+        assert led.query("SELECT COUNT(*) AS n FROM runs")["n"][0] == 3
+
+
+def test_bad_hand_ins_are_recorded_and_never_stop_the_others(root, workdir, tmp_path):
+    ch = load_challenge("breast-cancer", root=root)
+    subs = tmp_path / "subs"
+    (subs / "good").mkdir(parents=True)
+    shutil.copy(ch.path("sample_submission"), subs / "good" / "baseline.csv")
+    # an earlier, recorded submission that must not change
+    first = grade("breast-cancer", [subs], workdir=workdir, root=root)
+    assert first.counts["scored"] == 1
+    with open_ledger(workdir) as led:
+        before = {t: led.query(f"SELECT * FROM {t}") for t in ("submissions", "runs", "scores")}
+
+    (subs / "notjson").mkdir()
+    (subs / "notjson" / "nb.ipynb").write_text("{ this is not json")
+    variant(ch, subs, "notag", "lost_tag", drop_parameters_tag=True)
+    variant(ch, subs, "raiser", "raises", features='def make_features(df):\n    return df[["nope"]]')
+    variant(ch, subs, "malformed", "bad_preds",
+            append='predictions.iloc[5:].to_csv(predictions_path, index=False)')
+    variant(ch, subs, "quitter", "exits_early", features="raise SystemExit(0)")
+    (subs / "csvbad").mkdir()
+    (subs / "csvbad" / "p.csv").write_text("case_id,malignant\ncase-0002,high\n")
+    (subs / "empty").mkdir()
+    (subs / "empty" / "e.csv").write_text("")
+
+    report = grade("breast-cancer", [subs], workdir=workdir, root=root)
+    by_team = {e.team: e for e in report.entries}
+    assert by_team["good"].status == "skipped"
+    assert by_team["notjson"].status == "invalid" and "not valid JSON" in by_team["notjson"].error
+    assert by_team["notag"].status == "invalid" and "no cell tagged 'parameters'" in by_team["notag"].error
+    assert by_team["raiser"].status == "failed" and "KeyError" in by_team["raiser"].error
+    assert by_team["malformed"].status == "invalid" and "5 of 228 test case(s) have no prediction" in by_team["malformed"].error
+    assert by_team["quitter"].status == "failed" and "no predictions" in by_team["quitter"].error
+    assert by_team["csvbad"].status == "invalid" and "'high'" in by_team["csvbad"].error
+    assert by_team["empty"].status == "invalid" and "empty" in by_team["empty"].error
+    assert "csvbad/p.csv" not in by_team["csvbad"].error and "p.csv" in by_team["csvbad"].error
+
+    with open_ledger(workdir) as led:
+        runs = led.latest_runs("breast-cancer").set_index("team")
+        raiser = led.query("SELECT * FROM runs WHERE submission_id=?", (int(runs.loc["raiser", "submission_id"]),))
+        assert raiser.loc[0, "cell_index"] is not None and "KeyError" in raiser.loc[0, "traceback"]
+        assert Path(raiser.loc[0, "executed_path"]).exists()
+        for t, df in before.items():
+            now = led.query(f"SELECT * FROM {t}")
+            pd.testing.assert_frame_equal(now.iloc[:len(df)], df, check_dtype=False)
+    board = leaderboard("breast-cancer", workdir=workdir, root=root)
+    assert list(board.table["team"]) == ["good"], "failed submissions are never ranked"
+
+
+def test_a_stopped_grader_finishes_the_rest(root, workdir, tmp_path):
+    ch = load_challenge("breast-cancer", root=root)
+    from kit.grading.intake import store_bytes
+    data = ch.path("sample_submission").read_bytes()
+    digest, stored = store_bytes(workdir / ch.id / "store", data, ".csv")
+    with open_ledger(workdir) as led:  # recorded, then the grader was killed before running it
+        led.add_submission(challenge=ch.id, team="late", kind="predictions", filename="s.csv", sha256=digest,
+                           size=len(data), stored_path=str(stored))
+        assert led.pending(ch.id) == [1]
+    report = grade("breast-cancer", [], workdir=workdir, root=root)
+    assert report.counts["scored"] == 1
+    with open_ledger(workdir) as led:
+        assert led.pending(ch.id) == []
+
+
+def test_a_failing_grading_notebook_loses_nothing(root, workdir, tmp_path):
+    ch = load_challenge("breast-cancer", root=root)
+    good = ch.grade_notebook.read_bytes()
+    nb = nbformat.read(ch.grade_notebook, as_version=4)
+    nb.cells[2].source = "raise RuntimeError('organiser bug')"
+    nbformat.write(nb, ch.grade_notebook)
+    (tmp_path / "subs" / "t").mkdir(parents=True)
+    shutil.copy(ch.path("sample_submission"), tmp_path / "subs" / "t" / "s.csv")
+    with pytest.raises(GradingError, match="organiser bug") as exc:
+        grade("breast-cancer", [tmp_path / "subs"], workdir=workdir, root=root)
+    assert "run `kit grade` again" in exc.value.fix
+    with open_ledger(workdir) as led:
+        assert len(led.pending(ch.id)) == 1
+    ch.grade_notebook.write_bytes(good)
+    assert grade("breast-cancer", [tmp_path / "subs"], workdir=workdir, root=root).counts["scored"] == 1
+
+
+def test_the_grading_notebook_runs_by_hand(root, tmp_path):
+    """An organiser opens grade.ipynb in JupyterLab and runs it: it scores the sample submission."""
+    import papermill as pm
+    ch = load_challenge("breast-cancer", root=root)
+    out = tmp_path / "graded.ipynb"
+    pm.execute_notebook(str(ch.grade_notebook), str(out), cwd=str(ch.grading_dir), progress_bar=False,
+                        kernel_name="python3")
+    text = json.dumps(nbformat.read(out, as_version=4).cells[2].outputs)
+    assert "scored 1 of 1 submissions" in text
