@@ -1,7 +1,8 @@
-"""Write the starter notebook and the hidden grading notebook of each shipped challenge.
+"""Write the starter notebook, the starter kit's README and the hidden grading notebook
+of each shipped challenge.
 
-The notebooks are committed; this script is how they are made, so that every
-challenge's notebooks share one structure. Run: python scripts/make_notebooks.py
+The files are committed; this script is how they are made, so that every
+challenge's kit shares one structure. Run: python scripts/make_notebooks.py
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pandas as pd  # noqa: E402
+
 from kit.challenge import load_challenge  # noqa: E402
+from kit.datasets import load_dataset  # noqa: E402
 from kit.metrics import get_metric  # noqa: E402
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -202,11 +206,79 @@ print(f"scored {sum(r['status'] == 'scored' for r in results.values())} of {len(
     return _nb(cells)
 
 
+def starter_readme(ch) -> str:
+    s = ch.spec
+    ds = load_dataset(s.source.dataset)
+    train = pd.read_csv(ch.path("train"))
+    test = pd.read_csv(ch.path("test"))
+    primary = get_metric(s.metrics.primary)
+    direction = "higher" if primary.greater_is_better else "lower"
+    features = [c for c in train.columns if c not in (s.id_column, *s.target)]
+    notes = "".join(f"\n- `{k}`: {v}" for k, v in ds.column_notes.items())
+    if s.task == "binary":
+        target = (f"`{s.target[0]}`: {s.positive_label or '1 = positive class'}; "
+                  f"{train[s.target[0]].mean():.0%} of the training cases are positive.")
+        predict = f"the **probability** that `{s.target[0]}` is 1 (a number between 0 and 1)"
+    else:
+        target = (f"`{s.target[0]}`: mean {train[s.target[0]].mean():.1f}, standard deviation "
+                  f"{train[s.target[0]].std():.1f} in the training data.")
+        predict = f"a number: your estimate of `{s.target[0]}`"
+    phases = "".join(f"\n| {p.name} | {p.start:%Y-%m-%d} | {p.end:%Y-%m-%d} |" for p in s.phases)
+    secondary = ", ".join(f"`{m}`" for m in s.metrics.secondary) or "none"
+    return f"""# {s.title}
+
+{s.description}
+
+## The data
+
+{ds.title}. {ds.description}
+
+- Source: {ds.citation}
+- Licence: {ds.license}
+- `data/train.csv`: {len(train)} cases with the target; `data/test.csv`: {len(test)} cases without it;
+  `data/sample_submission.csv`: the expected format with a constant prediction.
+- Columns: `{s.id_column}` (case identifier), {len(features)} features
+  ({", ".join(f"`{c}`" for c in features[:8])}{", ..." if len(features) > 8 else ""}), and the target
+  {target}{notes}
+
+## The metric
+
+Teams are ranked by **`{primary.name}`** ({direction} is better): {primary.description}
+Also reported: {secondary}. The test set is split at random into a public part
+({s.split.public_fraction:.0%}, shown on the leaderboard while the challenge is open) and a
+private part (the final ranking after it closes). Each team is ranked by its submission with
+the best public score.
+
+## How to submit
+
+Open `starter.ipynb` in JupyterLab: it runs top to bottom in seconds and writes a valid
+submission. Hand in either
+
+- **the notebook**: the grader re-runs it on its own copy of `data/` and sets the two variables
+  of the cell tagged `parameters`, `data_dir` and `predictions_path`; keep that cell and write
+  your predictions to `predictions_path`; or
+- **a predictions file**: a CSV with the header `{s.id_column},{s.predicted}` and one row per test
+  case, where `{s.predicted}` is {predict}.
+
+Check a file before handing it in, with the same checks as the grader:
+`kit.check("predictions.csv", "data")` in the notebook, or `kit check {s.id} predictions.csv`
+in a shell.
+
+Rules: at most {s.submissions.per_day} submissions a day and {s.submissions.total} in total;
+notebooks run with limits of {s.limits.wall_seconds:.0f} s, {s.limits.memory_mb} MB of memory
+and no network.
+
+| phase | starts | ends |
+|---|---|---|{phases}
+"""
+
+
 def main():
     for cid in ("breast-cancer", "diabetes"):
         ch = load_challenge(cid, root=ROOT)
         nbformat.write(starter(ch), ch.starter_notebook)
         nbformat.write(grader(ch), ch.grade_notebook)
+        (ch.starter_dir / "README.md").write_text(starter_readme(ch), encoding="utf-8")
         print("wrote", ch.starter_notebook.relative_to(ROOT), "and", ch.grade_notebook.relative_to(ROOT))
 
 

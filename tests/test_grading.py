@@ -49,6 +49,8 @@ def test_shipped_challenge_end_to_end(root, workdir, tmp_path, cid):
         executed = nbformat.read(nb_run["executed_path"], as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and "predictions_path" in injected[0].source
+        check_html = executed.cells[-1].outputs[0]["data"]["text/html"]
+        assert "Format OK" in check_html and "Local validation scores" in check_html
         assert Path(nb_run["predictions_path"]).exists()
         per_case = pd.read_csv(nb_run["per_case_path"])
         labels = pd.read_csv(ch.path("labels"))
