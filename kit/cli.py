@@ -126,13 +126,15 @@ def grade(ctx, challenge, paths, team, workdir, sandbox, regrade):
               help="auto: public while the challenge is open, private after it closes.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "html"]), default="table",
               show_default=True)
+@click.option("--selection", type=click.Choice(["best", "last", "chosen"]), default="best", show_default=True,
+              help="Which submission represents a team: best public, newest, or its chosen finals (private).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of printing.")
 @click.pass_context
-def leaderboard(ctx, challenge, workdir, phase, fmt, output):
+def leaderboard(ctx, challenge, workdir, phase, fmt, selection, output):
     """Rank each team's best public submission (public split while open, private after)."""
     from .leaderboard import leaderboard as _board, render
-    board = _board(challenge, workdir=workdir, phase=phase, root=_root(ctx))
+    board = _board(challenge, workdir=workdir, phase=phase, selection=selection, root=_root(ctx))
     text = render(board, fmt)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +142,19 @@ def leaderboard(ctx, challenge, workdir, phase, fmt, output):
         click.echo(f"wrote the {board.phase} leaderboard ({len(board)} teams) to {output}")
     else:
         click.echo(text)
+
+
+@cli.command()
+@click.argument("challenge")
+@click.argument("submission_ids", nargs=-1, required=True, type=int)
+@click.option("--team", required=True, help="The team choosing its final submissions.")
+@WORKDIR
+@click.pass_context
+def select(ctx, challenge, submission_ids, team, workdir):
+    """Record a team's final submissions for the private board (the newest choice counts)."""
+    from .leaderboard import choose_final
+    ids = choose_final(challenge, team, submission_ids, workdir=workdir, root=_root(ctx))
+    click.echo(f"team {team!r} chose submission(s) {', '.join(map(str, ids))} for the private board of {challenge}")
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import nbformat
@@ -225,7 +226,9 @@ def run_demo(challenge=None, *, workdir="kit-demo", sandbox="none", echo=print) 
     teams = len({p.parent.name for p in paths})
     echo(f"{teams} teams handed in {len(paths)} files for '{ch.spec.title}' ({ch.id}) in {subs}")
     echo("grading them all (each notebook runs label-blind in its own work folder)...")
-    report = grade(ch, [subs], workdir=workdir, sandbox=sandbox)
+    # the class hands in a week into the challenge's first phase: the simulation's own clock
+    handed_in = ch.spec.opens + timedelta(days=7)
+    report = grade(ch, [subs], workdir=workdir, sandbox=sandbox, now=handed_in)
     board = leaderboard(ch, workdir=workdir, phase="public")
     return DemoResult(workdir=workdir, submissions=subs, report=report, board=board)
 

@@ -13,6 +13,7 @@ submissions  one row per (challenge, team, content sha256): who handed in what, 
 runs         one row per finished grading attempt: status, stage, error, artefact paths
 scores       one row per (run, split, metric)
 case_predictions  the validated predictions of a scored run, aligned to the labels' case order
+selections   a team's choice of final submissions for the private board (the newest choice counts)
 """
 from __future__ import annotations
 
@@ -75,6 +76,13 @@ CREATE TABLE IF NOT EXISTS scores (
     value   REAL,
     PRIMARY KEY (run_id, split, metric)
 );
+CREATE TABLE IF NOT EXISTS selections (
+    id            INTEGER PRIMARY KEY,
+    challenge     TEXT NOT NULL,
+    team          TEXT NOT NULL,
+    submission_ids TEXT NOT NULL,
+    chosen_at     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS case_predictions (
     run_id  INTEGER PRIMARY KEY REFERENCES runs (id),
     n       INTEGER NOT NULL,
@@ -89,7 +97,7 @@ BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be changed
 CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be deleted'); END;
 """
-    for t in ("submissions", "runs", "scores", "case_predictions"))
+    for t in ("submissions", "runs", "scores", "case_predictions", "selections"))
 
 
 def utcnow() -> str:
@@ -190,7 +198,7 @@ class Ledger:
                 "SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?",
                 (challenge, team, sha256)).fetchone()
             if row:
-                return int(row[0]), False
+                return int(row[0]), False  # the same file again: recorded once
             cur = self._db.execute(
                 "INSERT INTO submissions (challenge, team, kind, filename, sha256, size, submitted_at,"
                 " stored_path, source) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -221,6 +229,18 @@ class Ledger:
             return run_id
 
     # -- reading --------------------------------------------------------------
+    def find_submission(self, challenge: str, team: str, sha256: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?",
+                                   (challenge, team, sha256)).fetchone()
+        return int(row[0]) if row else None
+
+    def latest_status(self, submission_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT status FROM runs WHERE submission_id=? ORDER BY id DESC LIMIT 1",
+                                   (submission_id,)).fetchone()
+        return row[0] if row else None
+
     def submission(self, submission_id: int) -> dict:
         with self._lock:
             cur = self._db.execute("SELECT * FROM submissions WHERE id=?", (submission_id,))
@@ -281,6 +301,32 @@ class Ledger:
                 "SELECT s.id FROM submissions s WHERE s.challenge=? AND NOT EXISTS "
                 "(SELECT 1 FROM runs r WHERE r.submission_id = s.id) ORDER BY s.id", (challenge,)).fetchall()
         return [int(r[0]) for r in rows]
+
+    def count_submissions(self, challenge: str, team: str, day: str | None = None) -> int:
+        """Submissions of a team that count against its quota (all but rejected ones), on ``day`` (YYYY-MM-DD)."""
+        sql = ("SELECT COUNT(*) FROM submissions s WHERE s.challenge=? AND s.team=? AND NOT EXISTS "
+               "(SELECT 1 FROM runs r WHERE r.submission_id=s.id AND r.status='rejected')")
+        params = [challenge, team]
+        if day is not None:
+            sql += " AND substr(s.submitted_at, 1, 10) = ?"
+            params.append(day)
+        with self._lock:
+            return int(self._db.execute(sql, params).fetchone()[0])
+
+    def add_selection(self, challenge: str, team: str, submission_ids: list[int], chosen_at: str | None = None) -> int:
+        with self._tx():
+            cur = self._db.execute(
+                "INSERT INTO selections (challenge, team, submission_ids, chosen_at) VALUES (?,?,?,?)",
+                (challenge, team, json.dumps(sorted(int(i) for i in submission_ids)), chosen_at or utcnow()))
+            return int(cur.lastrowid)
+
+    def selections(self, challenge: str) -> dict[str, list[int]]:
+        """Each team's newest choice of final submissions."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT team, submission_ids FROM selections WHERE id IN "
+                "(SELECT MAX(id) FROM selections WHERE challenge=? GROUP BY team)", (challenge,)).fetchall()
+        return {team: json.loads(ids) for team, ids in rows}
 
     def counts(self, challenge: str) -> dict:
         df = self.latest_runs(challenge)

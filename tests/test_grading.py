@@ -165,3 +165,40 @@ def test_the_grading_notebook_runs_by_hand(root, tmp_path):
                         kernel_name="python3")
     text = json.dumps(nbformat.read(out, as_version=4).cells[2].outputs)
     assert "scored 1 of 1 submissions" in text
+
+
+def test_submission_rules_are_enforced_at_intake_and_nothing_is_lost(root, workdir, tmp_path):
+    from datetime import datetime, timezone
+    ch = load_challenge("breast-cancer", root=root)
+    base = ch.path("sample_submission").read_text().splitlines()
+    day1 = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+
+    def hand_in(team, i):
+        p = tmp_path / f"{team}-{i}" / team / f"s{i}.csv"
+        p.parent.mkdir(parents=True)
+        # distinct content each time: a new submission
+        p.write_text("\n".join([base[0]] + [f"{l.split(',')[0]},{(i + 1) / 100}" for l in base[1:]]) + "\n")
+        return p
+
+    per_day = ch.spec.submissions.per_day
+    statuses = [grade("breast-cancer", [hand_in("t", i)], workdir=workdir, root=root, now=day1).entries[0]
+                for i in range(per_day + 1)]
+    assert [e.status for e in statuses[:per_day]] == ["scored"] * per_day
+    last = statuses[-1]
+    assert last.status == "rejected" and f"the daily limit is {per_day}" in last.error
+    assert "from 2026-03-03 00:00 UTC" in last.error
+    # the rejected file is kept, and is not graded by --regrade either
+    again = grade("breast-cancer", [tmp_path / f"t-{per_day}"], workdir=workdir, root=root, now=day1, regrade=True)
+    assert again.entries[0].status == "skipped"
+    next_day = grade("breast-cancer", [hand_in("t", 99)], workdir=workdir, root=root,
+                     now=datetime(2026, 3, 3, 9, tzinfo=timezone.utc))
+    assert next_day.entries[0].status == "scored"
+    with open_ledger(workdir) as led:
+        assert led.count_submissions("breast-cancer", "t") == per_day + 1  # rejected ones do not count
+        assert len(led.latest_runs("breast-cancer")) == per_day + 2  # every hand-in is recorded
+    early = grade("breast-cancer", [hand_in("u", 1)], workdir=workdir, root=root,
+                  now=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    assert early.entries[0].status == "rejected" and "opens on 2026-01-05" in early.entries[0].error
+    late = grade("breast-cancer", [hand_in("u", 2)], workdir=workdir, root=root,
+                 now=datetime(2100, 1, 1, tzinfo=timezone.utc))
+    assert late.entries[0].status == "rejected" and "closed on" in late.entries[0].error

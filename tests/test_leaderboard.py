@@ -95,3 +95,20 @@ def test_team_names_are_escaped_in_every_format(tmp_path):
     assert "a\\|b \\*c\\* \\[d\\](e)" in md and "<script>" not in md
     with pytest.raises(KitError, match="not a leaderboard format"):
         render(b, "pdf")
+
+
+def test_selection_rules_last_and_chosen(led):
+    last = leaderboard("breast-cancer", ledger=led, root=REPO, phase="public", selection="last").table.set_index("team")
+    assert last.loc["ann", "score"] == 0.95 and last.loc["ann", "submitted_at"].startswith("2026-01-02")
+    from kit.leaderboard import choose_final
+    # ann chooses her first submission (public 0.90, private 0.80) as a final
+    assert choose_final("breast-cancer", "ann", [1], ledger=led, root=REPO) == [1]
+    priv = leaderboard("breast-cancer", ledger=led, root=REPO, phase="private", selection="chosen").table.set_index("team")
+    assert priv.loc["ann", "score"] == 0.80 and priv.loc["ann", "selected_by"] == "chosen"
+    assert priv.loc["bob", "selected_by"] == "best"
+    with pytest.raises(KitError, match="allows 2"):
+        choose_final("breast-cancer", "ann", [1, 2, 3], ledger=led, root=REPO)
+    with pytest.raises(KitError, match="not a submission of team 'ann'"):
+        choose_final("breast-cancer", "ann", [3], ledger=led, root=REPO)
+    with pytest.raises(KitError, match="not scored"):
+        choose_final("breast-cancer", "dan", [5], ledger=led, root=REPO)

@@ -30,6 +30,7 @@ from ..errors import GradingError, KitError
 from ..ledger import Ledger, RunRecord, utcnow
 from ..metrics import get_metric
 from .execute import ExecOutcome, execute_submission
+from .rules import parse_time, rule_violation
 from .intake import MAX_NOTEBOOK_BYTES, HandIn, check_notebook, check_team, kind_of, problems_of, read_bytes_safely, store_bytes
 
 DEFAULT_WORKDIR = "kit-work"
@@ -50,7 +51,7 @@ class Entry:
     team: str
     filename: str
     kind: str
-    status: str  # scored | failed | invalid | skipped | not-recorded
+    status: str  # scored | failed | invalid | rejected | skipped | not-recorded
     stage: str = ""
     score: float | None = None
     error: str = ""
@@ -80,6 +81,8 @@ class GradeReport:
         graded = c["scored"] + c["failed"] + c["invalid"]
         text = (f"graded {graded}: {c['scored']} scored, {c['failed']} failed, {c['invalid']} invalid; "
                 f"skipped {c['skipped']} already graded")
+        if c["rejected"]:
+            text += f"; {c['rejected']} rejected by the submission rules"
         if c["not-recorded"]:
             text += f"; {c['not-recorded']} could not be read"
         return text + (f" ({self.seconds:.1f} s)" if self.seconds else "")
@@ -123,8 +126,11 @@ def collect_hand_ins(sources: Iterable, team: str | None = None) -> list[HandIn]
 # -- the batch --------------------------------------------------------------------
 def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir=DEFAULT_WORKDIR,
           sandbox: str = "none", regrade: bool = False, root=None, hand_ins: Sequence[HandIn] = (),
-          kernel_name: str = "python3") -> GradeReport:
-    """Grade files or folders of submissions for a challenge; see the module docstring."""
+          kernel_name: str = "python3", now: datetime | None = None) -> GradeReport:
+    """Grade files or folders of submissions for a challenge; see the module docstring.
+
+    ``now`` is the hand-in time of files that carry none (default: the current time).
+    """
     started = datetime.now(timezone.utc)
     ch = load_challenge(challenge, root=root)
     ch.verify()
@@ -133,7 +139,7 @@ def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir
     report = GradeReport(challenge=ch, workdir=str(workdir))
     todo = list(hand_ins) + collect_hand_ins(sources, team=team)
     with open_ledger(workdir) as ledger:
-        queue = _intake(ch, ledger, todo, base, report, regrade)
+        queue = _intake(ch, ledger, todo, base, report, regrade, now or datetime.now(timezone.utc))
         queue += [q for q in _pending(ch, ledger, base, report) if q["submission_id"] not in
                   {x["submission_id"] for x in queue}]
         outcomes = _run_notebooks(ch, ledger, queue, base, sandbox, kernel_name, report)
@@ -147,7 +153,7 @@ def _run_dir(base: Path, submission_id: int) -> Path:
     return base / "runs" / str(submission_id) / stamp
 
 
-def _intake(ch, ledger, hand_ins, base, report, regrade) -> list[dict]:
+def _intake(ch, ledger, hand_ins, base, report, regrade, now) -> list[dict]:
     queue = []
     for h in hand_ins:
         name = h.path.name
@@ -161,15 +167,23 @@ def _intake(ch, ledger, hand_ins, base, report, regrade) -> list[dict]:
                                         error=str(exc)))
             continue
         digest, stored = store_bytes(base / "store", data, h.path.suffix.lower())
+        at = parse_time(h.submitted_at) if h.submitted_at else now
+        existing = ledger.find_submission(ch.id, team, digest)
+        violation = None if existing else rule_violation(ch.spec, ledger, team, at)
         sid, created = ledger.add_submission(
             challenge=ch.id, team=team, kind=kind, filename=name, sha256=digest, size=len(data),
-            stored_path=str(stored), source=h.source, submitted_at=h.submitted_at)
-        has_run = not created and ledger.query("SELECT 1 FROM runs WHERE submission_id=? LIMIT 1", (sid,)).shape[0]
-        if has_run and not regrade:
+            stored_path=str(stored), source=h.source, submitted_at=at.isoformat(timespec="microseconds"))
+        item = {"submission_id": sid, "team": team, "filename": name, "kind": kind,
+                "stored_path": str(stored), "data": data}
+        if violation:
+            _record_failure(ledger, item, report, status="rejected", stage="intake", started=utcnow(),
+                            error=violation)
+            continue
+        latest = ledger.latest_status(sid)
+        if latest is not None and (not regrade or latest == "rejected"):
             report.entries.append(Entry(sid, team, name, kind, "skipped", "intake"))
             continue
-        queue.append({"submission_id": sid, "team": team, "filename": name, "kind": kind,
-                      "stored_path": str(stored), "data": data})
+        queue.append(item)
     return queue
 
 

@@ -1,12 +1,19 @@
 """Building a leaderboard from the ledger.
 
 Phases: while a challenge is open the board ranks the public split; after it
-closes (or on request) the private split. Selection: each team is represented
-by its submission with the best public score (ties: the earlier one), so the
-private board never selects on private scores. Ties in the ranked score share a
-rank; among them the earlier submission is listed first. Only scored
-submissions are ranked; a submission whose score is missing on the ranked split
-is listed as unranked, never first.
+closes (or on request) the private split.
+
+Selection, which submission represents a team (never chosen by private scores):
+
+- ``best``: the submission with the best public score (ties: the earlier one);
+- ``last``: the team's newest scored submission;
+- ``chosen``: on the private board, the best private score among the (at most
+  ``final_selections``) submissions the team chose with ``kit select``; a team
+  that chose none falls back to ``best``. On the public board it is ``best``.
+
+Ties in the ranked score share a rank; among them the earlier submission is
+listed first. Only scored submissions are ranked; a submission whose score is
+missing on the ranked split is listed as unranked, never first.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from ..ledger import Ledger
 from ..metrics import Metric, get_metric
 
 PHASES = ("auto", "public", "private")
+SELECTIONS = ("best", "last", "chosen")
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Leaderboard:
     table: pd.DataFrame
     metric: Metric
     generated_at: str = ""
+    selection: str = "best"
     unranked: int = 0
     notes: list = field(default_factory=list)
 
@@ -84,21 +93,36 @@ def scored_submissions(ledger: Ledger, challenge: Challenge) -> pd.DataFrame:
     return wide.sort_values(["submitted_at", "submission_id"]).reset_index(drop=True)
 
 
-def select_per_team(subs: pd.DataFrame, metric: Metric) -> pd.DataFrame:
-    """Each team's submission with the best public score; ties go to the earlier submission."""
-    col = f"public.{metric.name}"
-    subs = subs.assign(_key=subs[col].map(metric.sort_key))
-    subs = subs.sort_values(["team", "_key", "submitted_at", "submission_id"])
+def select_per_team(subs: pd.DataFrame, metric: Metric, rule: str = "best", *, phase: str = "public",
+                    chosen: dict | None = None) -> pd.DataFrame:
+    """The one submission that represents each team on the board (see the module docstring)."""
     counts = subs.groupby("team").size().rename("entries")
-    best = subs.drop_duplicates("team", keep="first").drop(columns="_key")
-    return best.join(counts, on="team")
+    pub = subs.assign(_key=subs[f"public.{metric.name}"].map(metric.sort_key))
+    if rule == "last":
+        picked = subs.sort_values(["team", "submitted_at", "submission_id"]).drop_duplicates("team", keep="last")
+    else:
+        picked = pub.sort_values(["team", "_key", "submitted_at", "submission_id"]) \
+            .drop_duplicates("team", keep="first").drop(columns="_key")
+        if rule == "chosen" and phase == "private" and chosen:
+            ids = {int(i) for v in chosen.values() for i in v}
+            pool = subs[subs["submission_id"].isin(ids) & subs["team"].isin(list(chosen))]
+            pool = pool.assign(_key=pool[f"private.{metric.name}"].map(metric.sort_key))
+            best_chosen = pool.sort_values(["team", "_key", "submitted_at", "submission_id"]) \
+                .drop_duplicates("team", keep="first").drop(columns="_key")
+            picked = pd.concat([picked[~picked["team"].isin(best_chosen["team"])], best_chosen])
+    picked = picked.assign(selected_by=rule if rule != "chosen" else
+                           picked["team"].map(lambda t: "chosen" if chosen and t in chosen and phase == "private"
+                                              else "best"))
+    return picked.join(counts, on="team")
 
 
 def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase: str = "auto",
-                now: datetime | None = None, root=None) -> Leaderboard:
+                selection: str = "best", now: datetime | None = None, root=None) -> Leaderboard:
     """The ranked board of a challenge from its ledger."""
     if phase not in PHASES:
         raise KitError(f"unknown phase {phase!r}", fix=f"use one of {', '.join(PHASES)}")
+    if selection not in SELECTIONS:
+        raise KitError(f"unknown selection rule {selection!r}", fix=f"use one of {', '.join(SELECTIONS)}")
     ch = load_challenge(challenge, root=root)
     if ledger is None:
         from ..grading.grader import DEFAULT_WORKDIR, ledger_path
@@ -112,6 +136,7 @@ def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase:
         owned = False
     try:
         subs = scored_submissions(ledger, ch)
+        chosen = ledger.selections(ch.id) if selection == "chosen" else {}
     finally:
         if owned:
             ledger.close()
@@ -119,13 +144,17 @@ def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase:
     if phase == "auto":
         phase = "public" if ch.spec.is_open(now) else "private"
     metric = get_metric(ch.spec.metrics.primary)
-    chosen = select_per_team(subs, metric) if len(subs) else subs.assign(entries=pd.Series(dtype=int))
+    if len(subs):
+        chosen = select_per_team(subs, metric, selection, phase=phase, chosen=chosen)
+    else:
+        chosen = subs.assign(entries=pd.Series(dtype=int), selected_by=pd.Series(dtype=str))
     score_col = f"{phase}.{metric.name}"
     table = pd.DataFrame({
         "team": chosen["team"],
         "score": chosen[score_col].astype(float),
         **{m: chosen[f"{phase}.{m}"].astype(float) for m in ch.spec.metrics.secondary},
         "entries": chosen["entries"],
+        "selected_by": chosen["selected_by"],
         "submission_id": chosen["submission_id"],
         "submitted_at": chosen["submitted_at"],
     })
@@ -143,7 +172,33 @@ def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase:
     cols = ["rank", *[c for c in table.columns if c != "rank"]]
     table = table[cols].reset_index(drop=True)
     board = Leaderboard(challenge=ch, phase=phase, table=table, metric=metric,
-                        generated_at=now.isoformat(timespec="seconds"), unranked=unranked)
+                        generated_at=now.isoformat(timespec="seconds"), selection=selection, unranked=unranked)
     if unranked:
         board.notes.append(f"{unranked} team(s) have no {metric.name} on the {phase} split and are not ranked")
     return board
+
+
+def choose_final(challenge, team: str, submission_ids, *, workdir=None, ledger: Ledger | None = None,
+                 root=None) -> list[int]:
+    """Record a team's choice of final submissions for the private board (the newest choice counts)."""
+    ch = load_challenge(challenge, root=root)
+    ids = sorted({int(i) for i in submission_ids})
+    limit = ch.spec.submissions.final_selections
+    if not ids:
+        raise KitError("no submission chosen", fix="give the ids of your scored submissions (see `kit leaderboard`)")
+    if len(ids) > limit:
+        raise KitError(f"{len(ids)} submissions chosen; {ch.id} allows {limit}", fix=f"choose at most {limit}")
+    if ledger is None:
+        from ..grading.grader import DEFAULT_WORKDIR, open_ledger
+        with open_ledger(workdir or DEFAULT_WORKDIR) as led:
+            return choose_final(ch, team, ids, ledger=led)
+    runs = ledger.latest_runs(ch.id).set_index("submission_id")
+    for i in ids:
+        if i not in runs.index or runs.loc[i, "team"] != team:
+            raise KitError(f"submission {i} is not a submission of team {team!r} to {ch.id}",
+                           fix="choose among the team's own submission ids")
+        if runs.loc[i, "status"] != "scored":
+            raise KitError(f"submission {i} is {runs.loc[i, 'status'] or 'not graded yet'}, not scored",
+                           fix="choose scored submissions only")
+    ledger.add_selection(ch.id, team, ids)
+    return ids

@@ -20,6 +20,13 @@ _RENDERERS: dict[str, Callable] = {}
 _HIDDEN = ("submission_id",)
 
 
+def _hidden(board) -> list[str]:
+    hidden = list(_HIDDEN)
+    if board.selection == "best":
+        hidden.append("selected_by")
+    return [c for c in hidden if c in board.table.columns]
+
+
 def register_renderer(name: str):
     def deco(fn):
         _RENDERERS[name] = fn
@@ -46,7 +53,7 @@ def render(board, fmt: str = "table") -> str:
 def _cells(board) -> tuple[list[str], list[list[str]]]:
     """Display strings: scores at the metric's precision, missing values as '—'."""
     from ..metrics import get_metric
-    t = board.table.drop(columns=[c for c in _HIDDEN if c in board.table.columns])
+    t = board.table.drop(columns=_hidden(board))
     header, rows = list(t.columns), []
     precision = {c: get_metric(c).precision for c in t.columns if _is_metric(c)}
     for rec in t.itertuples(index=False):
