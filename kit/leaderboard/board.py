@@ -147,7 +147,8 @@ def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase:
     if len(subs):
         chosen = select_per_team(subs, metric, selection, phase=phase, chosen=chosen)
     else:
-        chosen = subs.assign(entries=pd.Series(dtype=int), selected_by=pd.Series(dtype=str))
+        chosen = subs.assign(entries=pd.Series(dtype=int), selected_by=pd.Series(dtype=str),
+                             run_id=pd.Series(dtype=int))
     score_col = f"{phase}.{metric.name}"
     table = pd.DataFrame({
         "team": chosen["team"],
@@ -156,6 +157,7 @@ def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase:
         "entries": chosen["entries"],
         "selected_by": chosen["selected_by"],
         "submission_id": chosen["submission_id"],
+        "run_id": chosen["run_id"],
         "submitted_at": chosen["submitted_at"],
     })
     if phase == "private":

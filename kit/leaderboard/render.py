@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import KitError
 
 _RENDERERS: dict[str, Callable] = {}
-_HIDDEN = ("submission_id",)
+_HIDDEN = ("submission_id", "run_id")
 
 
 def _hidden(board) -> list[str]:
@@ -50,10 +50,16 @@ def render(board, fmt: str = "table") -> str:
     return get_renderer(fmt)(board)
 
 
-def _cells(board) -> tuple[list[str], list[list[str]]]:
+TABLE_SECONDARY = 3  # secondary metrics shown by the text table; every format but "table" shows all
+
+
+def _cells(board, max_secondary: int | None = None) -> tuple[list[str], list[list[str]]]:
     """Display strings: scores at the metric's precision, missing values as '—'."""
     from ..metrics import get_metric
-    t = board.table.drop(columns=_hidden(board))
+    drop = _hidden(board)
+    if max_secondary is not None:
+        drop += board.challenge.spec.metrics.secondary[max_secondary:]
+    t = board.table.drop(columns=[c for c in drop if c in board.table.columns])
     header, rows = list(t.columns), []
     precision = {c: get_metric(c).precision for c in t.columns if _is_metric(c)}
     for rec in t.itertuples(index=False):
@@ -61,8 +67,12 @@ def _cells(board) -> tuple[list[str], list[list[str]]]:
         for col, v in zip(header, rec):
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 row.append("—")
-            elif col in ("score", "public_score"):
+            elif col in ("score", "public_score", "ci_low", "ci_high"):
                 row.append(board.metric.format(float(v)))
+            elif col == "p_first":
+                row.append(f"{float(v):.0%}")
+            elif col == "tied_top":
+                row.append("yes" if v else "")
             elif col in precision:
                 row.append(f"{float(v):.{precision[col]}f}")
             elif col == "move":
@@ -96,7 +106,7 @@ def _title(board) -> str:
 
 @register_renderer("table")
 def to_table(board) -> str:
-    header, rows = _cells(board)
+    header, rows = _cells(board, max_secondary=TABLE_SECONDARY)
     if not rows:
         return _title(board) + "\n(no scored submissions yet)"
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
@@ -107,6 +117,9 @@ def to_table(board) -> str:
 
     out = [_title(board), line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
     out += [f"note: {n}" for n in board.notes]
+    more = board.challenge.spec.metrics.secondary[TABLE_SECONDARY:]
+    if more:
+        out.append(f"note: {', '.join(more)} are in --format csv, markdown and html")
     return "\n".join(out)
 
 
