@@ -166,6 +166,25 @@ def select(ctx, challenge, submission_ids, team, workdir):
 
 
 @cli.command()
+@click.argument("challenge")
+@WORKDIR
+@click.option("--audience", type=click.Choice(["organiser", "public"]), default="public", show_default=True,
+              help="public (a class screen): no private result while the challenge is open.")
+@click.option("--port", default=8866, show_default=True, help="Port of the Voilà server.")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for a room).")
+@click.option("--refresh", default=10.0, show_default=True, help="Seconds between checks of the ledger.")
+@click.option("--exports", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the board's exports (default: WORKDIR/exports).")
+@click.pass_context
+def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
+    """Serve the live widget leaderboard (notebooks/leaderboard.ipynb) with Voilà."""
+    from .widgets.notebook import serve_board
+    click.echo(f"serving the {challenge} board on http://{ip}:{port}/ (Ctrl-C to stop)")
+    sys.exit(serve_board(challenge, workdir=workdir, root=_root(ctx), audience=audience, port=port, ip=ip,
+                         refresh_seconds=refresh, export_dir=exports))
+
+
+@cli.command()
 @click.argument("challenge", required=False)
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default="kit-demo", show_default=True,
               help="A new folder (or an earlier demo's, which is replaced).")
