@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# pycanon pins old numpy/pydantic releases: install it without its pins (kit.privacy
+	# falls back to pandas without it; a test checks both agree).
+	$(BIN)/python -m pip install --quiet --no-deps 'pycanon==1.3.6'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Mapping, Optional
 
 import numpy as np
@@ -257,13 +257,16 @@ def _examples(positions: np.ndarray) -> tuple[int, ...]:
     return tuple(int(p) for p in positions[:MAX_EXAMPLES])
 
 
-def _scan_column(frame_name: str, column: str, series: pd.Series, *, max_values: int, seed: int) -> list[Finding]:
+def _scan_column(frame_name: str, column: str, series: pd.Series, *, max_values: int,
+                 seed: int) -> tuple[list[Finding], int]:
+    """Findings in one column, and its number of distinct text values when only a sample was checked."""
     found: dict[str, Finding] = {}
     norm = normalise_name(column)
     present = series.notna().to_numpy()
     positions = np.flatnonzero(present)
+    sampled_from = 0
     if positions.size == 0:
-        return []
+        return [], 0
 
     def add(cat: str, how: str, pos: np.ndarray, example: str, *, free_text=False, sampled=False):
         old = found.get(cat)
@@ -301,6 +304,7 @@ def _scan_column(frame_name: str, column: str, series: pd.Series, *, max_values:
         sample = distinct
         if len(distinct) > max_values:
             sample = distinct.sample(n=max_values, random_state=seed).reset_index(drop=True)
+            sampled_from = len(distinct)
         for cat in _CATEGORIES.values():
             if cat.content is None:
                 continue
@@ -315,23 +319,29 @@ def _scan_column(frame_name: str, column: str, series: pd.Series, *, max_values:
             match = next(m.group(0) for m in cat.content.finditer(first)
                          if cat.accept is None or cat.accept(m.group(0)))
             add(cat.key, "content", rows, mask(match), free_text=free_text,
-                sampled=pool is sample and len(distinct) > max_values)
-    return list(found.values())
+                sampled=pool is sample and sampled_from > 0)
+    return list(found.values()), sampled_from
 
 
-def scan_identifiers(frames: Mapping[str, pd.DataFrame], policy: PrivacyPolicy | None = None, *,
-                     max_values: int = DEFAULT_MAX_VALUES, seed: int = 0) -> list[Finding]:
-    """Direct identifiers in every column of every frame, except the policy's allowed columns."""
-    policy = policy or PrivacyPolicy()
+def _scan(frames, policy: PrivacyPolicy, max_values: int, seed: int):
     allowed = set(policy.allowed_identifiers)
-    findings = []
+    findings, sampled = [], []
     for name in frames:
         frame = frames[name]
         for column in frame.columns:
             if column in allowed:
                 continue
-            findings.extend(_scan_column(name, str(column), frame[column], max_values=max_values, seed=seed))
-    return findings
+            found, n_distinct = _scan_column(name, str(column), frame[column], max_values=max_values, seed=seed)
+            findings.extend(found)
+            if n_distinct:
+                sampled.append((f"{name}.{column}", n_distinct))
+    return findings, sampled
+
+
+def scan_identifiers(frames: Mapping[str, pd.DataFrame], policy: PrivacyPolicy | None = None, *,
+                     max_values: int = DEFAULT_MAX_VALUES, seed: int = 0) -> list[Finding]:
+    """Direct identifiers in every column of every frame, except the policy's allowed columns."""
+    return _scan(frames, policy or PrivacyPolicy(), max_values, seed)[0]
 
 
 # -- k-anonymity and l-diversity ----------------------------------------------------------------
@@ -346,6 +356,7 @@ class AnonymityCheck:
     k: int
     k_threshold: int
     records_below_k: int
+    records_unique: int               # records alone in their group (k = 1 for them)
     k_examples: tuple[str, ...]       # "frame:row" of records in classes smaller than the threshold
     l: Optional[int]
     l_threshold: int
@@ -405,11 +416,11 @@ def _release_table(frames: Mapping[str, pd.DataFrame], policy: PrivacyPolicy, ke
         for s in sa:
             if s in part.columns:
                 continue
-            if key and key in part.columns:
-                lookup = pd.concat([frames[o][[key, s]] for o in frames
-                                    if o != name and key in frames[o].columns and s in frames[o].columns])
-                if len(lookup):
-                    part = part.merge(lookup.drop_duplicates(key), on=key, how="left")
+            sources = [frames[o][[key, s]] for o in frames
+                       if key and o != name and key in frames[o].columns and s in frames[o].columns]
+            if key in part.columns and sources:
+                lookup = pd.concat(sources).drop_duplicates(key)
+                part = part.merge(lookup, on=key, how="left")
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     if key and key in table.columns:
@@ -497,7 +508,7 @@ def assess_anonymity(frames: Mapping[str, pd.DataFrame], policy: PrivacyPolicy, 
     check = AnonymityCheck(
         quasi_identifiers=tuple(qi), sensitive_attributes=tuple(sa), n_records=len(table),
         n_classes=int(groups.ngroups), k=k, k_threshold=policy.k_anonymity,
-        records_below_k=int(small.sum()), k_examples=tuple(where[small][:MAX_EXAMPLES]),
+        records_below_k=int(small.sum()), records_unique=int((sizes == 1).sum()), k_examples=tuple(where[small][:MAX_EXAMPLES]),
         l=l_value, l_threshold=policy.l_diversity, classes_below_l=classes_below_l,
         l_examples=tuple(where[l_rows][:MAX_EXAMPLES]), engine=engine, suggestion=suggestion, banded_k=banded)
     return check, []
@@ -587,7 +598,7 @@ class PrivacyReport:
         return "".join(out)
 
 
-def _warnings(frames, policy: PrivacyPolicy, findings, anonymity, max_values) -> list[str]:
+def _warnings(frames, policy: PrivacyPolicy, sampled, max_values) -> list[str]:
     out = []
     if policy.quasi_identifiers and policy.k_anonymity == 1:
         out.append("the k-anonymity threshold is 1: it imposes no protection; "
@@ -601,10 +612,10 @@ def _warnings(frames, policy: PrivacyPolicy, findings, anonymity, max_values) ->
                    if demographic.search(normalise_name(c)) and c not in declared})
     if seen:
         out.append(f"column(s) {seen} look like quasi-identifiers but the policy does not declare them")
-    for f in findings:
-        if f.sampled:
-            out.append(f"{f.where}: more than {max_values} distinct values; the fuzzy patterns (names in text, "
-                       "street addresses) saw a sample of them")
+    fuzzy = ", ".join(c.label for c in _CATEGORIES.values() if not c.strict and c.content is not None)
+    for where, n_distinct in sampled:
+        out.append(f"{where}: {n_distinct} distinct values; the fuzzy patterns ({fuzzy}) checked a seeded "
+                   f"sample of {max_values} of them, every other pattern checked them all")
     return out
 
 
@@ -618,10 +629,10 @@ def assess_release(frames: Mapping[str, pd.DataFrame], policy: PrivacyPolicy | N
     used to attach sensitive attributes kept in another table.
     """
     policy = policy or PrivacyPolicy()
-    findings = scan_identifiers(frames, policy, max_values=max_values, seed=seed)
+    findings, sampled = _scan(frames, policy, max_values, seed)
     anonymity, problems = assess_anonymity(frames, policy, key=key)
     unknown = [c for c in policy.allowed_identifiers if not any(c in f.columns for f in frames.values())]
-    warnings = _warnings(frames, policy, findings, anonymity, max_values)
+    warnings = _warnings(frames, policy, sampled, max_values)
     if unknown:
         warnings.append(f"allowed_identifiers {unknown} are not columns of any released table")
     return PrivacyReport(

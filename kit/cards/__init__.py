@@ -17,7 +17,7 @@ import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from .schema import (CARD_FILENAME, CARD_SCHEMA_VERSION, Card, CardError, PrivacyOverride, PrivacyPolicy,
                      card_json_schema, parse_card, read_card)
@@ -116,8 +116,10 @@ def build_card(challenge, *, leaderboard=None, out_dir: str | os.PathLike | None
     chosen = [get_renderer(name) for name in renderers]   # unknown names fail before any work
     ch.verify()
     frames = read_release_frames(ch)
-    _check_columns(card, frames, card_path(ch))
-    report = check_release(frames, card.privacy, override if override is not None else card.privacy_override,
+    # the spec's privacy policy when the spec has one, else the card's
+    policy = getattr(ch.spec, "privacy", None) or card.privacy
+    _check_columns(card, policy, frames, card_path(ch))
+    report = check_release(frames, policy, override if override is not None else card.privacy_override,
                            key=ch.spec.id_column)
     stats = compute_stats(ch, frames)
     board = None
@@ -152,7 +154,7 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def _check_columns(card: Card, frames, source) -> None:
+def _check_columns(card: Card, policy: PrivacyPolicy, frames, source) -> None:
     """Columns named in the card must exist in the released tables."""
     from ..errors import Problem
 
@@ -160,8 +162,8 @@ def _check_columns(card: Card, frames, source) -> None:
     problems = [Problem(f"column {name!r} is not in the released tables", where=f"{section}",
                         fix=f"use one of: {', '.join(sorted(columns))}")
                 for section, names in (("composition.columns", card.composition.columns),
-                                       ("privacy.quasi_identifiers", card.privacy.quasi_identifiers),
-                                       ("privacy.sensitive_attributes", card.privacy.sensitive_attributes))
+                                       ("privacy.quasi_identifiers", policy.quasi_identifiers),
+                                       ("privacy.sensitive_attributes", policy.sensitive_attributes))
                 for name in names if name not in columns]
     if problems:
         raise CardError(f"{len(problems)} column name(s) in the card do not exist", where=str(source),

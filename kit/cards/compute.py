@@ -62,6 +62,7 @@ class FileStats:
     bytes: int
     rows: int
     columns: tuple[str, ...]
+    kinds: tuple[str, ...]    # column_kind of each column, as read from this file
     description: str
 
     @property
@@ -244,7 +245,8 @@ def file_stats(challenge, frames: Mapping[str, pd.DataFrame]) -> tuple[FileStats
         f = frames[role]
         out.append(FileStats(role=role, path=release_path(challenge, role), source=source,
                              sha256=sha256_bytes(data), bytes=len(data), rows=int(len(f)),
-                             columns=tuple(str(c) for c in f.columns), description=ROLE_DESCRIPTIONS[role]))
+                             columns=tuple(str(c) for c in f.columns),
+                             kinds=tuple(column_kind(f[c]) for c in f.columns), description=ROLE_DESCRIPTIONS[role]))
     return tuple(out)
 
 

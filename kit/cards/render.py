@@ -14,6 +14,7 @@ team-supplied text for its format. Croissant JSON-LD is built with
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 import html
 import json
 import re
@@ -24,7 +25,7 @@ import yaml
 
 from ..errors import Problem
 from ..metrics import get_metric
-from .compute import SPLITS, CardStats, LeaderboardSummary, Plot
+from .compute import CardStats, LeaderboardSummary, Plot
 from .schema import CARD_FILENAME, CARD_SCHEMA_VERSION, Card, CardError
 
 # -- the document -------------------------------------------------------------------------------
@@ -124,14 +125,14 @@ def split_statement(doc: CardDocument) -> str:
 
 
 def anonymity_statement(doc: CardDocument) -> str:
-    a = getattr(doc.privacy, "anonymity", None)
-    pol = doc.card.privacy
+    a = doc.privacy.anonymity
+    pol = doc.privacy.policy
     if a is None:
-        return ("No quasi-identifiers are declared for this dataset, so k-anonymity and l-diversity "
-                "are not measured." + (f" {pol.rationale}" if pol.rationale else ""))
+        return ("k-anonymity and l-diversity are not measured: no quasi-identifiers are declared."
+                + (f" Rationale: {pol.rationale}" if pol.rationale else ""))
     text = (f"k-anonymity on ({', '.join(a.quasi_identifiers)}): k = {a.k} (threshold {a.k_threshold}); "
-            f"{a.n_classes} groups over {a.n_records} records; {a.records_below_k} record(s) in groups "
-            f"smaller than the threshold.")
+            f"{a.n_classes} groups over {a.n_records} records; {a.records_unique} record(s) unique on these "
+            f"columns; {a.records_below_k} record(s) in groups smaller than the threshold.")
     if a.l is not None:
         text += (f" l-diversity of ({', '.join(a.sensitive_attributes)}) within these groups: l = {a.l} "
                  f"(threshold {a.l_threshold}).")
@@ -179,9 +180,15 @@ def card_blocks(doc: CardDocument) -> list[Block]:
 
     out += [Heading(2, "Dataset structure"), Heading(3, "Columns")]
     notes = c.composition.columns
+    # a column the privacy gate flagged never has its values echoed, even after an override
+    flagged = {}
+    for f in doc.privacy.findings:
+        flagged.setdefault(f.column, []).append(f.label)
     rows = []
     for col in st.columns:
-        if col.levels:
+        if col.name in flagged:
+            values = "withheld: " + ", ".join(dict.fromkeys(flagged[col.name]))
+        elif col.levels:
             values = ", ".join(f"{v}: {n}" for v, n in col.levels)
         elif col.mean is not None:
             values = f"mean {fmt(col.mean)}, sd {fmt(col.std)}, range {fmt(col.min)} to {fmt(col.max)}"
@@ -295,11 +302,13 @@ def _demographics_blocks(doc: CardDocument) -> list[Block]:
 
 
 def _privacy_blocks(doc: CardDocument) -> list[Block]:
-    p, pol = doc.privacy, doc.card.privacy
+    p, pol = doc.privacy, doc.privacy.policy
     out: list[Block] = [Heading(3, "Privacy assessment"), Para(privacy_status(doc))]
     items = [("Quasi-identifiers", ", ".join(pol.quasi_identifiers) or "none declared"),
              ("Sensitive attributes", ", ".join(pol.sensitive_attributes) or "none declared"),
-             ("Thresholds", f"k >= {pol.k_anonymity}, l >= {pol.l_diversity}"),
+             ("Thresholds", (f"k ≥ {pol.k_anonymity}" + (f", l ≥ {pol.l_diversity}" if pol.sensitive_attributes
+                                                            else "")) if pol.quasi_identifiers
+              else "not applicable (no quasi-identifiers)"),
              ("Allowed identifier columns", ", ".join(pol.allowed_identifiers) or "none")]
     out += [Fields(tuple(items)), Para(anonymity_statement(doc))]
     if pol.rationale and p.anonymity is not None:
@@ -360,15 +369,16 @@ def _score(x, lb: LeaderboardSummary) -> str:
 
 
 # -- the registry --------------------------------------------------------------------------------
-class Renderer:
+class Renderer(ABC):
     """One output format of a card. Subclasses set ``name`` and ``filename`` and implement ``render``."""
 
     name: str = ""
     filename: str = ""
     media_type: str = "text/plain"
 
+    @abstractmethod
     def render(self, doc: CardDocument) -> bytes:
-        raise NotImplementedError
+        """The bytes of the file, the same for the same document."""
 
 
 _RENDERERS: dict[str, Renderer] = {}
@@ -399,7 +409,8 @@ def get_renderer_names() -> list[str]:
 
 
 # -- Markdown (Hugging Face dataset card) ---------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+#: characters that format inline Markdown or break a table cell; ``<``, ``>``, ``&`` become entities
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md_text(text: str) -> str:
@@ -434,7 +445,10 @@ def front_matter(doc: CardDocument) -> dict:
     else:
         meta["license"] = licence.id.lower()
     meta["task_categories"] = [HF_TASKS[doc.spec.task]]
-    meta["tags"] = sorted({"medical", "health", "tabular", "challenge-kit", *[k.lower() for k in c.dataset.keywords]})
+    tags = {"medical", "health", "tabular", "challenge-kit", *[k.lower() for k in c.dataset.keywords]}
+    if doc.spec.task == "survival":
+        tags.add("survival-analysis")
+    meta["tags"] = sorted(tags)
     meta["size_categories"] = [size_category(st.n_cases)]
     files = {f.role: f.path for f in st.files}
     meta["configs"] = [
@@ -459,7 +473,7 @@ class MarkdownRenderer(Renderer):
 
     def block(self, b: Block, doc: CardDocument) -> str:
         if isinstance(b, Heading):
-            return f"{'#' * b.level} {md_cell(b.text) if b.level > 1 else md_text(b.text)}\n"
+            return f"{'#' * b.level} {md_text(' '.join(b.text.split()))}\n"
         if isinstance(b, Para):
             return md_text(b.text) + "\n"
         if isinstance(b, Note):
@@ -566,11 +580,16 @@ def croissant_metadata(doc: CardDocument):
 
     c, s, st = doc.card, doc.spec, doc.stats
     ctx = mlc.Context(conforms_to=CROISSANT_VERSION)
+    try:  # the standard @context of the version (mlcroissant otherwise writes its 1.0 context)
+        from mlcroissant._src.core.rdf import make_context
+
+        ctx.rdf = mlc.Rdf(context=make_context(ctx))
+    except ImportError:
+        pass
     kinds = {"integer": mlc.DataType.INTEGER, "float": mlc.DataType.FLOAT, "boolean": mlc.DataType.BOOL,
              "text": mlc.DataType.TEXT, "datetime": mlc.DataType.DATETIME}
     notes = c.composition.columns
     distribution, record_sets = [], []
-    frames_kinds = {col.name: col.kind for col in st.columns}
     test_rs = _record_set_id("test")
     for f in st.files:
         distribution.append(mlc.FileObject(
@@ -578,13 +597,7 @@ def croissant_metadata(doc: CardDocument):
             content_size=f"{f.bytes} B", encoding_formats=["text/csv"], sha256=f.sha256))
         rs = _record_set_id(f.role)
         fields = []
-        for column in f.columns:
-            if column == s.id_column:
-                kind = "text"
-            elif column == s.predicted and f.role == "sample_submission":
-                kind = "float"
-            else:
-                kind = frames_kinds.get(column, "text")
+        for column, kind in zip(f.columns, f.kinds):
             description = notes.get(column) or _column_role(column, f.role, s)
             references = None
             if column == s.id_column and f.role in ("labels", "sample_submission"):
@@ -599,13 +612,13 @@ def croissant_metadata(doc: CardDocument):
     licence_value = licence.url or (SPDX_URL.format(licence.id) if licence.id != "other" else licence.name)
     preprocessing = [c.preprocessing.by_source, c.preprocessing.by_organisers, split_statement(doc)]
     sensitive = [
-        f"De-identification: {c.de_identification.status}. {c.de_identification.method}"
-        + (f" {c.de_identification.notes}" if c.de_identification.notes else ""),
-        f"Ethics approval: {c.ethics.approval}",
-        f"Consent: {c.ethics.consent}",
-        f"Withdrawing consent: {c.ethics.withdrawal}",
-        f"Patient demographics: {c.demographics.population}",
-        f"Confidential data: {c.composition.confidential}",
+        _sentences(("De-identification", c.de_identification.status), ("", c.de_identification.method),
+                   ("", c.de_identification.notes or "")),
+        _sentences(("Ethics approval", c.ethics.approval)),
+        _sentences(("Consent", c.ethics.consent)),
+        _sentences(("Withdrawing consent", c.ethics.withdrawal)),
+        _sentences(("Patient demographics", c.demographics.population)),
+        _sentences(("Confidential data", c.composition.confidential)),
         privacy_status(doc) + " " + anonymity_statement(doc),
     ]
     if doc.privacy.override is not None:
@@ -617,8 +630,8 @@ def croissant_metadata(doc: CardDocument):
                f"{c.composition.missing_data}")
     annotation = [c.labelling.protocol, f"Annotators and their expertise: {c.labelling.annotators}"]
     use_cases = list(c.uses.intended) + [f"Out of scope: {u}" for u in c.uses.out_of_scope]
-    maintenance = (f"Maintainer: {c.maintenance.maintainer}. Contact: {c.maintenance.contact}. "
-                   f"{c.maintenance.updates}")
+    maintenance = _sentences(("Maintainer", c.maintenance.maintainer), ("Contact", c.maintenance.contact),
+                             ("", c.maintenance.updates))
     description = (f"{c.dataset.summary} Released after the challenge “{s.title}” ({doc.challenge_id}): "
                    f"{s.description}")
     return mlc.Metadata(
@@ -627,8 +640,8 @@ def croissant_metadata(doc: CardDocument):
         date_published=s.closes.date().isoformat(), keywords=sorted(set(c.dataset.keywords)) or None,
         same_as=[f"https://doi.org/{c.dataset.doi}"] if c.dataset.doi else None,
         distribution=distribution, record_sets=record_sets,
-        data_collection=(f"{c.collection.process} Collected by: {c.collection.collected_by}. "
-                         f"Timeframe: {c.collection.timeframe}. Sites: {c.collection.sites}."),
+        data_collection=_sentences(("", c.collection.process), ("Collected by", c.collection.collected_by),
+                                   ("Timeframe", c.collection.timeframe), ("Sites", c.collection.sites)),
         data_collection_raw_data=c.collection.raw_data,
         data_collection_missing_data=missing,
         data_preprocessing_protocol=preprocessing,
@@ -639,6 +652,18 @@ def croissant_metadata(doc: CardDocument):
         data_use_cases=use_cases, data_social_impact=c.uses.social_impact,
         personal_sensitive_information=sensitive,
         data_release_maintenance_plan=maintenance)
+
+
+def _sentences(*parts: tuple[str, str]) -> str:
+    """'Label: text.' sentences joined, each ending with exactly one full stop."""
+    out = []
+    for label, text in parts:
+        text = " ".join(str(text).split())
+        if not text:
+            continue
+        text = text if text[-1] in ".!?" else text + "."
+        out.append(f"{label}: {text}" if label else text)
+    return " ".join(out)
 
 
 def _column_role(column: str, role: str, spec) -> str:
@@ -698,7 +723,8 @@ class CroissantRenderer(Renderer):
 
     def render(self, doc: CardDocument) -> bytes:
         jsonld = croissant_metadata(doc).to_json()
-        warnings = validate_croissant(jsonld)
+        # mlcroissant's reader edits the @context it is given: validate a copy
+        warnings = validate_croissant(json.loads(json.dumps(jsonld)))
         if warnings:
             raise CardError("mlcroissant warns about the generated Croissant JSON-LD", where="croissant.json",
                             problems=[_croissant_problem(w) for w in warnings],

@@ -1,0 +1,382 @@
+"""Data cards: schema, computed statistics, renderers (Markdown, HTML, Croissant), build_card."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from kit.cards import CardError, build_card, card_path, get_renderer, get_renderer_names, parse_card, read_card
+from kit.cards.compute import compute_stats, read_release_frames
+from kit.cards.render import CardDocument, Renderer, register_renderer, validate_croissant
+from kit.challenge import list_challenges, load_challenge
+from kit.privacy import ReleaseBlocked, check_release
+
+ROOT = Path(__file__).resolve().parents[1]
+# rdflib (used by mlcroissant to read JSON-LD) warns about its own deprecated API
+pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
+SHIPPED = list_challenges(ROOT)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def copy_challenge(tmp_path: Path, challenge_id: str, edit_card=None):
+    """A copy of a shipped challenge under a scratch root, with an optionally edited card."""
+    root = tmp_path / "root"
+    shutil.copytree(ROOT / "starter_kits" / challenge_id, root / "starter_kits" / challenge_id)
+    shutil.copytree(ROOT / "grading" / challenge_id, root / "grading" / challenge_id)
+    if edit_card is not None:
+        path = root / "starter_kits" / challenge_id / "card.yml"
+        card = yaml.safe_load(path.read_text(encoding="utf-8"))
+        edit_card(card)
+        path.write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load_challenge(challenge_id, root=root)
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+IDENTIFYING = pd.DataFrame({
+    "case_id": [f"case-{i:04d}" for i in range(1, 11)],
+    "full_name": ["Alice Martin", "Bruno Keller", "Chloe Dubois", "Dmitri Orlov", "Emma Stone", "Farid Haddad",
+                  "Greta Lind", "Hugo Petit", "Ines Costa", "Jonas Berg"],
+    "email": [f"patient{i}@example.org" for i in range(1, 11)],
+    "phone": [f"+44 7700 900{i:03d}" for i in range(1, 11)],
+    "date_of_birth": [f"19{50 + i}-0{1 + i % 9}-1{i % 10}" for i in range(10)],
+    "postcode": ["SW1A 1AA", "M1 1AE", "EH1 1YZ", "CB2 1TN", "B33 8TH", "LS1 4AP", "G1 1XQ", "CF10 1EP",
+                 "BT1 5GS", "NE1 4ST"],
+    "age": [54, 39, 34, 23, 61, 66, 54, 39, 70, 45],
+    "sex": [1, 2, 1, 2, 1, 2, 1, 2, 1, 2],
+    "progression": [150.0, 80.0, 210.0, 95.0, 160.0, 300.0, 120.0, 99.0, 180.0, 140.0],
+})
+
+
+def identifying_challenge(tmp_path: Path, override=None):
+    """A challenge whose data carry direct identifiers and an (age, sex) group of one."""
+    cid = "leaky"
+    root = tmp_path / "root"
+    kit_dir, grading = root / "starter_kits" / cid, root / "grading" / cid
+    train, test_full = IDENTIFYING.iloc[:6], IDENTIFYING.iloc[6:]
+    labels = test_full[["case_id", "progression"]].assign(split=["public", "public", "private", "private"])
+    sample = test_full[["case_id"]].assign(progression=150.0)
+    hashes = {"train": _csv(train, kit_dir / "data" / "train.csv"),
+              "test": _csv(test_full.drop(columns="progression"), kit_dir / "data" / "test.csv"),
+              "sample_submission": _csv(sample, kit_dir / "data" / "sample_submission.csv"),
+              "labels": _csv(labels, grading / "labels.csv")}
+    spec = yaml.safe_load((ROOT / "starter_kits" / "diabetes" / "challenge.yml").read_text(encoding="utf-8"))
+    spec["id"] = cid
+    for role, digest in hashes.items():
+        spec["data"][role]["sha256"] = digest
+    (kit_dir / "challenge.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    card = yaml.safe_load((ROOT / "starter_kits" / "diabetes" / "card.yml").read_text(encoding="utf-8"))
+    card["composition"]["columns"] = {}
+    card["privacy"] = {"quasi_identifiers": ["age", "sex"], "sensitive_attributes": ["progression"],
+                       "k_anonymity": 2, "l_diversity": 1, "allowed_identifiers": ["case_id"]}
+    if override is not None:
+        card["privacy_override"] = override
+    (kit_dir / "card.yml").write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load_challenge(cid, root=root)
+
+
+def release_files(ch) -> dict[str, str]:
+    """Croissant file id -> local path, for reading the records of a card."""
+    return {f.name: str(f.source) for f in compute_stats(ch, plots=False).files}
+
+
+def front_matter(readme: str) -> dict:
+    match = re.match(r"---\n(.*?)\n---\n", readme, re.S)
+    assert match, "README.md must start with YAML front matter"
+    return yaml.safe_load(match.group(1))
+
+
+# -- every shipped challenge ------------------------------------------------------------------------
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_shipped_card_builds_and_validates(challenge_id, tmp_path):
+    result = build_card(challenge_id, root=ROOT, out_dir=tmp_path / challenge_id)
+    assert {"README.md", "card.html", "croissant.json"} <= set(result.files)
+    assert result.privacy.status == "passed"
+    ch = load_challenge(challenge_id, root=ROOT)
+    # static validation, then every record read from the files (sha256, columns, types)
+    assert validate_croissant(str(result.files["croissant.json"]), files=release_files(ch), records=True) == []
+    for name, path in result.files.items():
+        assert path.exists() and path.stat().st_size > 0, name
+    assert challenge_id in result._repr_html_() and "passed" in result._repr_html_()
+
+
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_committed_cards_are_current(challenge_id, tmp_path):
+    """data_cards/<id>/ must be what build_card writes today (text files byte for byte)."""
+    committed = ROOT / "data_cards" / challenge_id
+    fresh = build_card(challenge_id, root=ROOT, out_dir=tmp_path / challenge_id)
+    hint = f"rebuild with: python -c \"from kit.cards import build_card; build_card('{challenge_id}')\""
+    for name in ("README.md", "croissant.json"):
+        assert (committed / name).read_bytes() == fresh.files[name].read_bytes(), f"{name} is stale; {hint}"
+    strip = lambda b: re.sub(rb"base64,[A-Za-z0-9+/=]+", b"base64,", b)  # noqa: E731
+    assert strip((committed / "card.html").read_bytes()) == strip(fresh.files["card.html"].read_bytes()), hint
+    assert sorted(p.name for p in (committed / "plots").glob("*.png")) == \
+        sorted(p.name for p in (tmp_path / challenge_id / "plots").glob("*.png")), hint
+    ch = load_challenge(challenge_id, root=ROOT)
+    assert validate_croissant(str(committed / "croissant.json"), files=release_files(ch), records=True) == []
+
+
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_rendering_twice_gives_identical_bytes(challenge_id, tmp_path):
+    a = build_card(challenge_id, root=ROOT, out_dir=tmp_path / "a")
+    b = build_card(challenge_id, root=ROOT, out_dir=tmp_path / "b")
+    assert list(a.files) == list(b.files)
+    for name in a.files:
+        assert a.files[name].read_bytes() == b.files[name].read_bytes(), name
+
+
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_computed_statistics_match_the_files(challenge_id):
+    ch = load_challenge(challenge_id, root=ROOT)
+    frames = read_release_frames(ch)
+    stats = compute_stats(ch, frames)
+    for f in stats.files:
+        assert f.sha256 == getattr(ch.spec.data, f.role).sha256
+        assert f.rows == len(frames[f.role]) and f.columns == tuple(frames[f.role].columns)
+    split_counts = frames["labels"]["split"].value_counts()
+    assert stats.splits.train == len(frames["train"])
+    assert (stats.splits.public, stats.splits.private) == (split_counts["public"], split_counts["private"])
+    assert stats.n_cases == len(frames["train"]) + len(frames["test"])
+    assert stats.n_features == len(frames["test"].columns) - 1
+    for plot in stats.plots:
+        assert plot.png.startswith(b"\x89PNG\r\n\x1a\n") and plot.alt
+    names = {p.name for p in stats.plots}
+    assert {"target", "missingness"} <= names
+    if challenge_id == "diabetes":
+        sub = stats.subgroups
+        assert (sub.sex_column, sub.age_column) == ("sex", "age") and "age_sex_pyramid" in names
+        assert sum(sum(c) for _, c in sub.sex) == stats.n_cases
+        assert sum(sum(c) for _, c in sub.age_bands) == stats.n_cases
+    if challenge_id == "breast-cancer":
+        assert not stats.subgroups.present and "age_sex_pyramid" not in names
+        counts = dict(stats.target.classes)
+        assert counts["1"][-1] == int(pd.concat([frames["train"], frames["labels"]])["malignant"].sum())
+
+
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_croissant_describes_files_columns_and_rai(challenge_id, tmp_path):
+    result = build_card(challenge_id, root=ROOT, out_dir=tmp_path, renderers=("croissant",))
+    jsonld = json.loads(result.files["croissant.json"].read_text(encoding="utf-8"))
+    ch = load_challenge(challenge_id, root=ROOT)
+    assert jsonld["conformsTo"] == "http://mlcommons.org/croissant/1.1"
+    by_url = {d["contentUrl"]: d for d in jsonld["distribution"]}
+    assert by_url["data/train.csv"]["sha256"] == ch.spec.data.train.sha256
+    assert by_url["data/test_labels.csv"]["sha256"] == ch.spec.data.labels.sha256
+    assert all(d["encodingFormat"] == "text/csv" for d in jsonld["distribution"])
+    record_sets = {rs["@id"]: rs for rs in jsonld["recordSet"]}
+    assert set(record_sets) == {"train", "test", "test_labels", "sample_submission"}
+    train_types = {f["name"]: f["dataType"] for f in record_sets["train"]["field"]}
+    assert train_types["case_id"] == "sc:Text"
+    assert set(train_types) == set(pd.read_csv(ch.path("train"), nrows=1).columns)
+    assert set(train_types.values()) <= {"sc:Text", "sc:Float", "sc:Integer", "sc:Boolean"}
+    for key in ("rai:dataCollection", "rai:dataAnnotationProtocol", "rai:dataAnnotationAnalysis",
+                "rai:personalSensitiveInformation", "rai:dataBiases", "rai:dataLimitations", "rai:dataUseCases",
+                "rai:dataPreprocessingProtocol", "rai:dataCollectionMissingData", "rai:dataReleaseMaintenancePlan",
+                "rai:dataSocialImpact"):
+        assert jsonld.get(key), key
+    assert any("Ethics approval" in s for s in jsonld["rai:personalSensitiveInformation"])
+
+
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_markdown_is_a_hugging_face_dataset_card(challenge_id, tmp_path):
+    result = build_card(challenge_id, root=ROOT, out_dir=tmp_path, renderers=("markdown",))
+    readme = result.files["README.md"].read_text(encoding="utf-8")
+    meta = front_matter(readme)
+    assert meta["pretty_name"] and meta["license"] and meta["task_categories"] and meta["size_categories"]
+    assert meta["size_categories"] == ["n<1K"]
+    for section in ("## Motivation", "## Composition", "## Collection process", "## Preprocessing and labelling",
+                    "## Uses", "## Distribution", "## Maintenance", "### Ethics and consent",
+                    "### De-identification", "### Patient demographics", "### Privacy assessment",
+                    "## The challenge", "### Timeline"):
+        assert f"\n{section}\n" in readme, section
+    for plot in result.stats.plots:
+        assert f"(plots/{plot.filename})" in readme
+        assert (tmp_path / "plots" / plot.filename).exists()
+
+
+# -- the card schema -----------------------------------------------------------------------------------
+def shipped_card_data(challenge_id="breast-cancer") -> dict:
+    return yaml.safe_load((ROOT / "starter_kits" / challenge_id / "card.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("challenge_id", SHIPPED)
+def test_shipped_card_files_validate(challenge_id):
+    card = read_card(card_path(load_challenge(challenge_id, root=ROOT)))
+    assert card.schema_version == 1
+
+
+def test_every_missing_or_empty_field_is_named_in_one_error():
+    data = shipped_card_data()
+    data["ethics"]["consent"] = ""
+    data["ethics"]["withdrawal"] = None
+    del data["de_identification"]["status"]
+    data["uses"]["intended"] = []
+    del data["labelling"]
+    with pytest.raises(CardError) as info:
+        parse_card(data, source="card.yml")
+    where = {p.where: p for p in info.value.problems}
+    assert {"ethics.consent", "ethics.withdrawal", "de_identification.status", "uses.intended",
+            "labelling.protocol", "labelling.annotators", "labelling.agreement"} <= set(where)
+    assert where["ethics.consent"].what == "required field is empty"
+    assert where["de_identification.status"].what == "required field is missing"
+    assert "ethics.consent" in where["ethics.consent"].fix
+    assert "not reported" in info.value.fix
+    assert info.value.where == "card.yml"
+
+
+def test_unknown_fields_and_values_are_rejected():
+    data = shipped_card_data()
+    data["ethics"]["aproval"] = "typo"
+    data["de_identification"]["status"] = "anonymous"
+    with pytest.raises(CardError) as info:
+        parse_card(data)
+    where = {p.where for p in info.value.problems}
+    assert {"ethics.aproval", "de_identification.status"} <= where
+
+
+def test_schema_does_not_import_the_challenge_module():
+    code = ("import sys, kit.cards.schema as s; "
+            "assert 'kit.challenge' not in sys.modules, 'kit.challenge'; "
+            "assert 'matplotlib' not in sys.modules and 'mlcroissant' not in sys.modules; "
+            "s.PrivacyPolicy(quasi_identifiers=['age'])")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_empty_card_field_stops_build_before_writing(tmp_path):
+    ch = copy_challenge(tmp_path, "breast-cancer", lambda c: c["ethics"].update(approval="  "))
+    out = tmp_path / "out"
+    with pytest.raises(CardError) as info:
+        build_card(ch, out_dir=out)
+    assert [p.where for p in info.value.problems] == ["ethics.approval"]
+    assert not out.exists()
+
+
+def test_card_columns_must_exist(tmp_path):
+    ch = copy_challenge(tmp_path, "diabetes", lambda c: c["composition"]["columns"].update(glucose="typo"))
+    with pytest.raises(CardError) as info:
+        build_card(ch, out_dir=tmp_path / "out")
+    assert info.value.problems[0].where == "composition.columns"
+    assert "'glucose'" in info.value.problems[0].what
+
+
+# -- the privacy gate inside build_card ------------------------------------------------------------------
+def test_blocked_release_writes_nothing(tmp_path):
+    ch = identifying_challenge(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(ReleaseBlocked) as info:
+        build_card(ch, out_dir=out)
+    where = {p.where for p in info.value.problems}
+    assert {"train.full_name", "train.email", "train.phone", "train.date_of_birth", "train.postcode",
+            "test.full_name", "privacy.k_anonymity"} <= where
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("in_card", [False, True], ids=["argument", "card-file"])
+def test_override_is_recorded_in_every_output(tmp_path, in_card):
+    decision = {"reason": "Synthetic records made for this test; no real patient.", "by": "Dana Reviewer, DPO",
+                "date": "2027-07-08"}
+    ch = identifying_challenge(tmp_path, override=decision if in_card else None)
+    result = build_card(ch, out_dir=tmp_path / "out", override=None if in_card else decision)
+    assert result.privacy.status == "released with override"
+    readme = result.files["README.md"].read_text(encoding="utf-8")
+    page = result.files["card.html"].read_text(encoding="utf-8")
+    jsonld = json.loads(result.files["croissant.json"].read_text(encoding="utf-8"))
+    rai = " ".join(jsonld["rai:personalSensitiveInformation"])
+    for text in (readme, page, rai):
+        assert "Synthetic records made for this test" in text
+        assert "Dana Reviewer, DPO" in text and "2027-07-08" in text
+        assert "e-mail addresses" in text and "k-anonymity: k = 1" in text
+    assert "#### Release override" in readme
+    # the card never echoes an identifying value, even when the release was overridden
+    for column in ("full_name", "email", "phone", "date_of_birth", "postcode"):
+        for value in IDENTIFYING[column]:
+            for name, path in result.files.items():
+                if name.endswith((".md", ".html", ".json")):
+                    assert value not in path.read_text(encoding="utf-8"), (name, value)
+
+
+# -- the leaderboard, the winners and escaping --------------------------------------------------------
+XSS = "<script>alert(1)</script>"
+
+
+def leaderboard() -> pd.DataFrame:
+    return pd.DataFrame({
+        "rank": [1, 2, 3, 4],
+        "team": [XSS, "pipes | and **stars**", "plain team", "fourth"],
+        "score": [0.991, 0.982, 0.9, 0.8],
+        "ci_low": [0.97, 0.95, 0.85, 0.7],
+        "ci_high": [1.0, 0.995, 0.93, 0.86],
+    })
+
+
+def test_team_names_are_escaped_and_winners_licences_shown(tmp_path):
+    winners = [{"team": XSS, "code_url": "https://example.org/code", "code_licence": "MIT"}]
+    ch = copy_challenge(tmp_path, "breast-cancer", lambda c: c["challenge"].update(winners=winners))
+    result = build_card(ch, out_dir=tmp_path / "out", leaderboard=leaderboard())
+    page = result.files["card.html"].read_text(encoding="utf-8")
+    readme = result.files["README.md"].read_text(encoding="utf-8")
+    assert XSS not in page and "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in readme and "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" not in readme
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in readme
+    assert "pipes \\| and \\*\\*stars\\*\\*" in readme
+    row = next(line for line in readme.splitlines() if line.startswith("| 1 |"))
+    assert "0.991" in row and "MIT" in row and "https://example.org/code" in row
+    assert "4 team(s) ranked" in readme and "1 other team(s) have a confidence interval" in readme
+    third = next(line for line in readme.splitlines() if line.startswith("| 3 |"))
+    assert "not stated in the card" in third
+    assert not any(line.startswith("| 4 |") for line in readme.splitlines())
+
+
+def test_leaderboard_problems_are_named(tmp_path):
+    ch = copy_challenge(tmp_path, "breast-cancer",
+                        lambda c: c["challenge"].update(winners=[{"team": "ghost", "code_licence": "MIT"}]))
+    with pytest.raises(CardError) as info:
+        build_card(ch, out_dir=tmp_path / "a", leaderboard=leaderboard())
+    assert info.value.problems[0].where == "ghost"
+    with pytest.raises(CardError) as info:
+        build_card("breast-cancer", root=ROOT, out_dir=tmp_path / "b",
+                   leaderboard=leaderboard().drop(columns=["ci_low"]))
+    assert [p.where for p in info.value.problems] == ["ci_low"]
+
+
+# -- the renderer registry -------------------------------------------------------------------------------
+def test_renderer_registry():
+    assert get_renderer_names() == ["croissant", "html", "markdown"]
+    with pytest.raises(CardError) as info:
+        get_renderer("pdf")
+    assert "croissant, html, markdown" in info.value.fix
+    with pytest.raises(CardError):
+        register_renderer(type("Again", (Renderer,), {"name": "markdown", "filename": "x.md",
+                                                      "render": lambda self, doc: b""}))
+
+
+@pytest.mark.parametrize("name", ["croissant", "html", "markdown"])
+def test_every_renderer_is_deterministic(name):
+    ch = load_challenge("diabetes", root=ROOT)
+    card = read_card(card_path(ch))
+    frames = read_release_frames(ch)
+    doc = CardDocument(challenge_id=ch.id, spec=ch.spec, card=card, stats=compute_stats(ch, frames),
+                       privacy=check_release(frames, card.privacy, key=ch.spec.id_column))
+    renderer = get_renderer(name)
+    first = renderer.render(doc)
+    assert first == renderer.render(doc) and first.endswith(b"\n")
+
+
+def test_unknown_renderer_fails_before_writing(tmp_path):
+    with pytest.raises(CardError):
+        build_card("breast-cancer", root=ROOT, out_dir=tmp_path / "out", renderers=("markdown", "pdf"))
+    assert not (tmp_path / "out").exists()
