@@ -96,27 +96,53 @@ def check(ctx, challenge, predictions):
         sys.exit(1)
 
 
+SANDBOX = click.option("--sandbox", default="bubblewrap", show_default=True,
+                       help="How participant notebooks are isolated: bubblewrap, or none (trusted notebooks only).")
+
+
 @cli.command()
 @click.argument("challenge")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--team", help="Team of the files given (default: each file's folder name).")
 @WORKDIR
-@click.option("--sandbox", default="none", show_default=True,
-              help="How participant notebooks are isolated.")
+@SANDBOX
+@click.option("--workers", "-j", default=2, show_default=True, help="Notebooks run at once.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where notebooks run: this machine, or a Dask cluster (--scheduler).")
+@click.option("--scheduler", help="Address of the Dask scheduler (with --executor dask).")
+@click.option("--warm/--cold", default=True, show_default=True,
+              help="Take pre-warmed kernels (every submission still gets a fresh process).")
+@click.option("--assignment", help="The assignment to grade in an nbgrader course directory (default: all).")
+@click.option("--to-nbgrader", "to_nbgrader", type=click.Path(file_okay=False, path_type=Path),
+              help="Then push each student's score into this nbgrader course's gradebook.")
 @click.option("--regrade", is_flag=True, help="Grade again submissions already graded.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
-def grade(ctx, challenge, paths, team, workdir, sandbox, regrade):
-    """Grade notebooks (.ipynb) and prediction files (.csv), or folders of team folders.
+def grade(ctx, challenge, paths, team, workdir, sandbox, workers, executor, scheduler, warm, assignment,
+          to_nbgrader, regrade, progress):
+    """Grade notebooks (.ipynb) and prediction files (.csv): files, folders of team folders
+    (<team>/<name>.ipynb|.csv), or nbgrader course directories.
 
-    Each notebook runs label-blind in a fresh work folder with data_dir and
-    predictions_path injected; its predictions are scored by the hidden grading
-    notebook. Everything is recorded in the ledger in --workdir.
+    Each notebook runs label-blind in its own sandbox with data_dir and predictions_path
+    injected; the predictions are scored by one run of the hidden grading notebook per
+    batch. Everything is recorded in the ledger in --workdir; running it again grades only
+    what is new (and what an interrupted run left).
     """
     from .grading import grade as _grade
-    report = _grade(challenge, paths, team=team, workdir=workdir, sandbox=sandbox, regrade=regrade,
-                    root=_root(ctx))
+    if executor == "dask" and not scheduler:
+        raise click.UsageError("--executor dask needs --scheduler ADDRESS")
+    report = _grade(challenge, paths, team=team, workdir=workdir, sandbox=sandbox, workers=workers,
+                    executor=executor, scheduler=scheduler, warm=warm, assignment=assignment, regrade=regrade,
+                    progress=progress, root=_root(ctx))
     click.echo(repr(report))
+    reasons = report.failure_reasons()
+    if reasons:
+        click.echo("not scored, by reason: " + "; ".join(f"{n} x {r}" for r, n in reasons.most_common()))
     click.echo(f"ledger: {Path(workdir) / 'ledger.sqlite'}")
+    if to_nbgrader:
+        from .grading.nbgrader_io import push_to_gradebook
+        points = push_to_gradebook(challenge, to_nbgrader, workdir=workdir, assignment=assignment, root=_root(ctx))
+        click.echo(f"pushed {len(points)} student score(s) into {to_nbgrader / 'gradebook.db'}")
 
 
 @cli.command()
@@ -188,13 +214,14 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
 @click.argument("challenge", required=False)
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default="kit-demo", show_default=True,
               help="A new folder (or an earlier demo's, which is replaced).")
-@click.option("--sandbox", default="none", show_default=True, help="How participant notebooks are isolated.")
+@SANDBOX
+@click.option("--workers", "-j", default=2, show_default=True, help="Notebooks run at once.")
 @click.pass_context
-def demo(ctx, challenge, workdir, sandbox):
+def demo(ctx, challenge, workdir, sandbox, workers):
     """Simulate a class handing in notebooks, grade them all, print the leaderboard."""
     from .demo import run_demo
     from .leaderboard import render
-    result = run_demo(challenge, workdir=workdir, sandbox=sandbox, echo=click.echo)
+    result = run_demo(challenge, workdir=workdir, sandbox=sandbox, workers=workers, echo=click.echo)
     click.echo(repr(result.report))
     click.echo("")
     click.echo(render(result.board, "table"))

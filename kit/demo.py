@@ -212,7 +212,7 @@ class DemoResult:
     board: object
 
 
-def run_demo(challenge=None, *, workdir="kit-demo", sandbox="none", echo=print) -> DemoResult:
+def run_demo(challenge=None, *, workdir="kit-demo", sandbox="bubblewrap", workers=2, echo=print) -> DemoResult:
     """Write a class's hand-ins into a fresh work folder, grade them, and build the board."""
     from .grading import grade
     from .leaderboard import leaderboard
@@ -225,10 +225,10 @@ def run_demo(challenge=None, *, workdir="kit-demo", sandbox="none", echo=print) 
     paths = write_class(ch, subs)
     teams = len({p.parent.name for p in paths})
     echo(f"{teams} teams handed in {len(paths)} files for '{ch.spec.title}' ({ch.id}) in {subs}")
-    echo("grading them all (each notebook runs label-blind in its own work folder)...")
+    echo(f"grading them all ({workers} at a time, each notebook label-blind in its own {sandbox} sandbox)...")
     # the class hands in a week into the challenge's first phase: the simulation's own clock
     handed_in = ch.spec.opens + timedelta(days=7)
-    report = grade(ch, [subs], workdir=workdir, sandbox=sandbox, now=handed_in)
+    report = grade(ch, [subs], workdir=workdir, sandbox=sandbox, workers=workers, now=handed_in)
     board = leaderboard(ch, workdir=workdir, phase="public")
     return DemoResult(workdir=workdir, submissions=subs, report=report, board=board)
 

@@ -23,6 +23,7 @@ import nbformat
 
 from ..challenge import Limits
 from ..ledger import utcnow
+from .feedback import render_notebook
 
 PREDICTIONS_NAME = "predictions.csv"
 
@@ -52,22 +53,29 @@ def _runner():
     return run_notebook
 
 
-def prepare_work_dir(scratch: Path, submission_id: int, public_files: dict, spec_path: Path,
-                     notebook_path: Path) -> tuple[Path, Path, Path]:
-    """A fresh folder with read-only copies of the participant data; returns (work, data, notebook)."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch))
-    data = work / "data"
-    data.mkdir()
-    for src in public_files.values():
-        dst = data / Path(src).name
+def prepare_data_dir(dest: Path, public_files: dict, spec_path: Path) -> Path:
+    """One label-blind data folder for a batch: copies of the participant-visible files
+    and the public spec, read-only. Participant notebooks see it (read-only) as ``data_dir``."""
+    dest.mkdir(parents=True, exist_ok=False)
+    for src in [*public_files.values(), spec_path]:
+        dst = dest / Path(src).name
         shutil.copyfile(src, dst)
         os.chmod(dst, 0o444)
-    shutil.copyfile(spec_path, work / spec_path.name)
-    os.chmod(work / spec_path.name, 0o444)
-    nb = work / "submission.ipynb"
-    shutil.copyfile(notebook_path, nb)
-    return work, data, nb
+    os.chmod(dest, 0o555)
+    for parent in (dest.parent, dest.parent.parent):  # the sandbox's uid must be able to reach it
+        os.chmod(parent, os.stat(parent).st_mode | 0o005)
+    return dest
+
+
+def remove_data_dir(path: Path) -> None:
+    """Remove a folder made read-only for the sandbox (or a work folder a killed run left)."""
+    if path.exists():
+        for d in [path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())]:
+            try:
+                os.chmod(d, 0o755)
+            except OSError:
+                pass
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def collect_file(src: Path, dst: Path, limit: int) -> tuple[bool, str]:
@@ -110,28 +118,38 @@ def captured_output(executed_path: Path, limit: int) -> str:
     return "".join(parts)
 
 
-def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, public_files: dict,
-                       spec_path: str, limits: dict, sandbox: str, scratch_dir: str,
-                       kernel_name: str = "python3") -> ExecOutcome:
-    """Run a stored notebook in a fresh work folder; never raises for participant errors."""
+def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, data_dir: str, limits: dict,
+                       sandbox: str, scratch_dir: str, kernel_name: str = "python3", pool=None) -> ExecOutcome:
+    """Run a stored notebook in a fresh work folder against the batch's read-only data folder.
+
+    Never raises for the participant's errors: they are in the outcome. ``pool`` is an
+    optional :class:`~kit.execution.warm.WarmKernelPool` (same data folder and limits).
+    """
     lim = Limits(**limits)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     started, t0 = utcnow(), time.perf_counter()
-    work, data, nb = prepare_work_dir(Path(scratch_dir), submission_id, public_files, Path(spec_path),
-                                      Path(notebook_path))
+    Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch_dir))
+    nb = work / "submission.ipynb"
+    shutil.copyfile(notebook_path, nb)
     outcome = ExecOutcome(submission_id=submission_id, status="ok", started_at=started, duration_s=0.0,
                           run_dir=str(run))
     try:
         executed = run / "executed.ipynb"
-        result = _runner()(nb, executed, work_dir=work, data_dir=data,
-                           parameters={"data_dir": str(data), "predictions_path": str(work / PREDICTIONS_NAME)},
-                           limits=lim, sandbox=sandbox, kernel_name=kernel_name)
+        result = _runner()(nb, executed, work_dir=work, data_dir=data_dir,
+                           parameters={"data_dir": str(data_dir), "predictions_path": str(work / PREDICTIONS_NAME)},
+                           limits=lim, sandbox=sandbox, kernel_name=kernel_name,
+                           **({"pool": pool} if pool is not None else {}))
         if executed.exists():
             outcome.executed_path = str(executed)
             out_txt = run / "output.txt"
             out_txt.write_text(captured_output(executed, lim.output_mb * 1024 * 1024), encoding="utf-8")
             outcome.output_path = str(out_txt)
+            try:  # rendered here, in the worker, so that the coordinator only assembles feedback
+                outcome.details["notebook_html"] = str(render_notebook(executed, run / "executed.html"))
+            except Exception as exc:  # noqa: BLE001 - a notebook nbconvert cannot render still gets feedback
+                outcome.details["notebook_html_error"] = f"{type(exc).__name__}: {exc}"
         outcome.details["run_seconds"] = round(result.duration, 3)
         if result.status != "ok":
             outcome.status = "failed"

@@ -29,7 +29,8 @@ from ..challenge import Challenge, load_challenge
 from ..errors import GradingError, KitError
 from ..ledger import Ledger, RunRecord, utcnow
 from ..metrics import get_metric
-from .execute import ExecOutcome, execute_submission
+from .execute import ExecOutcome, prepare_data_dir, remove_data_dir
+from .feedback import write_feedback
 from .rules import parse_time, rule_violation
 from .intake import MAX_NOTEBOOK_BYTES, HandIn, check_notebook, check_team, kind_of, problems_of, read_bytes_safely, store_bytes
 
@@ -107,13 +108,16 @@ class GradeReport:
 
 
 # -- sources --------------------------------------------------------------------
-def collect_hand_ins(sources: Iterable, team: str | None = None) -> list[HandIn]:
-    """Files to grade: each path is a file (team = --team or its folder's name) or a folder
-    of team folders ``<team>/<name>.ipynb|.csv``."""
+def collect_hand_ins(sources: Iterable, team: str | None = None, assignment: str | None = None) -> list[HandIn]:
+    """Files to grade: each path is a file (team = --team or its folder's name), an nbgrader
+    course directory (it has ``submitted/``), or a folder of team folders ``<team>/<name>.ipynb|.csv``."""
     out: list[HandIn] = []
     for src in sources:
         p = Path(src)
-        if p.is_dir():
+        from .nbgrader_io import is_course_dir, iter_course
+        if p.is_dir() and is_course_dir(p):
+            out.extend(iter_course(p, assignment))
+        elif p.is_dir():
             from .sources import iter_folder
             out.extend(iter_folder(p, team=team))
         elif p.exists() or p.is_symlink():
@@ -125,27 +129,157 @@ def collect_hand_ins(sources: Iterable, team: str | None = None) -> list[HandIn]
 
 # -- the batch --------------------------------------------------------------------
 def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir=DEFAULT_WORKDIR,
-          sandbox: str = "none", regrade: bool = False, root=None, hand_ins: Sequence[HandIn] = (),
-          kernel_name: str = "python3", now: datetime | None = None) -> GradeReport:
+          sandbox: str = "bubblewrap", workers: int = 1, executor: str = "local", scheduler=None,
+          regrade: bool = False, root=None, hand_ins: Sequence[HandIn] = (), kernel_name: str = "python3",
+          now: datetime | None = None, progress: bool | None = None, warm: bool = True,
+          score_every: int = 200, assignment: str | None = None) -> GradeReport:
     """Grade files or folders of submissions for a challenge; see the module docstring.
 
-    ``now`` is the hand-in time of files that carry none (default: the current time).
+    ``sandbox``: how participant notebooks are isolated (``kit.execution.sandbox``);
+    ``workers`` and ``executor`` (``local`` or ``dask`` with ``scheduler``): how many run at
+    once and where; ``warm``: take pre-warmed kernels; ``now``: the hand-in time of files
+    that carry none; ``progress``: a progress bar (default: when there is a terminal or a
+    notebook); ``score_every``: scored results are recorded at least every so many runs.
     """
     started = datetime.now(timezone.utc)
     ch = load_challenge(challenge, root=root)
     ch.verify()
+    from ..execution.sandbox import get_sandbox
+    get_sandbox(sandbox).check()  # fail now, with the install hint, not per submission
     workdir = Path(workdir).resolve()
     base = workdir / ch.id
     report = GradeReport(challenge=ch, workdir=str(workdir))
-    todo = list(hand_ins) + collect_hand_ins(sources, team=team)
-    with open_ledger(workdir) as ledger:
+    todo = list(hand_ins) + collect_hand_ins(sources, team=team, assignment=assignment)
+    with _exclusive(base), open_ledger(workdir) as ledger:
         queue = _intake(ch, ledger, todo, base, report, regrade, now or datetime.now(timezone.utc))
-        queue += [q for q in _pending(ch, ledger, base, report) if q["submission_id"] not in
-                  {x["submission_id"] for x in queue}]
-        outcomes = _run_notebooks(ch, ledger, queue, base, sandbox, kernel_name, report)
-        _score(ch, ledger, queue, outcomes, base, report)
+        seen = {x["submission_id"] for x in queue}
+        queue += [q for q in _pending(ch, ledger, base, report) if q["submission_id"] not in seen]
+        bar = _progress(len(queue), progress, ch.id)
+        try:
+            _grade_queue(ch, ledger, queue, base, report, bar, sandbox=sandbox, workers=workers,
+                         executor=executor, scheduler=scheduler, kernel_name=kernel_name, warm=warm,
+                         score_every=score_every)
+        finally:
+            if bar is not None:
+                bar.close()
     report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
     return report
+
+
+class _exclusive:
+    """One grader per challenge and work folder at a time (an OS lock: a killed grader releases it).
+
+    Holding it, the grader removes what a killed predecessor left in ``scratch/``.
+    """
+
+    def __init__(self, base: Path):
+        self.base = base
+
+    def __enter__(self):
+        import fcntl
+        import os
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.base / "grader.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise KitError("another `kit grade` is grading this challenge in this work folder",
+                           where=str(self.base), fix="wait for it to finish; it records everything it grades") from None
+        scratch = self.base / "scratch"
+        if scratch.exists():
+            for p in scratch.iterdir():
+                if p.is_dir():
+                    remove_data_dir(p)
+        return self
+
+    def __exit__(self, *exc):
+        import os
+        os.close(self.fd)  # releases the lock
+
+
+def _progress(total: int, progress: bool | None, label: str):
+    if total == 0 or progress is False:
+        return None
+    import sys
+    if progress is None and not sys.stderr.isatty():
+        try:
+            from IPython import get_ipython
+            if get_ipython() is None or type(get_ipython()).__name__ != "ZMQInteractiveShell":
+                return None
+        except ImportError:
+            return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=f"grading {label}", unit="sub")
+
+
+def _grade_queue(ch, ledger, queue, base, report, bar, *, sandbox, workers, executor, scheduler, kernel_name,
+                 warm, score_every):
+    """Run the notebooks of the queue and score every prediction file, recording as results come."""
+    from .executors import get_executor
+    ready: list[tuple[dict, ExecOutcome]] = []
+
+    def advance(n=1):
+        if bar is not None:
+            bar.update(n)
+
+    def flush():
+        if ready:
+            _score(ch, ledger, list(ready), base, report)
+            advance(len(ready))
+            ready.clear()
+
+    jobs, items = [], {}
+    for item in queue:
+        started = utcnow()
+        if item["data"] is None:
+            _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
+                            error={"kind": "lost", "what": "the stored copy of this submission is missing",
+                                   "fix": "hand the file in again"})
+            advance()
+        elif item["kind"] == "predictions":
+            ready.append((item, _predictions_outcome(base, item)))
+        else:
+            try:
+                check_notebook(item["data"], where=item["filename"])
+            except KitError as exc:
+                _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
+                                error=exc.to_dict())
+                advance()
+                continue
+            items[item["submission_id"]] = item
+            jobs.append({"submission_id": item["submission_id"], "notebook_path": item["stored_path"],
+                         "run_dir": str(_run_dir(base, item["submission_id"]))})
+    if jobs:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        data_dir = prepare_data_dir(base / "scratch" / f"data-{stamp}",
+                                    {k: str(v) for k, v in ch.public_files.items()}, ch.spec_path)
+        try:
+            ex = get_executor(executor)(workers=workers, sandbox=sandbox, data_dir=data_dir,
+                                        limits=ch.spec.limits.model_dump(), scratch_dir=base / "scratch",
+                                        kernel_name=kernel_name, warm=warm, scheduler=scheduler)
+            with ex:
+                for outcome in ex.run(jobs):
+                    item = items[outcome.submission_id]
+                    if outcome.status != "ok":
+                        _record_failure(ledger, item, report, status="failed", stage="execute",
+                                        started=outcome.started_at, error=outcome.error, outcome=outcome)
+                        advance()
+                    else:
+                        ready.append((item, outcome))
+                        if len(ready) >= score_every:
+                            flush()
+        finally:
+            remove_data_dir(data_dir)
+    flush()
+
+
+def _predictions_outcome(base: Path, item: dict) -> ExecOutcome:
+    run_dir = _run_dir(base, item["submission_id"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    preds = run_dir / "predictions.csv"
+    shutil.copyfile(item["stored_path"], preds)
+    return ExecOutcome(item["submission_id"], "ok", utcnow(), 0.0, str(run_dir), predictions_path=str(preds))
 
 
 def _run_dir(base: Path, submission_id: int) -> Path:
@@ -200,17 +334,25 @@ def _pending(ch, ledger, base, report) -> list[dict]:
 
 def _record_failure(ledger, item, report, *, status, stage, error: dict, started, run_dir=None,
                     outcome: ExecOutcome | None = None):
+    run_dir = Path(outcome.run_dir) if outcome else (run_dir or _run_dir(report_base(report, item), item["submission_id"]))
+    feedback = write_feedback(run_dir, challenge=report.challenge, team=item["team"], filename=item["filename"],
+                              status=status, error=error,
+                              notebook_html=(outcome.details.get("notebook_html") if outcome else None))
     rec = RunRecord(
         submission_id=item["submission_id"], status=status, stage=stage, started_at=started,
         duration_s=outcome.duration_s if outcome else None,
         error_kind=error.get("kind"), error=_error_text(error), cell_index=error.get("cell_index"),
         traceback=error.get("traceback") or None,
         executed_path=outcome.executed_path if outcome else None,
-        output_path=outcome.output_path if outcome else None,
+        output_path=outcome.output_path if outcome else None, feedback_path=str(feedback),
         details={"problems": error.get("problems", []), **(outcome.details if outcome else {})})
     run_id = ledger.add_run(rec)
     report.entries.append(Entry(item["submission_id"], item["team"], item["filename"], item["kind"], status,
                                 stage, error=rec.error or "", run_id=run_id))
+
+
+def report_base(report: GradeReport, item: dict) -> Path:
+    return Path(report.workdir) / report.challenge.id
 
 
 def _error_text(error: dict) -> str:
@@ -226,65 +368,16 @@ def _error_text(error: dict) -> str:
     return "\n".join(lines)
 
 
-def _run_notebooks(ch, ledger, queue, base, sandbox, kernel_name, report) -> dict[int, ExecOutcome]:
-    outcomes = {}
-    for item in queue:
-        if item["kind"] != "notebook":
-            continue
-        started = utcnow()
-        if item["data"] is None:
-            _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                            error={"kind": "lost", "what": "the stored copy of this submission is missing",
-                                   "fix": "hand the file in again"})
-            continue
-        try:
-            check_notebook(item["data"], where=item["filename"])
-        except KitError as exc:
-            _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                            error=exc.to_dict())
-            continue
-        outcome = execute_submission(
-            submission_id=item["submission_id"], notebook_path=item["stored_path"],
-            run_dir=str(_run_dir(base, item["submission_id"])),
-            public_files={k: str(v) for k, v in ch.public_files.items()}, spec_path=str(ch.spec_path),
-            limits=ch.spec.limits.model_dump(), sandbox=sandbox, scratch_dir=str(base / "scratch"),
-            kernel_name=kernel_name)
-        if outcome.status != "ok":
-            _record_failure(ledger, item, report, status="failed", stage="execute", started=outcome.started_at,
-                            error=outcome.error, outcome=outcome)
-        else:
-            outcomes[item["submission_id"]] = outcome
-    return outcomes
-
-
-def _score(ch, ledger, queue, outcomes, base, report):
+def _score(ch, ledger, ready: list, base, report):
+    """Score a batch of prediction files with ONE run of the hidden grading notebook; record each."""
     manifest, by_key = [], {}
-    for item in queue:
-        sid = item["submission_id"]
-        if item["kind"] == "predictions":
-            if item["data"] is None:
-                _record_failure(ledger, item, report, status="invalid", stage="intake", started=utcnow(),
-                                error={"kind": "lost", "what": "the stored copy of this submission is missing",
-                                       "fix": "hand the file in again"})
-                continue
-            run_dir = _run_dir(base, sid)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            preds = run_dir / "predictions.csv"
-            shutil.copyfile(item["stored_path"], preds)
-            outcome = ExecOutcome(sid, "ok", utcnow(), 0.0, str(run_dir), predictions_path=str(preds))
-        elif sid in outcomes:
-            outcome = outcomes[sid]
-        else:
-            continue
-        key = str(sid)
+    for item, outcome in ready:
+        key = str(item["submission_id"])
         name = item["filename"] if item["kind"] == "predictions" else "predictions_path"
         manifest.append({"key": key, "predictions": outcome.predictions_path, "out_dir": outcome.run_dir,
                          "name": name})
         by_key[key] = (item, outcome)
-    if not manifest:
-        return
     results = run_grading_notebook(ch, manifest, base)
-    labels_n = None
     for key, (item, outcome) in by_key.items():
         res = results.get(key)
         if res is None:
@@ -298,10 +391,12 @@ def _score(ch, ledger, queue, outcomes, base, report):
         preds = None
         if per_case_path:
             preds = pd.read_csv(per_case_path, usecols=["prediction"])["prediction"].to_numpy(dtype=float)
-            labels_n = labels_n or len(preds)
+        feedback = write_feedback(outcome.run_dir, challenge=ch, team=item["team"], filename=item["filename"],
+                                  status="scored", scores=res["scores"],
+                                  notebook_html=outcome.details.get("notebook_html"))
         rec = RunRecord(
             submission_id=item["submission_id"], status="scored", stage="score", started_at=outcome.started_at,
-            duration_s=outcome.duration_s, executed_path=outcome.executed_path,
+            duration_s=outcome.duration_s, executed_path=outcome.executed_path, feedback_path=str(feedback),
             predictions_path=outcome.predictions_path, output_path=outcome.output_path,
             per_case_path=per_case_path, scores=res["scores"], case_predictions=preds,
             details={"warnings": res.get("warnings", []), **outcome.details})

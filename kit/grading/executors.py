@@ -1,0 +1,185 @@
+"""Executors run participant notebooks of a batch; a registry keyed by name.
+
+- ``local``: a pool of threads in this process (each notebook runs in its own
+  sandboxed kernel process, so threads only wait), with a pool of pre-warmed
+  kernels when the sandbox supports it;
+- ``dask``: notebooks spread over a Dask distributed cluster; each worker keeps
+  its own warm kernels. Only the coordinating process writes the ledger.
+
+An executor yields outcomes as they complete; it never raises for a participant's
+error (those are outcomes), only for infrastructure failures.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ..challenge import Limits
+from ..errors import KitError
+from .execute import ExecOutcome, execute_submission
+
+log = logging.getLogger(__name__)
+_EXECUTORS: dict[str, type] = {}
+
+
+def register_executor(name: str):
+    def deco(cls):
+        cls.name = name
+        _EXECUTORS[name] = cls
+        return cls
+    return deco
+
+
+def get_executor_names() -> list[str]:
+    return sorted(_EXECUTORS)
+
+
+def get_executor(name: str) -> type:
+    try:
+        return _EXECUTORS[name]
+    except KeyError:
+        raise KitError(f"{name!r} is not an executor", fix=f"use one of: {', '.join(get_executor_names())}") from None
+
+
+def make_pool(*, sandbox: str, data_dir, limits: dict, size: int, work_root, kernel_name: str, warm: bool):
+    """A pool of pre-warmed sandboxed kernels, or None where it does not apply."""
+    if not warm or sandbox == "none":
+        return None
+    from ..execution.warm import WarmKernelPool
+    return WarmKernelPool(data_dir=data_dir, limits=Limits(**limits), sandbox=sandbox, size=size,
+                          kernel_name=kernel_name, work_root=work_root)
+
+
+class Executor:
+    name = "base"
+
+    def __init__(self, *, workers: int = 1, sandbox: str, data_dir, limits: dict, scratch_dir,
+                 kernel_name: str = "python3", warm: bool = True, scheduler: str | None = None):
+        if workers < 1:
+            raise KitError(f"--workers must be at least 1, got {workers}", fix="pass --workers 1 or more")
+        self.workers = workers
+        self.sandbox = sandbox
+        self.data_dir = str(data_dir)
+        self.limits = limits
+        self.scratch_dir = str(scratch_dir)
+        self.kernel_name = kernel_name
+        self.warm = warm
+        self.scheduler = scheduler
+
+    def job_kwargs(self, job: dict) -> dict:
+        return dict(job, data_dir=self.data_dir, limits=self.limits, sandbox=self.sandbox,
+                    scratch_dir=self.scratch_dir, kernel_name=self.kernel_name)
+
+    def run(self, jobs: Iterable[dict]) -> Iterator[ExecOutcome]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@register_executor("local")
+class LocalExecutor(Executor):
+    """Threads in this process; kernels from a warm pool of ``workers`` kernels."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.pool = None
+        self._lock = threading.Lock()
+
+    def _pool(self):
+        with self._lock:
+            if self.pool is None:
+                self.pool = make_pool(sandbox=self.sandbox, data_dir=self.data_dir, limits=self.limits,
+                                      size=self.workers, work_root=self.scratch_dir, kernel_name=self.kernel_name,
+                                      warm=self.warm) or False
+            return self.pool or None
+
+    def run(self, jobs):
+        jobs = list(jobs)
+        if not jobs:
+            return
+        pool = self._pool()
+        with concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="kit-grade") as ex:
+            futures = [ex.submit(execute_submission, **self.job_kwargs(j), pool=pool) for j in jobs]
+            for f in concurrent.futures.as_completed(futures):
+                yield f.result()
+
+    def close(self):
+        if self.pool:
+            self.pool.close()
+        self.pool = None
+
+
+# -- dask ------------------------------------------------------------------------------
+_WORKER_POOLS: dict = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _execute_on_worker(kwargs: dict, warm: bool, size: int) -> ExecOutcome:
+    """Runs on a Dask worker: one warm pool per worker process and batch settings."""
+    key = (kwargs["data_dir"], tuple(sorted(kwargs["limits"].items())), kwargs["sandbox"], kwargs["kernel_name"])
+    with _WORKER_LOCK:
+        pool = _WORKER_POOLS.get(key)
+        if pool is None and warm:
+            pool = make_pool(sandbox=kwargs["sandbox"], data_dir=kwargs["data_dir"], limits=kwargs["limits"],
+                             size=size, work_root=kwargs["scratch_dir"], kernel_name=kwargs["kernel_name"],
+                             warm=warm)
+            _WORKER_POOLS[key] = pool
+    return execute_submission(**kwargs, pool=pool)
+
+
+def close_worker_pools(data_dir: str) -> int:
+    """Runs on a Dask worker at the end of a batch: close its pools for ``data_dir``."""
+    closed = 0
+    with _WORKER_LOCK:
+        for key in [k for k in _WORKER_POOLS if k[0] == data_dir]:
+            pool = _WORKER_POOLS.pop(key)
+            if pool:
+                pool.close()
+                closed += 1
+    return closed
+
+
+@register_executor("dask")
+class DaskExecutor(Executor):
+    """Notebook runs on a Dask distributed cluster (``scheduler``: its address, or a Client)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        if not self.scheduler:
+            raise KitError("the dask executor needs a scheduler address", fix="pass --scheduler tcp://HOST:PORT")
+        try:
+            from distributed import Client
+        except ImportError:
+            raise KitError("the dask executor needs the 'distributed' package",
+                           fix="pip install 'challenge-kit[dask]'") from None
+        self.client = self.scheduler if hasattr(self.scheduler, "submit") else Client(self.scheduler)
+        self._own_client = not hasattr(self.scheduler, "submit")
+
+    def run(self, jobs):
+        from distributed import as_completed
+        jobs = list(jobs)
+        if not jobs:
+            return
+        futures = [self.client.submit(_execute_on_worker, self.job_kwargs(j), self.warm, self.workers,
+                                      pure=False, key=f"kit-sub-{j['submission_id']}-{id(self)}")
+                   for j in jobs]
+        for f in as_completed(futures):
+            yield f.result()
+
+    def close(self):
+        try:
+            self.client.run(close_worker_pools, self.data_dir)
+        except Exception as exc:  # noqa: BLE001 - workers may be gone; their pools die with them
+            log.warning("could not close the workers' kernel pools: %s", exc)
+        if self._own_client:
+            self.client.close()
