@@ -14,6 +14,11 @@ runs         one row per finished grading attempt: status, stage, error, artefac
 scores       one row per (run, split, metric)
 case_predictions  the validated predictions of a scored run, aligned to the labels' case order
 selections   a team's choice of final submissions for the private board (the newest choice counts)
+
+and one derived table, ``board_rows``: for each submission, its newest run's status and
+primary-metric scores, kept in step by :meth:`Ledger.add_run` in the same transaction. It
+is an index for fast leaderboards over millions of submissions (not part of the record,
+so not append-only), and :meth:`Ledger.rebuild_board_index` rebuilds it from the record.
 """
 from __future__ import annotations
 
@@ -83,6 +88,22 @@ CREATE TABLE IF NOT EXISTS selections (
     submission_ids TEXT NOT NULL,
     chosen_at     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS board_rows (
+    submission_id INTEGER PRIMARY KEY REFERENCES submissions (id),
+    challenge     TEXT NOT NULL,
+    team          TEXT NOT NULL,
+    submitted_at  TEXT NOT NULL,
+    run_id        INTEGER NOT NULL REFERENCES runs (id),
+    status        TEXT NOT NULL,
+    metric        TEXT,
+    public        REAL,
+    private       REAL,
+    public_key    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS board_best ON board_rows
+    (challenge, metric, status, team, public_key, submitted_at, submission_id);
+CREATE INDEX IF NOT EXISTS board_last ON board_rows
+    (challenge, metric, status, team, submitted_at, submission_id);
 CREATE TABLE IF NOT EXISTS case_predictions (
     run_id  INTEGER PRIMARY KEY REFERENCES runs (id),
     n       INTEGER NOT NULL,
@@ -128,6 +149,8 @@ class RunRecord:
     scores: dict = field(default_factory=dict)
     #: predictions aligned to the labels' case order (scored runs)
     case_predictions: Optional[np.ndarray] = None
+    #: (name, greater_is_better) of the challenge's primary metric, for the board index
+    primary: Optional[tuple] = None
 
 
 class Ledger:
@@ -149,6 +172,8 @@ class Ledger:
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 if row is None:
                     self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    # a new ledger keeps board_rows in step from its first run
+                    self._db.execute("INSERT INTO meta VALUES ('board_index', 'complete')")
                 elif int(row[0]) != SCHEMA_VERSION:
                     raise LedgerError(f"ledger schema version {row[0]} is not supported (expected {SCHEMA_VERSION})",
                                       where=str(self.path), fix="use the kit version that created this ledger")
@@ -184,9 +209,9 @@ class Ledger:
     def __exit__(self, *exc):
         self.close()
 
-    def query(self, sql: str, params: Iterable = ()) -> pd.DataFrame:
+    def query(self, sql: str, params: Iterable | dict = ()) -> pd.DataFrame:
         with self._lock:
-            return pd.read_sql_query(sql, self._db, params=list(params))
+            return pd.read_sql_query(sql, self._db, params=params if isinstance(params, dict) else list(params))
 
     # -- writing --------------------------------------------------------------
     def add_submission(self, *, challenge: str, team: str, kind: str, filename: str, sha256: str,
@@ -226,7 +251,21 @@ class Ledger:
                 arr = np.ascontiguousarray(run.case_predictions, dtype="<f8")
                 self._db.execute("INSERT INTO case_predictions VALUES (?,?,?)",
                                  (run_id, len(arr), arr.tobytes()))
+            self._index_run(run_id, run)
             return run_id
+
+    def _index_run(self, run_id: int, run: RunRecord) -> None:
+        metric, greater = run.primary if run.primary else (None, True)
+        pub = (run.scores.get("public") or {}).get(metric) if metric else None
+        priv = (run.scores.get("private") or {}).get(metric) if metric else None
+        key = _sort_key(pub, greater)
+        self._db.execute(
+            "INSERT INTO board_rows (submission_id, challenge, team, submitted_at, run_id, status, metric, public,"
+            " private, public_key) SELECT id, challenge, team, submitted_at, ?, ?, ?, ?, ?, ? FROM submissions"
+            " WHERE id = ? ON CONFLICT (submission_id) DO UPDATE SET run_id = excluded.run_id,"
+            " status = excluded.status, metric = excluded.metric, public = excluded.public,"
+            " private = excluded.private, public_key = excluded.public_key",
+            (run_id, run.status, metric, pub, priv, key, run.submission_id))
 
     # -- reading --------------------------------------------------------------
     def find_submission(self, challenge: str, team: str, sha256: str) -> int | None:
@@ -328,9 +367,48 @@ class Ledger:
                 "(SELECT MAX(id) FROM selections WHERE challenge=? GROUP BY team)", (challenge,)).fetchall()
         return {team: json.loads(ids) for team, ids in rows}
 
+    def rebuild_board_index(self, primary: dict[str, tuple] | None = None) -> None:
+        """Rebuild ``board_rows`` from the record (newest run of every submission).
+
+        ``primary``: {challenge: (metric name, greater_is_better)}; by default each
+        challenge keeps the metric its rows already name.
+        """
+        with self._tx():
+            known = dict(self._db.execute("SELECT challenge, metric FROM board_rows GROUP BY challenge").fetchall())
+            self._db.execute("DELETE FROM board_rows")
+            rows = self._db.execute(
+                "SELECT s.id, s.challenge, r.id, r.status FROM submissions s JOIN runs r ON r.id = "
+                "(SELECT MAX(id) FROM runs WHERE submission_id = s.id)").fetchall()
+            for sid, challenge, run_id, status in rows:
+                name, greater = (primary or {}).get(challenge, (known.get(challenge), True))
+                if primary is None and name is not None:
+                    from .metrics import get_metric
+                    greater = get_metric(name).greater_is_better
+                scores = {}
+                for split, value in self._db.execute(
+                        "SELECT split, value FROM scores WHERE run_id = ? AND metric = ?", (run_id, name)):
+                    scores[split] = {name: value}
+                self._index_run(run_id, RunRecord(sid, status, "", "", scores=scores, primary=(name, greater)))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('board_index', 'complete')")
+            self._db.execute("ANALYZE")
+
+    @property
+    def board_index_complete(self) -> bool:
+        """True when ``board_rows`` has followed every run (a new or rebuilt ledger)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'board_index'").fetchone()
+        return bool(row and row[0] == "complete")
+
     def counts(self, challenge: str) -> dict:
         df = self.latest_runs(challenge)
         return {"submissions": len(df), **df["status"].fillna("pending").value_counts().to_dict()}
+
+
+def _sort_key(value, greater_is_better: bool) -> float:
+    """Ascending key, best first, missing last (SQLite sorts NULL first, so never NULL)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return 1e308
+    return -float(value) if greater_is_better else float(value)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -71,6 +71,12 @@ def test_app_logic_without_a_browser(tmp_path):
     app.team_w.value = "Beta"
     assert "Beta: 1 submission(s)" in app.team_view_w.value and "private roc_auc" in app.team_view_w.value
     assert app.export("markdown").read_text().count("|") > 10
+    figs = app.figures()
+    assert set(figs) == {"score distribution", "bootstrap ranks", "significance map", "public vs private",
+                         "public scores over time"}
+    for name, fig in figs.items():
+        fig.savefig(tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000
     # a class screen never shows private results while the challenge is open
     public = LeaderboardApp("breast-cancer", workdir=work, root=REPO, audience="public")
     public.phase_w.value = "private"
@@ -78,6 +84,7 @@ def test_app_logic_without_a_browser(tmp_path):
     public.phase_w.value = "public"
     public.team_w.value = "Beta"
     assert "private roc_auc" not in public.team_view_w.value
+    assert "public vs private" not in public.figures()
 
 
 def free_port() -> int:

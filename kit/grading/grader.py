@@ -345,10 +345,16 @@ def _record_failure(ledger, item, report, *, status, stage, error: dict, started
         traceback=error.get("traceback") or None,
         executed_path=outcome.executed_path if outcome else None,
         output_path=outcome.output_path if outcome else None, feedback_path=str(feedback),
-        details={"problems": error.get("problems", []), **(outcome.details if outcome else {})})
+        details={"problems": error.get("problems", []), **(outcome.details if outcome else {})},
+        primary=_primary(report.challenge))
     run_id = ledger.add_run(rec)
     report.entries.append(Entry(item["submission_id"], item["team"], item["filename"], item["kind"], status,
                                 stage, error=rec.error or "", run_id=run_id))
+
+
+def _primary(ch: Challenge) -> tuple[str, bool]:
+    m = get_metric(ch.spec.metrics.primary)
+    return m.name, m.greater_is_better
 
 
 def report_base(report: GradeReport, item: dict) -> Path:
@@ -398,7 +404,7 @@ def _score(ch, ledger, ready: list, base, report):
             submission_id=item["submission_id"], status="scored", stage="score", started_at=outcome.started_at,
             duration_s=outcome.duration_s, executed_path=outcome.executed_path, feedback_path=str(feedback),
             predictions_path=outcome.predictions_path, output_path=outcome.output_path,
-            per_case_path=per_case_path, scores=res["scores"], case_predictions=preds,
+            per_case_path=per_case_path, scores=res["scores"], case_predictions=preds, primary=_primary(ch),
             details={"warnings": res.get("warnings", []), **outcome.details})
         run_id = ledger.add_run(rec)
         score = res["scores"].get("public", {}).get(ch.spec.metrics.primary)

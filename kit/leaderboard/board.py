@@ -65,55 +65,108 @@ def _rank(values: pd.Series, metric: Metric) -> pd.Series:
     return key.rank(method="min").astype("Int64")
 
 
-def scored_submissions(ledger: Ledger, challenge: Challenge) -> pd.DataFrame:
-    """Every submission whose newest run is scored, with its public and private scores."""
-    spec = challenge.spec
-    metrics = spec.metrics.all
-    q = ",".join("?" * len(metrics))
-    long = ledger.query(
-        f"""
-        SELECT s.id AS submission_id, s.team, s.filename, s.submitted_at, r.id AS run_id,
-               sc.split, sc.metric, sc.value
+_CANDIDATES = """
+    WITH latest AS (SELECT submission_id, MAX(id) AS run_id FROM runs GROUP BY submission_id),
+    cand AS (
+        SELECT s.id AS submission_id, s.team, s.filename, s.submitted_at, l.run_id,
+               pub.value AS pub, priv.value AS priv
         FROM submissions s
-        JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE submission_id = s.id)
-        JOIN scores sc ON sc.run_id = r.id
-        WHERE s.challenge = ? AND r.status = 'scored' AND sc.metric IN ({q})
-        """, (challenge.id, *metrics))
-    base_cols = ["submission_id", "team", "filename", "submitted_at", "run_id"]
-    if long.empty:
-        cols = base_cols + [f"{s}.{m}" for s in ("public", "private") for m in metrics]
-        return pd.DataFrame(columns=cols)
-    long["col"] = long["split"] + "." + long["metric"]
-    wide = long.set_index([*base_cols, "col"])["value"].unstack("col").reset_index()
-    wide.columns.name = None
-    for s in ("public", "private"):
-        for m in metrics:
-            if f"{s}.{m}" not in wide.columns:
-                wide[f"{s}.{m}"] = np.nan
-    return wide.sort_values(["submitted_at", "submission_id"]).reset_index(drop=True)
+        JOIN latest l ON l.submission_id = s.id
+        JOIN runs r ON r.id = l.run_id
+        LEFT JOIN scores pub ON pub.run_id = l.run_id AND pub.split = 'public' AND pub.metric = :metric
+        LEFT JOIN scores priv ON priv.run_id = l.run_id AND priv.split = 'private' AND priv.metric = :metric
+        WHERE s.challenge = :challenge AND r.status = 'scored' {extra}
+    )
+"""
 
 
-def select_per_team(subs: pd.DataFrame, metric: Metric, rule: str = "best", *, phase: str = "public",
-                    chosen: dict | None = None) -> pd.DataFrame:
+def _indexed(ledger: Ledger, challenge: Challenge, metric: Metric) -> bool:
+    """True when the board index covers the challenge with this primary metric."""
+    if not ledger.board_index_complete:
+        return False
+    other = ledger.query("SELECT 1 AS x FROM board_rows WHERE challenge = :c AND metric IS NOT :m LIMIT 1",
+                         {"c": challenge.id, "m": metric.name})
+    return other.empty
+
+
+def _selected_sql(ledger: Ledger, challenge: Challenge, metric: Metric, rule: str) -> pd.DataFrame:
+    """Each team's representative submission, chosen inside SQLite (only one row per team leaves it).
+
+    Uses the ledger's board index (one row per submission, ordered for this query) when it
+    covers the challenge; else the record tables (same result, slower on huge ledgers).
+    """
+    if _indexed(ledger, challenge, metric):
+        # each team's best key (or newest time) by an index walk, then the rows that reach it;
+        # ties are settled below by the earlier submission
+        key = "MIN(public_key)" if rule != "last" else "MAX(submitted_at)"
+        col = "public_key" if rule != "last" else "submitted_at"
+        rows = ledger.query(f"""
+            WITH best AS (SELECT team, {key} AS k, COUNT(*) AS entries FROM board_rows
+                          WHERE challenge = :c AND metric = :m AND status = 'scored' GROUP BY team)
+            SELECT b.submission_id, b.team, b.submitted_at, b.run_id, b.public AS pub, b.private AS priv,
+                   best.entries
+            FROM best JOIN board_rows b ON b.challenge = :c AND b.metric = :m AND b.status = 'scored'
+                 AND b.team = best.team AND b.{col} = best.k""", {"c": challenge.id, "m": metric.name})
+        ascending = rule != "last"
+        return rows.sort_values(["team", "submitted_at", "submission_id"], ascending=[True, ascending, ascending]) \
+            .drop_duplicates("team").reset_index(drop=True)
+    direction = "DESC" if metric.greater_is_better else "ASC"
+    order = (f"(pub IS NULL), pub {direction}, submitted_at, submission_id" if rule != "last"
+             else "submitted_at DESC, submission_id DESC")
+    sql = _CANDIDATES.format(extra="") + f"""
+    SELECT submission_id, team, submitted_at, run_id, pub, priv, entries FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY team ORDER BY {order}) AS rn,
+               COUNT(*) OVER (PARTITION BY team) AS entries
+        FROM cand)
+    WHERE rn = 1"""
+    return ledger.query(sql, {"metric": metric.name, "challenge": challenge.id})
+
+
+def _chosen_sql(ledger: Ledger, challenge: Challenge, metric: Metric, chosen: dict) -> pd.DataFrame:
+    """The scored submissions that teams chose as finals, with their scores."""
+    ids = sorted({int(i) for v in chosen.values() for i in v})
+    if not ids:
+        return pd.DataFrame(columns=["submission_id", "team", "filename", "submitted_at", "run_id", "pub", "priv"])
+    sql = _CANDIDATES.format(extra=f"AND s.id IN ({','.join(map(str, ids))})") + \
+        "SELECT submission_id, team, filename, submitted_at, run_id, pub, priv FROM cand"
+    df = ledger.query(sql, {"metric": metric.name, "challenge": challenge.id})
+    return df[df.apply(lambda r: r["submission_id"] in set(chosen.get(r["team"], ())), axis=1)] if len(df) else df
+
+
+def select_per_team(ledger: Ledger, challenge: Challenge, metric: Metric, rule: str = "best", *,
+                    phase: str = "public", chosen: dict | None = None) -> pd.DataFrame:
     """The one submission that represents each team on the board (see the module docstring)."""
-    counts = subs.groupby("team").size().rename("entries")
-    pub = subs.assign(_key=subs[f"public.{metric.name}"].map(metric.sort_key))
-    if rule == "last":
-        picked = subs.sort_values(["team", "submitted_at", "submission_id"]).drop_duplicates("team", keep="last")
-    else:
-        picked = pub.sort_values(["team", "_key", "submitted_at", "submission_id"]) \
-            .drop_duplicates("team", keep="first").drop(columns="_key")
-        if rule == "chosen" and phase == "private" and chosen:
-            ids = {int(i) for v in chosen.values() for i in v}
-            pool = subs[subs["submission_id"].isin(ids) & subs["team"].isin(list(chosen))]
-            pool = pool.assign(_key=pool[f"private.{metric.name}"].map(metric.sort_key))
-            best_chosen = pool.sort_values(["team", "_key", "submitted_at", "submission_id"]) \
+    picked = _selected_sql(ledger, challenge, metric, "last" if rule == "last" else "best")
+    picked["selected_by"] = "last" if rule == "last" else "best"
+    if rule == "chosen" and phase == "private" and chosen:
+        pool = _chosen_sql(ledger, challenge, metric, chosen)
+        if len(pool):
+            pool = pool.assign(_key=pool["priv"].map(metric.sort_key))
+            best = pool.sort_values(["team", "_key", "submitted_at", "submission_id"]) \
                 .drop_duplicates("team", keep="first").drop(columns="_key")
-            picked = pd.concat([picked[~picked["team"].isin(best_chosen["team"])], best_chosen])
-    picked = picked.assign(selected_by=rule if rule != "chosen" else
-                           picked["team"].map(lambda t: "chosen" if chosen and t in chosen and phase == "private"
-                                              else "best"))
-    return picked.join(counts, on="team")
+            best = best.merge(picked[["team", "entries"]], on="team").assign(selected_by="chosen")
+            picked = pd.concat([picked[~picked["team"].isin(best["team"])], best], ignore_index=True)
+    return picked.rename(columns={"pub": f"public.{metric.name}", "priv": f"private.{metric.name}"})
+
+
+def attach_scores(ledger: Ledger, picked: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Every metric of the spec on both splits, for the selected runs only."""
+    cols = [f"{s}.{m}" for s in ("public", "private") for m in metrics]
+    if picked.empty:
+        return picked.reindex(columns=[*picked.columns, *[c for c in cols if c not in picked.columns]])
+    run_ids = picked["run_id"].astype(int).tolist()
+    parts = []
+    for i in range(0, len(run_ids), 900):
+        chunk = run_ids[i:i + 900]
+        parts.append(ledger.query(
+            f"SELECT run_id, split, metric, value FROM scores WHERE run_id IN ({','.join('?' * len(chunk))})",
+            chunk))
+    long = pd.concat(parts)
+    long = long[long["metric"].isin(metrics)]
+    wide = long.assign(col=long["split"] + "." + long["metric"]).pivot(index="run_id", columns="col", values="value")
+    wide = wide.reindex(columns=cols)
+    keep = [c for c in picked.columns if c not in cols]
+    return picked[keep].join(wide, on="run_id")
 
 
 def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase: str = "auto",
@@ -134,21 +187,17 @@ def leaderboard(challenge, *, workdir=None, ledger: Ledger | None = None, phase:
         owned = True
     else:
         owned = False
-    try:
-        subs = scored_submissions(ledger, ch)
-        chosen = ledger.selections(ch.id) if selection == "chosen" else {}
-    finally:
-        if owned:
-            ledger.close()
     now = now or datetime.now(timezone.utc)
     if phase == "auto":
         phase = "public" if ch.spec.is_open(now) else "private"
     metric = get_metric(ch.spec.metrics.primary)
-    if len(subs):
-        chosen = select_per_team(subs, metric, selection, phase=phase, chosen=chosen)
-    else:
-        chosen = subs.assign(entries=pd.Series(dtype=int), selected_by=pd.Series(dtype=str),
-                             run_id=pd.Series(dtype=int))
+    try:
+        picks = ledger.selections(ch.id) if selection == "chosen" else {}
+        chosen = select_per_team(ledger, ch, metric, selection, phase=phase, chosen=picks)
+        chosen = attach_scores(ledger, chosen, ch.spec.metrics.all)
+    finally:
+        if owned:
+            ledger.close()
     score_col = f"{phase}.{metric.name}"
     table = pd.DataFrame({
         "team": chosen["team"],

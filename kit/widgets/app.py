@@ -241,7 +241,7 @@ class LeaderboardApp:
     # -- plots --------------------------------------------------------------------------
     def figures(self) -> dict:
         """The board's figures by name (matplotlib Figures), from kit.leaderboard.plots."""
-        from ..leaderboard import plots
+        from ..leaderboard.figures import board_figures
         from ..leaderboard.uncertainty import board_statistics
         if self.board is None or self.board.table["rank"].notna().sum() == 0:
             return {}
@@ -249,8 +249,8 @@ class LeaderboardApp:
             st = self.statistics or board_statistics(self.board, led, n_resamples=self.n_resamples)
             history = led.latest_runs(self.challenge.id)
             scores = led.scores(self.challenge.id)
-        return plots.board_figures(self.board, st, history=history, scores=scores,
-                                   show_private=self.audience == "organiser" or not self.challenge.spec.is_open(self.now))
+        return board_figures(self.board, st, history=history, scores=scores,
+                             show_private=self.audience == "organiser" or not self.challenge.spec.is_open(self.now))
 
     def draw_plots(self) -> None:
         self.plots_w.clear_output()

@@ -1,0 +1,414 @@
+"""Leaderboard statistics against independent references.
+
+References: scikit-learn metrics on explicitly resampled arrays, scipy.stats
+(wilcoxon, kendalltau, rankdata), and small cases worked out by hand.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.metrics import roc_auc_score
+
+from kit.errors import KitError, MetricError
+from kit.leaderboard import stats
+from kit.metrics import check_inputs, get_metric, get_metric_names
+
+
+# -- data --------------------------------------------------------------------------
+def binary_problem(n=60, teams=5, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.4).astype(float)
+    skill = np.linspace(0.1, 0.6, teams)[:, None]
+    P = np.clip(0.5 + skill * (y - 0.5) * 2 * rng.random((teams, n)) + rng.normal(0, 0.2, (teams, n)), 0, 1)
+    P[1] = np.round(P[1], 1)  # ties within a team, and between classes
+    P[2] = 0.5                # a constant team: every case tied
+    return y, P, [f"t{i}" for i in range(teams)]
+
+
+def regression_problem(n=50, teams=4, seed=1):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=n)
+    P = y + rng.normal(0, np.linspace(0.2, 2, teams)[:, None], (teams, n))
+    P[3] = y  # a perfect team
+    return y, P, [f"r{i}" for i in range(teams)]
+
+
+def survival_problem(n=40, teams=3, seed=2):
+    rng = np.random.default_rng(seed)
+    time = rng.exponential(size=n)
+    event = rng.random(n) < 0.7
+    P = -time + rng.normal(0, np.linspace(0.1, 2, teams)[:, None], (teams, n))
+    return np.column_stack([event, time]), P, [f"s{i}" for i in range(teams)]
+
+
+def problem_for(metric):
+    return {"binary": binary_problem, "regression": regression_problem,
+            "survival": survival_problem}[metric.task]()
+
+
+def reference_scores(metric, y, P, indices):
+    """metric.func on the resampled arrays; NaN where it is undefined (an exception, or a
+    single class for a metric registered with ``needs_both_classes``)."""
+    y_checked, _ = check_inputs(metric, y, P[0])
+    out = np.full((len(P), len(indices)), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for b, idx in enumerate(indices):
+            yb = tuple(part[idx] for part in y_checked) if isinstance(y_checked, tuple) else y_checked[idx]
+            if metric.needs_both_classes and len(np.unique(yb)) < 2:
+                continue
+            for t, p in enumerate(P):
+                try:
+                    out[t, b] = metric.func(yb, p[idx])
+                except ValueError:
+                    pass
+    return out
+
+
+# -- resampled scores ----------------------------------------------------------------
+def test_fast_auc_matches_sklearn_on_resamples_with_ties():
+    y, P, teams = binary_problem(n=80, teams=6)
+    P[3] = np.round(P[3], 2)
+    idx = stats.bootstrap_indices(len(y), 40, seed=7)
+    fast = stats.resample_scores(y, P, "roc_auc", idx, teams=teams)
+    for b in range(len(idx)):
+        for t in range(len(P)):
+            assert fast[t, b] == pytest.approx(roc_auc_score(y[idx[b]], P[t, idx[b]]), abs=1e-12)
+
+
+def test_fast_auc_other_draw_counts_single_class_and_wide_lanes():
+    y, P, _ = binary_problem(n=30, teams=3)
+    rng = np.random.default_rng(3)
+    negatives = np.flatnonzero(y == 0)
+    idx = np.vstack([rng.integers(0, 30, 30) for _ in range(5)])
+    short = rng.integers(0, 30, (3, 12))                       # fewer draws than cases
+    single = rng.choice(negatives, (1, 30))                    # one class only: undefined
+    wide = rng.integers(0, 30, (2, 40_000))                    # 2m >= 2**16: 32-bit lanes
+    for indices in (idx, short, single, wide):
+        fast = stats.resample_scores(y, P, "roc_auc", indices)
+        for b, row in enumerate(indices):
+            for t in range(len(P)):
+                if len(np.unique(y[row])) < 2:
+                    assert np.isnan(fast[t, b])
+                else:
+                    assert fast[t, b] == pytest.approx(roc_auc_score(y[row], P[t, row]), abs=1e-12)
+
+
+def test_auc_is_the_same_with_one_or_several_threads():
+    y, P, _ = binary_problem(n=100, teams=7)
+    idx = stats.bootstrap_indices(100, 30, seed=1)
+    one = stats.resample_scores(y, P, "roc_auc", idx, n_jobs=1)
+    two = stats.resample_scores(y, P, "roc_auc", idx, n_jobs=2)
+    assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize("name", get_metric_names())
+def test_every_metric_resamples_like_its_own_function(name):
+    """Fast paths (per-case losses, AUC, confusion counts, R²) equal metric.func on resampled arrays."""
+    metric = get_metric(name)
+    y, P, teams = problem_for(metric)
+    n = len(P[0])
+    rng = np.random.default_rng(11)
+    idx = [rng.integers(0, n, n) for _ in range(12)] + [np.arange(n)]
+    if metric.task == "binary":  # degenerate resamples: a single class, a single case
+        idx += [np.repeat(np.flatnonzero(y == 0), 2)[:n], np.full(n, np.flatnonzero(y == 1)[0])]
+    idx = np.vstack(idx)
+    got = stats.resample_scores(y, P, metric, idx, teams=teams)
+    want = reference_scores(metric, y, P, idx)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-10, atol=1e-12)
+
+
+def test_lookalike_metric_is_scored_with_its_own_function():
+    base = get_metric("f1")
+    custom = replace(base, func=lambda y, p: float(np.mean(p)))  # same name, other function
+    y, P, _ = binary_problem()
+    idx = stats.bootstrap_indices(len(y), 5, seed=0)
+    got = stats.resample_scores(y, P, custom, idx)
+    np.testing.assert_allclose(got, np.stack([[P[t, i].mean() for i in idx] for t in range(len(P))]))
+
+
+# -- paired bootstrap: a case worked out by hand ----------------------------------------
+HAND_Y = np.array([0, 0, 0, 1, 1, 1], dtype=float)
+HAND_P = np.array([
+    [0.1, 0.2, 0.3, 0.9, 0.8, 0.4],   # A: wrong on case 5
+    [0.6, 0.7, 0.3, 0.9, 0.8, 0.7],   # B: wrong on cases 0 and 1
+    [0.1, 0.2, 0.3, 0.2, 0.8, 0.7],   # C: wrong on case 3
+])
+HAND_TEAMS = ["A", "B", "C"]
+HAND_IDX = np.array([[0, 1, 2, 3, 4, 5], [0, 0, 1, 1, 2, 2], [3, 3, 4, 4, 5, 5]])
+
+
+def test_bootstrap_by_hand_accuracy():
+    res = stats.paired_bootstrap(HAND_Y, HAND_P, HAND_TEAMS, "accuracy", indices=HAND_IDX)
+    np.testing.assert_allclose(res.observed, [5 / 6, 4 / 6, 5 / 6])
+    np.testing.assert_array_equal(res.observed_ranks, [1, 3, 1])
+    np.testing.assert_allclose(res.replicates, [[5 / 6, 1, 4 / 6], [4 / 6, 1 / 3, 1], [5 / 6, 1, 4 / 6]])
+    np.testing.assert_array_equal(res.ranks, [[1, 1, 2], [3, 3, 1], [1, 1, 2]])
+    assert res.winner_frequency().to_dict() == pytest.approx({"A": 2 / 3, "B": 1 / 3, "C": 2 / 3})
+    # tau-b with the full-data ranking [1, 3, 1]: identical, identical, then both untied pairs discordant
+    np.testing.assert_allclose(res.tau, [1.0, 1.0, -1.0])
+    assert res.stability()["mean"] == pytest.approx(1 / 3)
+    # percentile interval, linear interpolation: sorted A = [4/6, 5/6, 1]
+    ci = res.confidence_intervals().loc["A"]
+    assert ci["ci_low"] == pytest.approx(4 / 6 + 0.05 * (1 / 6))
+    assert ci["ci_high"] == pytest.approx(5 / 6 + 0.95 * (1 / 6))
+    dist = res.rank_distribution()
+    assert dist.loc["B"].tolist() == pytest.approx([1 / 3, 0, 2 / 3])
+    assert res.n_resamples == 3 and res.n_invalid == 0 and res.seed is None
+
+
+def test_bootstrap_direction_lower_is_better():
+    res = stats.paired_bootstrap(HAND_Y, HAND_P, HAND_TEAMS, "brier", indices=HAND_IDX)
+    brier = ((HAND_P - HAND_Y) ** 2).mean(axis=1)
+    np.testing.assert_allclose(res.observed, brier)
+    np.testing.assert_array_equal(res.observed_ranks, sps.rankdata(brier, method="min"))
+    for b, row in enumerate(HAND_IDX):
+        rep = ((HAND_P[:, row] - HAND_Y[row]) ** 2).mean(axis=1)
+        np.testing.assert_allclose(res.replicates[:, b], rep)
+        np.testing.assert_array_equal(res.ranks[:, b], sps.rankdata(rep, method="min"))
+
+
+def test_bootstrap_ranks_and_stability_against_sklearn_and_scipy():
+    y, P, teams = binary_problem(n=120, teams=6, seed=5)
+    res = stats.paired_bootstrap(y, P, teams, "roc_auc", n_resamples=60, seed=3)
+    idx = stats.bootstrap_indices(len(y), 60, seed=3)
+    reps = np.array([[roc_auc_score(y[i], p[i]) for i in idx] for p in P])
+    assert res.n_invalid == 0
+    np.testing.assert_allclose(res.replicates, reps, atol=1e-12)
+    np.testing.assert_allclose(res.observed, [roc_auc_score(y, p) for p in P], atol=1e-12)
+    ranks = sps.rankdata(-np.round(reps, 12), method="min", axis=0)
+    np.testing.assert_array_equal(res.ranks, ranks)
+    taus = [sps.kendalltau(res.observed_ranks, ranks[:, b]).statistic for b in range(60)]
+    np.testing.assert_allclose(res.tau, taus)
+    lo, hi = np.quantile(reps, [0.025, 0.975], axis=1)
+    np.testing.assert_allclose(res.confidence_intervals()["ci_low"], lo, atol=1e-12)
+    np.testing.assert_allclose(res.confidence_intervals()["ci_high"], hi, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["log_loss", "rmse", "r2", "roc_auc", "f1", "c_index"])
+def test_bootstrap_is_paired_reproducible_and_copies_tie(name):
+    metric = get_metric(name)
+    y, P, teams = problem_for(metric)
+    P = np.vstack([P, np.tile(P[0], (6, 1)) + np.arange(6)[:, None] * 1e-3, P[0]])  # then an exact copy
+    if metric.task == "binary":
+        P = np.clip(P, 0, 1)
+    teams = teams + [f"x{i}" for i in range(6)] + ["copy"]
+    a = stats.paired_bootstrap(y, P, teams, name, n_resamples=30, seed=9)
+    b = stats.paired_bootstrap(y, P, teams, name, n_resamples=30, seed=9)
+    np.testing.assert_array_equal(a.replicates, b.replicates)
+    np.testing.assert_array_equal(a.replicates[0], a.replicates[-1])  # same cases for every team
+    np.testing.assert_array_equal(a.ranks[0], a.ranks[-1])          # and exact ties: the same min rank
+    assert a.observed_ranks[0] == a.observed_ranks[-1]
+
+
+def test_undefined_resamples_are_dropped_for_every_team():
+    y = np.array([0, 0, 0, 1, 1, 1], dtype=float)
+    idx = np.array([[0, 1, 2, 3, 4, 5], [0, 0, 1, 1, 2, 2], [0, 3, 3, 4, 4, 5]])
+    res = stats.paired_bootstrap(y, HAND_P, HAND_TEAMS, "roc_auc", indices=idx)
+    assert res.n_invalid == 1 and res.replicates.shape == (3, 2)
+    with pytest.raises(MetricError, match="undefined on every resample"):
+        stats.paired_bootstrap(y, HAND_P, HAND_TEAMS, "roc_auc", indices=idx[1:2])
+
+
+def test_survival_bootstrap_uses_the_metric_function():
+    y, P, teams = survival_problem()
+    res = stats.paired_bootstrap(y, P, teams, "c_index", n_resamples=20, seed=0)
+    assert res.replicates.shape[0] == 3 and res.observed[0] > res.observed[2]
+
+
+def test_result_tables_and_html():
+    teams = ["<b>bold</b>", "B", "C"]
+    res = stats.paired_bootstrap(HAND_Y, HAND_P, teams, "accuracy", n_resamples=30, seed=0)
+    summary = res.summary()
+    assert list(summary["rank"]) == sorted(summary["rank"])
+    np.testing.assert_allclose(res.rank_distribution().sum(axis=1), 1.0)
+    html = res._repr_html_()
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+    pickle.loads(pickle.dumps(res))
+
+
+# -- inputs and missing values ------------------------------------------------------------
+def test_nan_predictions_raise_naming_the_team():
+    P = HAND_P.copy()
+    P[1, 2] = np.nan
+    with pytest.raises(MetricError) as err:
+        stats.paired_bootstrap(HAND_Y, P, HAND_TEAMS, "accuracy", n_resamples=5)
+    assert isinstance(err.value, KitError)
+    assert "team 'B'" in str(err.value) and "exclude_incomplete" in err.value.fix
+    assert len(err.value.problems) == 1
+
+
+def test_exclude_incomplete_is_explicit():
+    P = HAND_P.copy()
+    P[1, 2] = np.nan
+    kept, teams, excluded = stats.exclude_incomplete(P, HAND_TEAMS)
+    assert teams == ("A", "C") and excluded == ("B",)
+    res = stats.paired_bootstrap(HAND_Y, kept, teams, "accuracy", indices=HAND_IDX)
+    assert res.teams == ("A", "C")
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(teams=["A", "A", "C"]), "not unique"),
+    (dict(teams=["A", "B"]), "2 team names for 3 rows"),
+    (dict(indices=np.array([[0, 1, 6]])), r"indices must lie in \[0, 5\]"),
+    (dict(predictions=HAND_P * 2), "probabilities"),
+    (dict(alpha=1.5), "alpha"),
+])
+def test_bad_inputs_raise_kit_errors(bad, match):
+    args = dict(y_true=HAND_Y, predictions=HAND_P, teams=HAND_TEAMS, metric="accuracy", indices=HAND_IDX)
+    args.update(bad)
+    with pytest.raises(KitError, match=match):
+        stats.paired_bootstrap(**args)
+
+
+# -- ranking schemes -------------------------------------------------------------------------
+def test_rank_then_aggregate_per_case_by_hand():
+    # brier losses per case; ranks per case (min for ties), mean over cases, rank of the mean
+    res = stats.rank_then_aggregate(HAND_Y, HAND_P, HAND_TEAMS, "brier")
+    losses = (HAND_P - HAND_Y) ** 2
+    mean_rank = []
+    for t in range(3):
+        ranks = [1 + sum(losses[u, c] < losses[t, c] for u in range(3)) for c in range(6)]
+        mean_rank.append(np.mean(ranks))
+    assert res.attrs["basis"] == "test cases"
+    assert res["mean_rank"].reindex(HAND_TEAMS).tolist() == pytest.approx(mean_rank)
+    assert res["rank"].reindex(HAND_TEAMS).tolist() == list(sps.rankdata(mean_rank, method="min"))
+
+
+def test_rank_then_aggregate_without_per_case_loss_uses_bootstrap_ranks():
+    y, P, teams = binary_problem()
+    boot = stats.paired_bootstrap(y, P, teams, "roc_auc", n_resamples=40, seed=1)
+    res = stats.rank_then_aggregate(y, P, teams, "roc_auc", bootstrap=boot)
+    assert res.attrs["basis"] == "bootstrap resamples"
+    np.testing.assert_allclose(res["mean_rank"].reindex(teams), boot.ranks.mean(axis=1))
+
+
+@pytest.mark.parametrize("name", ["brier", "roc_auc"])
+def test_ranking_schemes_side_by_side(name):
+    y, P, teams = binary_problem(n=200, teams=4)
+    table = stats.ranking_schemes(y, P, teams, name, n_resamples=50)
+    assert list(table.columns) == ["score", "aggregate_then_rank", "rank_then_aggregate", "test_based"]
+    assert table["aggregate_then_rank"].tolist() == sorted(table["aggregate_then_rank"])
+    assert set(table.index) == set(teams) and table.notna().all().all()
+
+
+# -- significance ------------------------------------------------------------------------------
+def test_holm_textbook_example():
+    # four hypotheses, p = 0.01, 0.04, 0.03, 0.005 (Holm 1979 / Wikipedia example):
+    # sorted 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.06, 0.04) = 0.06
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    assert (stats.holm([0.01, 0.04, 0.03, 0.005]) <= 0.05).tolist() == [True, False, False, True]
+
+
+def test_holm_keeps_shape_nan_and_caps_at_one():
+    p = np.array([[np.nan, 0.2], [0.6, np.nan]])
+    np.testing.assert_allclose(stats.holm(p), [[np.nan, 0.4], [0.6, np.nan]])
+    np.testing.assert_allclose(stats.holm([0.5, 0.9, 0.7]), [1.0, 1.0, 1.0])
+
+
+def test_wilcoxon_significance_matches_scipy():
+    y, P, teams = binary_problem(n=150, teams=4, seed=4)
+    P = np.vstack([P, P[0]])
+    teams = teams + ["copy of t0"]
+    res = stats.pairwise_significance(y, P, teams, "log_loss")
+    assert res.method == "wilcoxon"
+    metric = get_metric("log_loss")
+    L = np.stack([metric.case_losses(y, p) for p in P])
+    for i in range(len(P)):
+        for j in range(len(P)):
+            if i == j:
+                assert np.isnan(res.p_values[i, j])
+            elif np.all(L[i] == L[j]):
+                assert res.p_values[i, j] == 1.0  # identical losses: no evidence
+            else:
+                want = sps.wilcoxon(L[j] - L[i], alternative="greater").pvalue
+                assert res.p_values[i, j] == pytest.approx(want, rel=1e-10)
+    np.testing.assert_allclose(res.adjusted, stats.holm(res.p_values))
+    np.testing.assert_array_equal(res.significant, np.nan_to_num(res.adjusted, nan=1) <= 0.05)
+    np.testing.assert_array_equal(res.wins, res.significant.sum(axis=1))
+    np.testing.assert_array_equal(res.rank, sps.rankdata(-res.wins, method="min"))
+    assert res.matrix().shape == (5, 5) and "Holm" in res._repr_html_()
+
+
+def test_bootstrap_significance_is_a_paired_z_test():
+    y, P, teams = binary_problem(n=200, teams=4, seed=6)
+    boot = stats.paired_bootstrap(y, P, teams, "roc_auc", n_resamples=100, seed=2)
+    res = stats.pairwise_significance(y, P, teams, "roc_auc", bootstrap=boot)
+    assert res.method == "bootstrap"
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                d = boot.observed[i] - boot.observed[j]
+                se = np.std(boot.replicates[i] - boot.replicates[j], ddof=1)
+                assert res.p_values[i, j] == pytest.approx(sps.norm.sf(d / se), rel=1e-9, abs=1e-300)
+    with pytest.raises(MetricError, match="no per-case loss"):
+        stats.pairwise_significance(y, P, teams, "roc_auc", method="wilcoxon")
+
+
+def test_statistically_tied_top():
+    rng = np.random.default_rng(8)
+    n = 400
+    y = (rng.random(n) < 0.5).astype(float)
+    good = np.clip(y * 0.8 + 0.1 + rng.normal(0, 0.05, n), 0, 1)
+    twin = good.copy()  # the leader's predictions shuffled within each class: same score
+    for label in (0, 1):
+        cases = np.flatnonzero(y == label)
+        twin[cases] = good[rng.permutation(cases)]
+    weak = np.clip(0.5 + (y - 0.5) * 0.2 + rng.normal(0, 0.2, n), 0, 1)
+    P, teams = np.vstack([weak, good, twin]), ["weak", "good", "twin"]
+    tied = stats.statistically_tied_top(y, P, teams, "brier")
+    assert tied.method == "wilcoxon"
+    assert tied.leader == "good" and set(tied.teams) == {"good", "twin"}  # exact tie: first listed leads
+    assert not tied.table.loc["weak", "tied"]
+    leader = teams.index(tied.leader)
+    metric = get_metric("brier")
+    L = np.stack([metric.case_losses(y, p) for p in P])
+    p_weak = sps.wilcoxon(L[0] - L[leader], alternative="greater").pvalue
+    assert tied.table.loc["weak", "p_value"] == pytest.approx(p_weak, rel=1e-10)
+    by_boot = stats.statistically_tied_top(y, P, teams, "roc_auc", n_resamples=200, seed=0)
+    assert by_boot.method == "bootstrap" and set(by_boot.teams) >= {by_boot.leader}
+    assert "weak" not in by_boot.teams
+    assert "Statistically tied" in tied._repr_html_()
+
+
+# -- the Ladder ---------------------------------------------------------------------------------
+def test_ladder_by_hand_zero_one_losses():
+    L = np.array([
+        [1, 1, 0, 0],   # R = 0.50: first submission, released
+        [1, 0, 0, 0],   # R = 0.25; d = [0,-1,0,0], s = 0.5, s/2 = 0.25: 0.25 < 0.25 fails, keep 0.5
+        [0, 0, 0, 0],   # R = 0.00; d = [-1,-1,0,0] vs the first, s = 0.5774: 0 < 0.5 - 0.2887, released
+        [0, 0, 0, 1],   # R = 0.25 > 0: keep 0
+    ], dtype=float)
+    res = stats.ladder(L)
+    np.testing.assert_allclose(res.raw, [0.5, 0.25, 0.0, 0.25])
+    np.testing.assert_allclose(res.released, [0.5, 0.5, 0.0, 0.0])
+    assert res.improved.tolist() == [True, False, True, False]
+    np.testing.assert_allclose(res.threshold, [math.inf, 0.25, math.sqrt(1 / 3) / 2, 0.25])
+
+
+def test_ladder_rounds_to_one_over_n_and_converts_scores():
+    L = np.array([[0.3, 0.2, 0.1, 0.2],    # mean 0.2 -> released on the 1/4 grid: 0.25
+                  [0.0, 0.0, 0.0, 0.1]])   # mean 0.025; d = [-.3,-.2,-.1,-.1], s/2 = 0.0479: released, 0.0
+    res = stats.ladder(L)
+    np.testing.assert_allclose(res.released, [0.25, 0.0])
+    np.testing.assert_allclose(stats.ladder(L, round_released=False).released, [0.2, 0.025])
+    acc = stats.ladder(np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=float), "accuracy")
+    np.testing.assert_allclose(acc.raw, [0.75, 1.0])
+    np.testing.assert_allclose(acc.released, [0.75, 0.75])  # d = [-1,0,0,0]: 0 < 0.25 - 0.25 fails
+    assert list(acc.to_frame().columns) == ["raw", "released", "improved", "threshold"]
+
+
+def test_ladder_rejects_bad_inputs():
+    with pytest.raises(MetricError, match="no per-case loss"):
+        stats.ladder(np.zeros((2, 4)), "roc_auc")
+    with pytest.raises(MetricError, match="NaN"):
+        stats.ladder(np.array([[0.1, np.nan, 0.2]]))
+    with pytest.raises(MetricError, match="cases >= 2"):
+        stats.ladder(np.zeros((2, 1)))
