@@ -157,18 +157,23 @@ def grade(ctx, challenge, paths, team, workdir, sandbox, workers, executor, sche
 @click.option("--stats", is_flag=True,
               help="Add paired bootstrap intervals, rank ranges, P(first) and the statistically tied top.")
 @click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for --stats.")
+@click.option("--ladder", is_flag=True,
+              help="Public board with the Ladder's released scores (Blum & Hardt 2015) against overfitting.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of printing.")
 @click.pass_context
-def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples, output):
+def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples, ladder, output):
     """Rank each team's best public submission (public split while open, private after)."""
     from .leaderboard import leaderboard as _board, render
     board = _board(challenge, workdir=workdir, phase=phase, selection=selection, root=_root(ctx))
-    if stats and len(board):
+    if (stats or ladder) and len(board):
         from .grading import open_ledger
-        from .leaderboard.uncertainty import add_intervals, board_statistics
+        from .leaderboard.uncertainty import add_intervals, apply_ladder, board_statistics
         with open_ledger(workdir) as led:
-            add_intervals(board, board_statistics(board, led, n_resamples=resamples))
+            if ladder:
+                apply_ladder(board, led)
+            if stats:
+                add_intervals(board, board_statistics(board, led, n_resamples=resamples))
     text = render(board, fmt)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

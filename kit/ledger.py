@@ -368,27 +368,32 @@ class Ledger:
         return {team: json.loads(ids) for team, ids in rows}
 
     def rebuild_board_index(self, primary: dict[str, tuple] | None = None) -> None:
-        """Rebuild ``board_rows`` from the record (newest run of every submission).
+        """Rebuild ``board_rows`` from the record (the newest run of every submission).
 
         ``primary``: {challenge: (metric name, greater_is_better)}; by default each
         challenge keeps the metric its rows already name.
         """
+        from .metrics import get_metric
         with self._tx():
             known = dict(self._db.execute("SELECT challenge, metric FROM board_rows GROUP BY challenge").fetchall())
+            challenges = [r[0] for r in self._db.execute("SELECT DISTINCT challenge FROM submissions")]
             self._db.execute("DELETE FROM board_rows")
-            rows = self._db.execute(
-                "SELECT s.id, s.challenge, r.id, r.status FROM submissions s JOIN runs r ON r.id = "
-                "(SELECT MAX(id) FROM runs WHERE submission_id = s.id)").fetchall()
-            for sid, challenge, run_id, status in rows:
-                name, greater = (primary or {}).get(challenge, (known.get(challenge), True))
-                if primary is None and name is not None:
-                    from .metrics import get_metric
-                    greater = get_metric(name).greater_is_better
-                scores = {}
-                for split, value in self._db.execute(
-                        "SELECT split, value FROM scores WHERE run_id = ? AND metric = ?", (run_id, name)):
-                    scores[split] = {name: value}
-                self._index_run(run_id, RunRecord(sid, status, "", "", scores=scores, primary=(name, greater)))
+            for challenge in challenges:
+                name, greater = (primary or {}).get(challenge, (known.get(challenge), None))
+                if greater is None:
+                    greater = get_metric(name).greater_is_better if name else True
+                self._db.execute(
+                    """INSERT INTO board_rows (submission_id, challenge, team, submitted_at, run_id, status, metric,
+                                               public, private, public_key)
+                    SELECT s.id, s.challenge, s.team, s.submitted_at, l.run_id, r.status, :m, pub.value, priv.value,
+                           CASE WHEN pub.value IS NULL THEN 1e308 WHEN :g THEN -pub.value ELSE pub.value END
+                    FROM submissions s
+                    JOIN (SELECT submission_id, MAX(id) AS run_id FROM runs GROUP BY submission_id) l
+                         ON l.submission_id = s.id
+                    JOIN runs r ON r.id = l.run_id
+                    LEFT JOIN scores pub ON pub.run_id = l.run_id AND pub.split = 'public' AND pub.metric = :m
+                    LEFT JOIN scores priv ON priv.run_id = l.run_id AND priv.split = 'private' AND priv.metric = :m
+                    WHERE s.challenge = :c""", {"m": name, "g": int(bool(greater)), "c": challenge})
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('board_index', 'complete')")
             self._db.execute("ANALYZE")
 

@@ -112,3 +112,35 @@ def test_selection_rules_last_and_chosen(led):
         choose_final("breast-cancer", "ann", [3], ledger=led, root=REPO)
     with pytest.raises(KitError, match="not scored"):
         choose_final("breast-cancer", "dan", [5], ledger=led, root=REPO)
+
+
+def test_ladder_board_releases_only_real_improvements(tmp_path):
+    """Diabetes (rmse has a per-case loss): a tiny improvement is not released, a large one is."""
+    import pandas as pd
+    from kit.grading.scoring import read_labels, score_file
+    from kit.leaderboard.uncertainty import apply_ladder
+    ch = load_challenge("diabetes", root=REPO)
+    labels = read_labels(ch)
+    y = labels["progression"].to_numpy(dtype=float)
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 1, len(y))
+    with Ledger(tmp_path / "l.sqlite") as led:
+        for i, (team, scale) in enumerate([("a", 60), ("a", 59.5), ("b", 70), ("b", 30)]):
+            p = tmp_path / f"{i}.csv"
+            pd.DataFrame({"case_id": labels["case_id"], "progression": y + scale * noise}).to_csv(p, index=False)
+            res = score_file(ch, labels, p)
+            sid, _ = led.add_submission(challenge="diabetes", team=team, kind="predictions", filename=p.name,
+                                        sha256=str(i), size=1, stored_path=str(p), submitted_at=f"2026-02-0{i + 1}")
+            led.add_run(RunRecord(sid, "scored", "score", "t", scores=res.scores, primary=("rmse", False),
+                                  case_predictions=res.per_case["prediction"].to_numpy()))
+        raw = leaderboard("diabetes", ledger=led, root=REPO, phase="public").table.set_index("team")
+        b = leaderboard("diabetes", ledger=led, root=REPO, phase="public")
+        apply_ladder(b, led)
+    t = b.table.set_index("team")
+    # a's second submission improved by less than a standard error: the first score stays
+    assert t.loc["a", "score"] > raw.loc["a", "score"]
+    assert t.loc["b", "score"] == pytest.approx(raw.loc["b", "score"], abs=1.0)
+    assert t["rank"].tolist() == [1, 2] and "mae" not in b.table.columns
+    with pytest.raises(KitError, match="no per-case loss|has none"):
+        with Ledger(tmp_path / "l2.sqlite") as led2:
+            apply_ladder(leaderboard("breast-cancer", ledger=led2, root=REPO, phase="public"), led2)

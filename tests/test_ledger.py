@@ -63,3 +63,18 @@ def test_not_a_ledger(tmp_path):
     p.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(LedgerError, match="cannot open the ledger"):
         Ledger(p)
+
+
+def test_board_index_follows_runs_and_rebuilds_from_the_record(tmp_path):
+    with Ledger(tmp_path / "l.sqlite") as led:
+        assert led.board_index_complete
+        sid, _ = sub(led)
+        led.add_run(RunRecord(sid, "failed", "execute", utcnow(), primary=("roc_auc", True)))
+        led.add_run(RunRecord(sid, "scored", "score", utcnow(), scores={"public": {"roc_auc": 0.8},
+                                                                         "private": {"roc_auc": 0.7}},
+                              primary=("roc_auc", True)))
+        before = led.query("SELECT * FROM board_rows")
+        assert before.loc[0, "status"] == "scored" and before.loc[0, "public_key"] == -0.8
+        led.rebuild_board_index()
+        import pandas as pd
+        pd.testing.assert_frame_equal(led.query("SELECT * FROM board_rows"), before)

@@ -80,3 +80,43 @@ def add_intervals(board, st: BoardStatistics) -> None:
     board.notes.append(
         f"{100 * (1 - st.bootstrap.alpha):g}% paired bootstrap intervals over {st.bootstrap.replicates.shape[1]} "
         f"resamples of the {board.phase} cases; ranking stability (Kendall's tau) mean {stab['mean']:.3f}")
+
+
+def apply_ladder(board, ledger: Ledger) -> None:
+    """Show the Ladder's released scores on a public board (Blum & Hardt 2015), in place.
+
+    Each team's scored submissions, in the order they were handed in, go through the
+    parameter-free Ladder on the public cases: a new score is released only when it
+    beats the team's previous released score by more than one standard error of the
+    paired per-case loss differences. The board then shows only released scores (no
+    secondary metric, which would leak what the Ladder holds back) and ranks them.
+    """
+    metric = board.metric
+    if board.phase != "public":
+        raise KitError("the Ladder is for the public board", fix="use --ladder without --phase private")
+    if metric.per_case is None:
+        raise KitError(f"the Ladder needs a per-case loss and {metric.name} has none",
+                       fix="use it on a challenge whose primary metric has one (log_loss, brier, rmse, mae, ...)")
+    ch = board.challenge
+    labels = read_labels(ch)
+    mask = (labels["split"] == "public").to_numpy()
+    y = y_true_of(ch, labels)[mask]
+    runs = ledger.latest_runs(ch.id)
+    runs = runs[runs["status"] == "scored"].sort_values(["submitted_at", "submission_id"])
+    preds = ledger.case_predictions(runs["run_id"].astype(int).tolist())
+    released = {}
+    for team, group in runs.groupby("team", sort=False):
+        rows = [preds[int(r)][mask] for r in group["run_id"] if int(r) in preds]
+        if not rows:
+            continue
+        losses = np.stack([metric.case_losses(y, p) for p in rows])
+        released[team] = float(stats.ladder(losses, metric).released[-1])
+    t = board.table
+    t["score"] = t["team"].map(released).astype(float)
+    t = t.drop(columns=[c for c in ch.spec.metrics.secondary if c in t.columns])
+    key = t["score"].map(metric.sort_key)
+    t["rank"] = key.rank(method="min").astype("Int64")
+    t.loc[t["score"].isna(), "rank"] = pd.NA
+    board.table = t.assign(_k=key).sort_values(["_k", "submitted_at"]).drop(columns="_k").reset_index(drop=True)
+    board.notes.append("Ladder scores (Blum & Hardt 2015, parameter-free): a team's score changes only when a "
+                       "submission beats its last released score by more than one standard error")
