@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .challenge import SPEC_FILENAME, Challenge, load_challenge
-from .errors import ChallengeNotFound, KitError, MetricError, Problem, SubmissionError
+from .errors import ChallengeNotFound, MetricError, Problem, SubmissionError
 from .metrics import get_metric
 from .submission import read_for_challenge
 

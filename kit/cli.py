@@ -198,6 +198,21 @@ def select(ctx, challenge, submission_ids, team, workdir):
 
 @cli.command()
 @click.argument("challenge")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@WORKDIR
+@SANDBOX
+@click.option("--workers", "-j", default=2, show_default=True, help="Notebooks run at once.")
+@click.option("--interval", default=0.1, show_default=True, help="Seconds between scans of the folder.")
+@click.pass_context
+def watch(ctx, challenge, folder, workdir, sandbox, workers, interval):
+    """Grade hand-ins as they arrive in FOLDER/<team>/ (warm kernels: a score about a second later)."""
+    from .grading.watch import watch as _watch
+    _watch(challenge, folder, workdir=workdir, sandbox=sandbox, workers=workers, interval=interval,
+           root=_root(ctx), echo=click.echo)
+
+
+@cli.command()
+@click.argument("challenge")
 @WORKDIR
 @click.option("--audience", type=click.Choice(["organiser", "public"]), default="public", show_default=True,
               help="public (a class screen): no private result while the challenge is open.")
@@ -213,6 +228,70 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
     click.echo(f"serving the {challenge} board on http://{ip}:{port}/ (Ctrl-C to stop)")
     sys.exit(serve_board(challenge, workdir=workdir, root=_root(ctx), audience=audience, port=port, ip=ip,
                          refresh_seconds=refresh, export_dir=exports))
+
+
+def _override(reason, by, date):
+    if bool(reason) != bool(by):
+        raise click.UsageError("an override needs both --override-reason and --override-by")
+    return {"reason": reason, "by": by, **({"date": date} if date else {})} if reason else None
+
+
+OVERRIDE = [
+    click.option("--override-reason", help="Release despite the privacy gate: why (recorded in the card)."),
+    click.option("--override-by", help="Who takes that decision (recorded in the card)."),
+    click.option("--override-date", help="Date of the decision, YYYY-MM-DD (default: today)."),
+]
+
+
+def _options(opts):
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+@cli.command()
+@click.argument("challenge")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="With a ledger: add the final leaderboard, winners and subgroup results (closed challenges).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: data_cards/ID).")
+@click.option("--top", default=3, show_default=True, help="Top teams whose subgroup results are reported.")
+@click.option("--selection", type=click.Choice(["best", "last", "chosen"]), default="chosen", show_default=True)
+@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for intervals.")
+@_options(OVERRIDE)
+@click.pass_context
+def card(ctx, challenge, workdir, out, top, selection, resamples, override_reason, override_by, override_date):
+    """Write the data card (Markdown, HTML, Croissant JSON-LD validated by mlcroissant)."""
+    from .cards import build_card, export_card
+    ov = _override(override_reason, override_by, override_date)
+    if workdir:
+        result = export_card(challenge, workdir=workdir, root=_root(ctx), out_dir=out, top=top, selection=selection,
+                             n_resamples=resamples, override=ov)
+    else:
+        result = build_card(challenge, root=_root(ctx), out_dir=out, override=ov)
+    click.echo(repr(result))
+
+
+@cli.command()
+@click.argument("challenge")
+@WORKDIR
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write (default: WORKDIR).")
+@click.option("--top", default=3, show_default=True, help="Winners: the teams ranked up to this rank.")
+@click.option("--selection", type=click.Choice(["best", "last", "chosen"]), default="chosen", show_default=True)
+@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for intervals.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+@_options(OVERRIDE)
+@click.pass_context
+def release(ctx, challenge, workdir, out, top, selection, resamples, seed, override_reason, override_by,
+            override_date):
+    """Release a closed challenge as open data: data with test labels, the card, the final board,
+    the winners' notebooks (licence-checked), a SHA-256 manifest, and a reproducible zip."""
+    from .release import release as _release
+    result = _release(challenge, workdir=workdir, out_dir=out, override=_override(override_reason, override_by,
+                                                                                  override_date),
+                      top=top, selection=selection, n_resamples=resamples, seed=seed, root=_root(ctx))
+    click.echo(repr(result))
 
 
 @cli.command()

@@ -71,6 +71,9 @@ def test_app_logic_without_a_browser(tmp_path):
     app.team_w.value = "Beta"
     assert "Beta: 1 submission(s)" in app.team_view_w.value and "private roc_auc" in app.team_view_w.value
     assert app.export("markdown").read_text().count("|") > 10
+    app.export_card()
+    card = tmp_path / "exp" / "breast-cancer-data-card"
+    assert (card / "README.md").exists() and (card / "croissant.json").exists(), app.export_w.value
     figs = app.figures()
     assert set(figs) == {"score distribution", "bootstrap ranks", "significance map", "public vs private",
                          "public scores over time"}

@@ -4,7 +4,11 @@
 spec, runs the privacy gate, computes the statistics and plots, and writes
 ``data_cards/<id>/``: ``README.md`` (Hugging Face dataset-card style),
 ``card.html`` (self-contained), ``croissant.json`` (Croissant 1.1 with
-Responsible-AI fields, validated with mlcroissant) and ``plots/*.png``.
+Responsible-AI fields, validated with mlcroissant) and ``plots/*.png``. Given the
+final leaderboard (:func:`final_board`) and the ledger, the card also shows the
+subgroup results of the top teams (:mod:`kit.cards.subgroups`).
+:func:`export_card` is the leaderboard app's export: final results only once the
+challenge is closed.
 
 Only :mod:`kit.cards.schema` is imported with this package, so the challenge
 spec can use :class:`PrivacyPolicy` without importing pandas, matplotlib or
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .schema import (CARD_FILENAME, CARD_SCHEMA_VERSION, Card, CardError, PrivacyOverride, PrivacyPolicy,
+from .schema import (CARD_FILENAME, CARD_SCHEMA_VERSION, Card, CardError, PrivacyOverride, PrivacyPolicy, Winner,
                      card_json_schema, parse_card, read_card)
 
 DEFAULT_RENDERERS = ("markdown", "html", "croissant")
@@ -31,10 +35,12 @@ _LAZY = {
     "CardDocument": "render", "Renderer": "render", "get_renderer": "render", "get_renderer_names": "render",
     "register_renderer": "render", "render": "render", "validate_croissant": "render",
     "croissant_metadata": "render",
+    "SubgroupResults": "subgroups", "subgroup_results": "subgroups",
+    "export_card": "final", "final_board": "final",
 }
 
 __all__ = ["CARD_FILENAME", "CARD_SCHEMA_VERSION", "Card", "CardError", "CardResult", "PrivacyOverride",
-           "PrivacyPolicy", "build_card", "card_json_schema", "card_path", "load_card", "parse_card",
+           "PrivacyPolicy", "Winner", "build_card", "card_json_schema", "card_path", "load_card", "parse_card",
            "read_card", *_LAZY]
 
 
@@ -74,6 +80,11 @@ class CardResult:
     def privacy(self):
         return self.document.privacy
 
+    @property
+    def subgroups(self):
+        """The subgroup results shown in the card (:class:`~kit.cards.subgroups.SubgroupResults`), or None."""
+        return self.document.subgroups
+
     def __repr__(self):
         return (f"CardResult({self.challenge_id!r}, out_dir={str(self.out_dir)!r}, "
                 f"files={sorted(self.files)}, privacy={self.privacy.status!r})")
@@ -90,17 +101,24 @@ class CardResult:
                 f"{self.privacy._repr_html_()}</div>")
 
 
-def build_card(challenge, *, leaderboard=None, out_dir: str | os.PathLike | None = None,
-               renderers: Sequence[str] = DEFAULT_RENDERERS, override: PrivacyOverride | dict | None = None,
-               root=None) -> CardResult:
+def build_card(challenge, *, leaderboard=None, ledger=None, subgroups=None, winners=None, top: int = 3,
+               out_dir: str | os.PathLike | None = None, renderers: Sequence[str] = DEFAULT_RENDERERS,
+               override: PrivacyOverride | dict | None = None, root=None) -> CardResult:
     """Build and write the data card of a challenge.
 
-    ``leaderboard``: the final private ranking (a DataFrame with columns rank,
-    team, score, ci_low, ci_high), summarised in the card with the winners' code
-    licences from ``card.yml``. ``out_dir``: default ``data_cards/<id>/`` under the
-    challenge's root. ``override``: release although the privacy gate blocks
-    (a reason and who decided); it takes precedence over ``privacy_override`` in
-    the card file, and the card records it.
+    ``leaderboard``: the final private ranking, a :class:`~kit.leaderboard.Leaderboard`
+    or a DataFrame with columns rank, team, score, ci_low, ci_high (see
+    :func:`kit.cards.final_board`), summarised in the card (its ``top`` ranks) with
+    the winners' code licences from ``card.yml``. ``winners``: entries
+    (:class:`~kit.cards.schema.Winner` or dicts: team, code_url, code_licence) that
+    replace the card file's entries of the same teams (the release passes the
+    licences it found in the winners' notebooks). ``ledger``: with a
+    ``Leaderboard``, adds the "Subgroup results" section for its top teams
+    (:func:`kit.cards.subgroups.subgroup_results`); or pass ``subgroups`` computed
+    beforehand. ``out_dir``: default ``data_cards/<id>/`` under the challenge's
+    root. ``override``: release although the privacy gate blocks (a reason and who
+    decided); it takes precedence over ``privacy_override`` in the card file, and
+    the card records it.
 
     Raises :class:`CardError` (card fields missing or empty, unknown columns),
     :class:`~kit.errors.DataIntegrityError` (files that do not match the spec) or
@@ -124,9 +142,17 @@ def build_card(challenge, *, leaderboard=None, out_dir: str | os.PathLike | None
     stats = compute_stats(ch, frames)
     board = None
     if leaderboard is not None:
-        board = summarise_leaderboard(leaderboard, ch.spec, card.challenge.winners)
+        table = getattr(leaderboard, "table", leaderboard)
+        board = summarise_leaderboard(table, ch.spec, _merge_winners(card.challenge.winners, winners), top=top)
+    if subgroups is None and ledger is not None:
+        if not hasattr(leaderboard, "table"):
+            raise CardError("subgroup results need the final Leaderboard object, not a table", where="leaderboard",
+                            fix="pass leaderboard=kit.cards.final_board(...) (or subgroups=...) with ledger=")
+        from .subgroups import subgroup_results
+
+        subgroups = subgroup_results(leaderboard, ledger, top=top)
     doc = CardDocument(challenge_id=ch.id, spec=ch.spec, card=card, stats=stats, privacy=report,
-                       leaderboard=board, plot_dir=PLOT_DIR)
+                       leaderboard=board, plot_dir=PLOT_DIR, subgroups=subgroups)
     outputs = {r.filename: r.render(doc) for r in chosen}   # render everything before writing anything
 
     out = Path(out_dir) if out_dir is not None else ch.root / "data_cards" / ch.id
@@ -143,6 +169,15 @@ def build_card(challenge, *, leaderboard=None, out_dir: str | os.PathLike | None
         if stale.name not in keep:
             stale.unlink()
     return CardResult(challenge_id=ch.id, out_dir=out, files=written, document=doc)
+
+
+def _merge_winners(from_card, given) -> tuple[Winner, ...]:
+    """The card file's winners, with the entries of ``given`` replacing those of the same team."""
+    if not given:
+        return tuple(from_card)
+    given = [w if isinstance(w, Winner) else Winner.model_validate(w) for w in given]
+    replaced = {w.team for w in given}
+    return tuple([w for w in from_card if w.team not in replaced] + given)
 
 
 def _write(path: Path, data: bytes) -> Path:

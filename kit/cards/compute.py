@@ -365,6 +365,11 @@ def age_band(age: float, width: int = AGE_BAND) -> str:
     return f"{lo}-{lo + width - 1}"
 
 
+def age_band_order(bands) -> list[str]:
+    """Age band labels (``50-59``, ``90+``) from youngest to oldest."""
+    return sorted(set(bands), key=lambda b: (b == "90+", int(b.split("-")[0]) if b != "90+" else 0))
+
+
 def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
     splits = SPLITS
     sex_col = find_sex_column([c for c in cases.columns if c not in spec.target and c != spec.id_column])
@@ -381,7 +386,7 @@ def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
     if age_col:
         ages = cases[age_col]
         bands = ages.dropna().map(age_band)
-        order = sorted(bands.unique(), key=lambda b: (b == "90+", int(b.split("-")[0]) if b != "90+" else 0))
+        order = age_band_order(bands.unique())
         band = ages.map(lambda a: age_band(a) if pd.notna(a) else None)
         out["age_bands"] = tuple((b, tuple(int(((cases["split"] == s) & (band == b)).sum()) for s in splits))
                                  for b in order)

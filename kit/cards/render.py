@@ -42,6 +42,7 @@ class CardDocument:
     privacy: object              # kit.privacy.PrivacyReport
     leaderboard: Optional[LeaderboardSummary] = None
     plot_dir: str = "plots"
+    subgroups: object = None     # kit.cards.subgroups.SubgroupResults of the top teams, or None
 
     @property
     def plots(self) -> dict[str, Plot]:
@@ -257,6 +258,8 @@ def card_blocks(doc: CardDocument) -> list[Block]:
             Heading(3, "Social impact"), Para(c.uses.social_impact)]
 
     out += _challenge_blocks(doc)
+    if doc.subgroups is not None:
+        out += _subgroup_blocks(doc)
 
     dist = [("Licence", f"{licence.name} ({licence.id})")]
     if licence.url:
@@ -361,6 +364,26 @@ def _challenge_blocks(doc: CardDocument) -> list[Block]:
                          (True, False, True, False, False, False)))
     if c.challenge.notes:
         out.append(Para(c.challenge.notes))
+    return out
+
+
+def _subgroup_blocks(doc: CardDocument) -> list[Block]:
+    """Each metric of the top teams per subgroup (sex, age bands), with intervals and warnings."""
+    sub = doc.subgroups
+    out: list[Block] = [Heading(2, "Subgroup results"), Para(sub.describe())]
+    if not sub.present:
+        out.append(Para("The test data have no sex or age column: only the results over all test cases are shown."))
+    for metric in sub.metrics:
+        m = get_metric(metric)
+        headers, rows = sub.metric_table(metric)
+        direction = "higher is better" if m.greater_is_better else "lower is better"
+        counts = 2 if sub.task in ("binary", "survival") else 1      # cases (and positives or events)
+        numeric = (False,) + (True,) * counts + (False,) * (len(headers) - 1 - counts)
+        out += [Heading(3, f"{metric} ({direction})"), Table(headers, rows, numeric)]
+    small = sub.small
+    if small:
+        out.append(Para(f"Too small to say anything (fewer than {sub.min_cases} cases): "
+                        + "; ".join(f"{label} ({n} cases)" for label, n in small) + "."))
     return out
 
 
@@ -648,10 +671,18 @@ def croissant_metadata(doc: CardDocument):
         data_annotation_protocol=annotation,
         data_annotation_analysis=[c.labelling.agreement],
         annotations_per_item=c.labelling.annotations_per_item,
-        data_biases=list(c.uses.biases), data_limitations=list(c.uses.limitations),
+        data_biases=list(c.uses.biases), data_limitations=_limitations(doc),
         data_use_cases=use_cases, data_social_impact=c.uses.social_impact,
         personal_sensitive_information=sensitive,
         data_release_maintenance_plan=maintenance)
+
+
+def _limitations(doc: CardDocument) -> list[str]:
+    """The card's limitations, plus what the subgroup results cannot show (Croissant has no field for them)."""
+    out = list(doc.card.uses.limitations)
+    if doc.subgroups is not None and (text := doc.subgroups.limitation()):
+        out.append(text)
+    return out
 
 
 def _sentences(*parts: tuple[str, str]) -> str:

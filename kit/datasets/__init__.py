@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from ..errors import KitError

@@ -14,8 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
-from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from ..challenge import Limits
 from ..errors import KitError

@@ -13,8 +13,6 @@ stops half-way, submissions without a run are graded on the next call.
 from __future__ import annotations
 
 import html
-import json
-import math
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,17 +20,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
-from ..challenge import Challenge, load_challenge
+from ..challenge import Challenge
 from ..errors import GradingError, KitError
 from ..ledger import Ledger, RunRecord, utcnow
 from ..metrics import get_metric
-from .execute import ExecOutcome, prepare_data_dir, remove_data_dir
+from .execute import ExecOutcome, remove_data_dir
 from .feedback import write_feedback
 from .rules import parse_time, rule_violation
-from .intake import MAX_NOTEBOOK_BYTES, HandIn, check_notebook, check_team, kind_of, problems_of, read_bytes_safely, store_bytes
+from .intake import MAX_NOTEBOOK_BYTES, HandIn, check_team, kind_of, read_bytes_safely, store_bytes
 
 DEFAULT_WORKDIR = "kit-work"
 LEDGER_NAME = "ledger.sqlite"
@@ -139,31 +136,15 @@ def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir
     ``workers`` and ``executor`` (``local`` or ``dask`` with ``scheduler``): how many run at
     once and where; ``warm``: take pre-warmed kernels; ``now``: the hand-in time of files
     that carry none; ``progress``: a progress bar (default: when there is a terminal or a
-    notebook); ``score_every``: scored results are recorded at least every so many runs.
+    notebook); ``score_every``: scored results are recorded at least every so many runs;
+    ``assignment``: the assignment to grade in an nbgrader course directory (default: all).
     """
-    started = datetime.now(timezone.utc)
-    ch = load_challenge(challenge, root=root)
-    ch.verify()
-    from ..execution.sandbox import get_sandbox
-    get_sandbox(sandbox).check()  # fail now, with the install hint, not per submission
-    workdir = Path(workdir).resolve()
-    base = workdir / ch.id
-    report = GradeReport(challenge=ch, workdir=str(workdir))
-    todo = list(hand_ins) + collect_hand_ins(sources, team=team, assignment=assignment)
-    with _exclusive(base), open_ledger(workdir) as ledger:
-        queue = _intake(ch, ledger, todo, base, report, regrade, now or datetime.now(timezone.utc))
-        seen = {x["submission_id"] for x in queue}
-        queue += [q for q in _pending(ch, ledger, base, report) if q["submission_id"] not in seen]
-        bar = _progress(len(queue), progress, ch.id)
-        try:
-            _grade_queue(ch, ledger, queue, base, report, bar, sandbox=sandbox, workers=workers,
-                         executor=executor, scheduler=scheduler, kernel_name=kernel_name, warm=warm,
-                         score_every=score_every)
-        finally:
-            if bar is not None:
-                bar.close()
-    report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
-    return report
+    from .session import GradingSession
+    with GradingSession(challenge, workdir=workdir, sandbox=sandbox, workers=workers, executor=executor,
+                        scheduler=scheduler, kernel_name=kernel_name, warm=warm, root=root,
+                        score_every=score_every) as session:
+        return session.grade(sources, team=team, hand_ins=hand_ins, regrade=regrade, now=now,
+                             progress=progress, assignment=assignment)
 
 
 class _exclusive:
@@ -211,67 +192,6 @@ def _progress(total: int, progress: bool | None, label: str):
             return None
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=f"grading {label}", unit="sub")
-
-
-def _grade_queue(ch, ledger, queue, base, report, bar, *, sandbox, workers, executor, scheduler, kernel_name,
-                 warm, score_every):
-    """Run the notebooks of the queue and score every prediction file, recording as results come."""
-    from .executors import get_executor
-    ready: list[tuple[dict, ExecOutcome]] = []
-
-    def advance(n=1):
-        if bar is not None:
-            bar.update(n)
-
-    def flush():
-        if ready:
-            _score(ch, ledger, list(ready), base, report)
-            advance(len(ready))
-            ready.clear()
-
-    jobs, items = [], {}
-    for item in queue:
-        started = utcnow()
-        if item["data"] is None:
-            _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                            error={"kind": "lost", "what": "the stored copy of this submission is missing",
-                                   "fix": "hand the file in again"})
-            advance()
-        elif item["kind"] == "predictions":
-            ready.append((item, _predictions_outcome(base, item)))
-        else:
-            try:
-                check_notebook(item["data"], where=item["filename"])
-            except KitError as exc:
-                _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                                error=exc.to_dict())
-                advance()
-                continue
-            items[item["submission_id"]] = item
-            jobs.append({"submission_id": item["submission_id"], "notebook_path": item["stored_path"],
-                         "run_dir": str(_run_dir(base, item["submission_id"]))})
-    if jobs:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        data_dir = prepare_data_dir(base / "scratch" / f"data-{stamp}",
-                                    {k: str(v) for k, v in ch.public_files.items()}, ch.spec_path)
-        try:
-            ex = get_executor(executor)(workers=workers, sandbox=sandbox, data_dir=data_dir,
-                                        limits=ch.spec.limits.model_dump(), scratch_dir=base / "scratch",
-                                        kernel_name=kernel_name, warm=warm, scheduler=scheduler)
-            with ex:
-                for outcome in ex.run(jobs):
-                    item = items[outcome.submission_id]
-                    if outcome.status != "ok":
-                        _record_failure(ledger, item, report, status="failed", stage="execute",
-                                        started=outcome.started_at, error=outcome.error, outcome=outcome)
-                        advance()
-                    else:
-                        ready.append((item, outcome))
-                        if len(ready) >= score_every:
-                            flush()
-        finally:
-            remove_data_dir(data_dir)
-    flush()
 
 
 def _predictions_outcome(base: Path, item: dict) -> ExecOutcome:
@@ -374,7 +294,7 @@ def _error_text(error: dict) -> str:
     return "\n".join(lines)
 
 
-def _score(ch, ledger, ready: list, base, report):
+def _score(ch, ledger, ready: list, scorer, report):
     """Score a batch of prediction files with ONE run of the hidden grading notebook; record each."""
     manifest, by_key = [], {}
     for item, outcome in ready:
@@ -383,7 +303,7 @@ def _score(ch, ledger, ready: list, base, report):
         manifest.append({"key": key, "predictions": outcome.predictions_path, "out_dir": outcome.run_dir,
                          "name": name})
         by_key[key] = (item, outcome)
-    results = run_grading_notebook(ch, manifest, base)
+    results = scorer.score(manifest)
     for key, (item, outcome) in by_key.items():
         res = results.get(key)
         if res is None:
@@ -410,31 +330,3 @@ def _score(ch, ledger, ready: list, base, report):
         score = res["scores"].get("public", {}).get(ch.spec.metrics.primary)
         report.entries.append(Entry(item["submission_id"], item["team"], item["filename"], item["kind"], "scored",
                                     "score", score=score, run_id=run_id))
-
-
-def run_grading_notebook(ch: Challenge, manifest: list[dict], base: Path) -> dict:
-    """One papermill run of the hidden grading notebook over a whole batch."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    batch = base / "batches" / stamp
-    batch.mkdir(parents=True, exist_ok=True)
-    manifest_path = batch / "manifest.json"
-    manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    results_path = batch / "results.json"
-    try:
-        pm.execute_notebook(
-            str(ch.grade_notebook), str(batch / "grade.ipynb"), kernel_name="python3", progress_bar=False,
-            parameters={"spec_path": str(ch.spec_path), "labels_path": str(ch.path("labels")),
-                        "manifest_path": str(manifest_path), "results_path": str(results_path)})
-    except PapermillExecutionError as exc:
-        raise GradingError(f"the hidden grading notebook failed: {exc.ename}: {exc.evalue}",
-                           where=str(batch / "grade.ipynb"),
-                           fix="open the executed grading notebook to see the error; no submission was lost: "
-                               "run `kit grade` again once it is fixed") from None
-    try:
-        return json.loads(results_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GradingError("the hidden grading notebook wrote no results", where=str(ch.grade_notebook),
-                           fix="make it call score_batch(..., results_path)") from None

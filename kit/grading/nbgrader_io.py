@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import glob
 import math
-import os
 from pathlib import Path
 from typing import Iterator
 

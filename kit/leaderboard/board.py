@@ -17,11 +17,9 @@ missing on the ranked split is listed as unranked, never first.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import numpy as np
 import pandas as pd
 
 from ..challenge import Challenge, load_challenge

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -85,6 +84,9 @@ class LeaderboardApp:
         for fmt, b in self.export_buttons.items():
             b.add_class(f"kit-export-{fmt}")
             b.on_click(lambda _b, fmt=fmt: self.export(fmt))
+        self.card_btn = W.Button(description="Export data card", icon="id-card")
+        self.card_btn.add_class("kit-export-card")
+        self.card_btn.on_click(lambda _b: self.export_card())
         self.export_w = W.HTML()
         self.export_w.add_class("kit-export-result")
 
@@ -106,7 +108,7 @@ class LeaderboardApp:
             W.VBox([W.HTML(_CSS), self.table_w]),
             W.VBox([self.team_w, self.team_view_w]),
             W.VBox([self.plots_btn, self.plots_w]),
-            W.VBox([W.HBox(list(self.export_buttons.values())), self.export_w]),
+            W.VBox([W.HBox([*self.export_buttons.values(), self.card_btn]), self.export_w]),
         ])
         for i, title in enumerate(("Leaderboard", "Team", "Plots", "Export")):
             tabs.set_title(i, title)
@@ -274,6 +276,18 @@ class LeaderboardApp:
         path.write_text(render(shown, fmt), encoding="utf-8")
         self.export_w.value = f"Wrote <code>{html.escape(str(path))}</code>"
         return path
+
+    def export_card(self):
+        """The data card (kit.cards.export_card): with the final board once the challenge is closed."""
+        from ..cards import export_card
+        out = self.export_dir / f"{self.challenge.id}-data-card"
+        try:
+            result = export_card(self.challenge.id, workdir=self.workdir, root=self.root, out_dir=out, now=self.now)
+        except KitError as exc:
+            self.export_w.value = f"<pre>{html.escape(str(exc))}</pre>"
+            return None
+        self.export_w.value = f"Wrote the data card to <code>{html.escape(str(out))}</code>"
+        return result
 
     # -- live refresh ----------------------------------------------------------------------
     def start_auto_refresh(self, seconds: float) -> None:

@@ -1,0 +1,71 @@
+"""The final results a card shows, and the card export of the leaderboard app.
+
+:func:`final_board` is the final private leaderboard with its paired-bootstrap
+intervals (what a card and a release show). :func:`export_card` is what the
+leaderboard app's "export data card" button calls: the card with the final
+results once the challenge is closed, and without any leaderboard result while
+it is open, so a card exported during the challenge never shows a private score.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+DEFAULT_SELECTION = "chosen"
+
+
+def final_board(challenge, ledger, *, selection: str = DEFAULT_SELECTION, n_resamples: int = 1000, seed: int = 0,
+                now: datetime | None = None, root=None):
+    """The private leaderboard with bootstrap intervals, rank ranges, P(first) and the tied top.
+
+    ``selection``: which submission represents a team; ``chosen`` (the default,
+    the rule of a final board) takes the best private score among the
+    submissions a team chose with ``kit select``, and a team that chose none
+    is represented by its best public submission. The intervals are added only
+    when at least one team is ranked.
+    """
+    from ..leaderboard import leaderboard
+    from ..leaderboard.uncertainty import add_intervals, board_statistics
+
+    board = leaderboard(challenge, ledger=ledger, phase="private", selection=selection, now=now, root=root)
+    if board.table["rank"].notna().any():
+        add_intervals(board, board_statistics(board, ledger, n_resamples=n_resamples, seed=seed))
+    return board
+
+
+def export_card(challenge, *, workdir, root=None, out_dir: str | os.PathLike | None = None,
+                now: datetime | None = None, top: int = 3, selection: str = DEFAULT_SELECTION,
+                n_resamples: int = 1000, override=None):
+    """Build the data card for the leaderboard app's export button; return the :class:`~kit.cards.CardResult`.
+
+    Closed challenge (``not spec.is_open(now)``) with scored submissions in the
+    ledger of ``workdir``: the card has the final private leaderboard with its
+    intervals and the subgroup results of the ``top`` teams. Open challenge, or no
+    ledger yet: the card has no leaderboard result at all (never a private one).
+    ``out_dir``: default ``<workdir>/exports/<id>-data-card/``. ``now``: the
+    time to judge whether the challenge is open (default: the clock; pass it in
+    tests only). ``override``: as for :func:`~kit.cards.build_card`.
+
+    Raises :class:`~kit.privacy.ReleaseBlocked` when the privacy gate blocks and
+    the card file records no override.
+    """
+    from ..challenge import load_challenge
+    from ..grading.grader import ledger_path
+    from ..ledger import Ledger
+    from . import build_card
+
+    ch = load_challenge(challenge, root=root)
+    now = now or datetime.now(timezone.utc)
+    out = Path(out_dir) if out_dir is not None else Path(workdir) / "exports" / f"{ch.id}-data-card"
+    path = ledger_path(workdir)
+    if ch.spec.is_open(now) or not path.exists():
+        return build_card(ch, out_dir=out, override=override)
+    with Ledger(path) as led:
+        board = final_board(ch, led, selection=selection, n_resamples=n_resamples, now=now)
+        if not board.table["rank"].notna().any():
+            return build_card(ch, out_dir=out, override=override)
+        from .subgroups import subgroup_results
+
+        subgroups = subgroup_results(board, led, top=top, n_resamples=n_resamples)
+        return build_card(ch, leaderboard=board, subgroups=subgroups, top=top, out_dir=out, override=override)
