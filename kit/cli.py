@@ -226,8 +226,9 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
     """Serve the live widget leaderboard (notebooks/leaderboard.ipynb) with Voilà."""
     from .widgets.notebook import serve_board
     click.echo(f"serving the {challenge} board on http://{ip}:{port}/ (Ctrl-C to stop)")
-    sys.exit(serve_board(challenge, workdir=workdir, root=_root(ctx), audience=audience, port=port, ip=ip,
-                         refresh_seconds=refresh, export_dir=exports))
+    sys.stdout.flush()
+    serve_board(challenge, workdir=workdir, root=_root(ctx), audience=audience, port=port, ip=ip,
+                refresh_seconds=refresh, export_dir=exports)
 
 
 def _override(reason, by, date):

@@ -156,8 +156,14 @@ def test_voila_serves_the_board_to_chromium(tmp_path):
             assert csv.exists() and "Alpha <b>lab</b>" in csv.read_text()
             browser.close()
     finally:
-        server.terminate()
+        import psutil
+        children = psutil.Process(server.pid).children(recursive=True) if server.poll() is None else []
+        server.terminate()  # `kit board` became the Voilà server: it stops its kernels
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        for p in alive:
+            p.kill()
+        assert children and not alive, "the board's kernels outlived the server"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -77,12 +76,8 @@ def voila_command(challenge, *, workdir, root=None, audience="organiser", port=8
     return cmd, env
 
 
-def serve_board(challenge, **kwargs) -> int:
-    """Serve the board until interrupted; returns Voilà's exit code."""
+def serve_board(challenge, **kwargs):
+    """Serve the board until interrupted: this process becomes the Voilà server (exec), so a
+    signal sent to it reaches Voilà, which shuts its kernels down."""
     cmd, env = voila_command(challenge, **kwargs)
-    proc = subprocess.Popen(cmd, env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+    os.execve(cmd[0], cmd, env)
