@@ -98,8 +98,9 @@ def _selected_sql(ledger: Ledger, challenge: Challenge, metric: Metric, rule: st
         # ties are settled below by the earlier submission
         key = "MIN(public_key)" if rule != "last" else "MAX(submitted_at)"
         col = "public_key" if rule != "last" else "submitted_at"
+        index = "board_best" if rule != "last" else "board_last"  # covering: no table lookups
         rows = ledger.query(f"""
-            WITH best AS (SELECT team, {key} AS k, COUNT(*) AS entries FROM board_rows
+            WITH best AS (SELECT team, {key} AS k, COUNT(*) AS entries FROM board_rows INDEXED BY {index}
                           WHERE challenge = :c AND metric = :m AND status = 'scored' GROUP BY team)
             SELECT b.submission_id, b.team, b.submitted_at, b.run_id, b.public AS pub, b.private AS priv,
                    best.entries
