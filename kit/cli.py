@@ -154,8 +154,8 @@ def grade(ctx, challenge, paths, team, workdir, sandbox, workers, executor, sche
               show_default=True)
 @click.option("--selection", type=click.Choice(["best", "last", "chosen"]), default="best", show_default=True,
               help="Which submission represents a team: best public, newest, or its chosen finals (private).")
-@click.option("--stats", is_flag=True,
-              help="Add paired bootstrap intervals, rank ranges, P(first) and the statistically tied top.")
+@click.option("--stats/--no-stats", default=True, show_default=True,
+              help="Paired bootstrap intervals, rank ranges, P(first) and the statistically tied top.")
 @click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for --stats.")
 @click.option("--ladder", is_flag=True,
               help="Public board with the Ladder's released scores (Blum & Hardt 2015) against overfitting.")
@@ -308,6 +308,10 @@ def demo(ctx, challenge, workdir, sandbox, workers):
     from .leaderboard import render
     result = run_demo(challenge, workdir=workdir, sandbox=sandbox, workers=workers, echo=click.echo)
     click.echo(repr(result.report))
+    from .grading import open_ledger
+    from .leaderboard.uncertainty import add_intervals, board_statistics
+    with open_ledger(result.workdir) as led:
+        add_intervals(result.board, board_statistics(result.board, led))
     click.echo("")
     click.echo(render(result.board, "table"))
     out = result.workdir / "leaderboard.html"

@@ -66,6 +66,9 @@ def test_app_logic_without_a_browser(tmp_path):
     app.search_w.value = ""
     app.sort_w.value = "team"
     assert app.view()["team"].tolist()[0] == "Alpha <b>lab</b>"
+    assert "ci_low" in app.table_w.value  # intervals are shown by default
+    app.stats_w.value = False
+    assert "ci_low" not in app.table_w.value
     app.stats_w.value = True
     assert "ci_low" in app.table_w.value and "rank_range" in app.table_w.value
     app.team_w.value = "Beta"

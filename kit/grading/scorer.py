@@ -10,6 +10,8 @@ prediction files.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,19 +30,25 @@ class Scorer:
         self.km = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.warm = warm
         if warm:
             threading.Thread(target=self._start_warm, name="kit-scorer", daemon=True).start()
         else:
             self._ready.set()
 
-    def _start_warm(self) -> None:
+    def _new_kernel(self):
+        """A trusted kernel in the grading folder, over IPC (no TCP port to collide or to expose)."""
         from jupyter_client.manager import KernelManager
+        km = KernelManager(kernel_name=self.kernel_name, transport="ipc")
+        run = Path(tempfile.mkdtemp(prefix="kit-scorer-"))  # short: socket paths are limited to ~100 bytes
+        km.connection_file = str(run / "kernel.json")
+        km.ip = str(run / "ipc")
+        km.start_kernel(cwd=str(self.ch.grading_dir))
+        return km
+
+    def _start_warm(self) -> None:
         try:
-            km = KernelManager(kernel_name=self.kernel_name, transport="ipc")
-            km.connection_file = str(self.base / "scratch" / f"scorer-{id(self)}.json")
-            Path(km.connection_file).parent.mkdir(parents=True, exist_ok=True)
-            km.ip = str(Path(km.connection_file).with_suffix(""))
-            km.start_kernel(cwd=str(self.ch.grading_dir))
+            km = self._new_kernel()
             kc = km.client()
             kc.start_channels()
             try:
@@ -72,17 +80,22 @@ class Scorer:
         manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         results_path = batch / "results.json"
         km = self._kernel()
-        extra = {"km": km} if km is not None else {"kernel_name": self.kernel_name}
+        own = km is None
+        if own:
+            km = self._new_kernel()
         try:
             pm.execute_notebook(
-                str(self.ch.grade_notebook), str(batch / "grade.ipynb"), progress_bar=False,
+                str(self.ch.grade_notebook), str(batch / "grade.ipynb"), progress_bar=False, km=km,
                 parameters={"spec_path": str(self.ch.spec_path), "labels_path": str(self.ch.path("labels")),
-                            "manifest_path": str(manifest_path), "results_path": str(results_path)}, **extra)
+                            "manifest_path": str(manifest_path), "results_path": str(results_path)})
         except PapermillExecutionError as exc:
             raise GradingError(f"the hidden grading notebook failed: {exc.ename}: {exc.evalue}",
                                where=str(batch / "grade.ipynb"),
                                fix="open the executed grading notebook to see the error; no submission was lost: "
                                    "run `kit grade` again once it is fixed") from None
+        finally:
+            if own:
+                _shutdown(km)
         try:
             return json.loads(results_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -93,6 +106,13 @@ class Scorer:
         self._ready.wait()
         if self.km is not None:
             try:
-                self.km.shutdown_kernel(now=True)
+                _shutdown(self.km)
             finally:
                 self.km = None
+
+
+def _shutdown(km) -> None:
+    try:
+        km.shutdown_kernel(now=True)
+    finally:
+        shutil.rmtree(Path(km.connection_file).parent, ignore_errors=True)

@@ -68,7 +68,7 @@ class LeaderboardApp:
         self.search_w = W.Text(placeholder="search a team", description="Team")
         self.sort_w = W.Dropdown(options=SORTABLE, value="rank", description="Sort by")
         self.desc_w = W.ToggleButton(value=False, description="descending", icon="sort")
-        self.stats_w = W.Checkbox(value=False, description="intervals (bootstrap)", indent=False)
+        self.stats_w = W.Checkbox(value=True, description="intervals (bootstrap)", indent=False)
         self.refresh_w = W.Button(description="Refresh", icon="refresh")
         self.status_w = W.HTML()
         self.status_w.add_class("kit-status")
