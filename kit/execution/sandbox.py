@@ -10,12 +10,19 @@ Two backends are registered:
     * the **participant data folder**, read-only, at ``/sandbox/data``;
     * the **runtime folder** (connection file, ipc sockets, kernel log), read-write,
       at ``/run/jupyter``;
-    * the Python environment (``sys.prefix``, ``sys.base_prefix``), ``/usr`` and a few
-      files of ``/etc`` read-only, a private ``/proc``, a minimal ``/dev`` and a private
-      tmpfs ``/tmp`` (its size capped at ``memory_mb``);
+    * the Python environment (``sys.prefix``, ``sys.base_prefix``), the folder of the
+      participant-facing ``kit`` package (an editable install lives in the repository:
+      its ``kit/`` folder alone is bound, so ``import kit; kit.check(...)`` works),
+      the challenge's public ``challenge.yml`` (at ``/sandbox/challenge.yml``, beside
+      ``/sandbox/data`` as in a starter kit), ``/usr`` and a few files of ``/etc``,
+      all read-only; a private ``/proc``, a minimal ``/dev``, and private tmpfs
+      ``/tmp`` and ``/dev/shm`` (each capped at ``memory_mb``);
     * nothing else of the host: not the repository, not ``grading/``, not the ledger,
-      not other submissions, not ``/root`` or ``/home``;
-    * new PID, network (loopback only), IPC, UTS and cgroup namespaces;
+      not other submissions, not ``/root`` or ``/home`` (when the Python environment
+      lives under one of them, that environment's folder alone is visible);
+    * new PID, network (loopback only), IPC, UTS and cgroup namespaces, and a seccomp
+      filter that refuses new *user* namespaces (the usual first step of a kernel
+      exploit; the capability bounding set is emptied too);
       ``--die-with-parent``; ``--new-session`` (a sandbox cannot push keystrokes
       into the grader's terminal; interrupts are sent as messages, so a new session
       changes nothing for the kernel); an empty environment (``--clearenv``) but for
@@ -28,16 +35,21 @@ Two backends are registered:
     Limits are applied with ``setrlimit`` by a tiny stdlib-only trampoline that runs
     inside the sandbox just before it execs the kernel:
 
-    * memory: ``RLIMIT_DATA = memory_mb`` (heap and private anonymous mappings,
-      which is what numpy and pandas allocate). ``RLIMIT_AS`` is *not* the memory
-      limit: it also counts shared libraries, thread stacks and reserved malloc
-      arenas (a kernel with pandas and scikit-learn imported already has ~0.4 GB of
-      address space mapped), so it would make the limit depend on thread count. It is
-      set only as a backstop at ``memory_mb + AS_HEADROOM_MB`` against memory that
-      escapes ``RLIMIT_DATA`` (shared anonymous mappings).
-    * ``RLIMIT_CPU`` (SIGXCPU at ``cpu_seconds``, SIGKILL 5 s later),
-      ``RLIMIT_NPROC = processes`` (counts threads too), ``RLIMIT_FSIZE = file_size_mb``,
-      ``RLIMIT_CORE = 0``.
+    * memory: ``RLIMIT_DATA = memory_mb`` (heap and private anonymous mappings:
+      what numpy, pandas and Python objects allocate; measured to stop both
+      ``np.ones`` and lists of ``bytearray`` with a ``MemoryError``). ``RLIMIT_AS`` is
+      *not* the memory limit: it also counts shared libraries, thread stacks and
+      reserved malloc arenas. Measured: a cold kernel maps 0.74 GB of address space
+      for 0.13 GB of data, a warm one (libraries preloaded) 1.0 GB for 0.31 GB, so an
+      address-space limit would depend on threads and libraries rather than on what
+      the notebook allocates. It is set only as a backstop, at ``memory_mb +
+      AS_HEADROOM_MB``, against memory that escapes ``RLIMIT_DATA`` (shared mappings).
+      The data limit counts what the kernel has loaded: ~0.3 GB in a warm kernel.
+    * ``RLIMIT_CPU`` (SIGXCPU at ``cpu_seconds``, SIGKILL 5 s later; per process),
+      ``RLIMIT_NPROC = processes + KERNEL_OWN_TASKS`` (it counts threads, and the
+      kernel itself runs ~12), ``RLIMIT_FSIZE = file_size_mb``, ``RLIMIT_CORE = 0``.
+      rlimits are per process: ``memory_mb`` and ``cpu_seconds`` bound each process of
+      the run, ``processes`` bounds how many there are.
 
     ``RLIMIT_NPROC`` counts the processes of a *real uid*, and the kernel never
     enforces it for uid 0 (``INIT_USER``), which is also the host uid behind
@@ -67,8 +79,10 @@ them, and :func:`register_sandbox` to add one.
 """
 from __future__ import annotations
 
-import errno
+import asyncio
 import fcntl
+import functools
+import importlib.util
 import inspect
 import json
 import logging
@@ -91,6 +105,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
+from ..challenge import SPEC_FILENAME
 from ..errors import KitError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,10 +133,19 @@ UID_COUNT = int(os.environ.get("KIT_SANDBOX_UID_COUNT", "10000"))
 AS_HEADROOM_MB = 2048
 #: Seconds between SIGXCPU (soft RLIMIT_CPU) and SIGKILL (hard RLIMIT_CPU).
 CPU_GRACE_SECONDS = 5
+#: Tasks (threads and processes) a kernel needs for itself (ipykernel runs ~12 threads:
+#: IOPub, control, heartbeat, zmq I/O...), added to ``limits.processes``, since
+#: RLIMIT_NPROC counts threads: ``processes`` is what the participant's code may add.
+KERNEL_OWN_TASKS = 16
 #: Threads of BLAS / OpenMP in a sandbox: batch grading runs several notebooks per
 #: core, and RLIMIT_NPROC counts threads.
 BLAS_THREADS = 1
 
+#: Packages meant for participants whose code lives outside the environment (an editable
+#: install): their package folder, and nothing else of their repository, is bound read-only.
+PARTICIPANT_PACKAGES = ("kit",)
+#: ipykernel options of every sandboxed kernel (no IPython history database).
+KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)
 #: Files of /etc a Python kernel needs (all optional); nothing else of /etc is visible.
 ETC_FILES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "fonts", "ssl",
@@ -167,7 +191,7 @@ def rlimits_for(limits: "Limits") -> dict[str, tuple[int, int]]:
         "DATA": (limits.memory_mb * mb, limits.memory_mb * mb),
         "AS": ((limits.memory_mb + AS_HEADROOM_MB) * mb,) * 2,
         "CPU": (cpu, cpu + CPU_GRACE_SECONDS),
-        "NPROC": (limits.processes, limits.processes),
+        "NPROC": (limits.processes + KERNEL_OWN_TASKS,) * 2,
         "FSIZE": (limits.file_size_mb * mb, limits.file_size_mb * mb),
         "CORE": (0, 0),
     }
@@ -196,6 +220,10 @@ def _enter_sandbox(config):
     for name, (soft, hard) in config.get("rlimits", {}).items():
         resource.setrlimit(getattr(resource, "RLIMIT_" + name), (soft, hard))
     uid, gid = config.get("uid"), config.get("gid")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if uid is not None and os.geteuid() == 0:
+        for cap in range(64):  # empty the capability bounding set (PR_CAPBSET_DROP)
+            libc.prctl(24, cap, 0, 0, 0)
     if gid is not None:
         os.setgroups([])
         os.setresgid(gid, gid, gid)
@@ -203,14 +231,59 @@ def _enter_sandbox(config):
         os.setresuid(uid, uid, uid)
         if os.geteuid() != uid or os.getuid() != uid:
             raise SystemExit("sandbox: could not drop privileges")
-    libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise SystemExit("sandbox: prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if config.get("no_userns"):
+        _deny_user_namespaces(libc)
     os.umask(0o022)
     os.environ.clear()
     os.environ.update(config.get("env", {}))
     if config.get("cwd"):
         os.chdir(config["cwd"])
+
+
+def _deny_user_namespaces(libc):
+    """A seccomp filter: clone/unshare with CLONE_NEWUSER fail with EPERM, clone3 with ENOSYS
+    (so that the C library falls back to clone). Unprivileged user namespaces are the usual
+    first step of kernel exploits; nothing a notebook needs creates one."""
+    import ctypes
+    import errno
+    import platform
+
+    arch = {"x86_64": (0xC000003E, 272, 56, 435), "aarch64": (0xC00000B7, 97, 220, 435)}.get(platform.machine())
+    if arch is None:
+        return  # unknown syscall numbers: leave it (the rlimits and namespaces still hold)
+    audit_arch, nr_unshare, nr_clone, nr_clone3 = arch
+    ld_w_abs, jeq_k, jset_k, ret_k = 0x20, 0x15, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+    clone_newuser = 0x10000000
+    prog = [
+        (ld_w_abs, 0, 0, 4),               # 0: A = arch
+        (jeq_k, 1, 0, audit_arch),         # 1: native arch? -> 3
+        (ret_k, 0, 0, allow),              # 2: (foreign arch: not ours to judge)
+        (ld_w_abs, 0, 0, 0),               # 3: A = syscall number
+        (jeq_k, 3, 0, nr_clone3),          # 4: -> 8
+        (jeq_k, 3, 0, nr_unshare),         # 5: -> 9
+        (jeq_k, 2, 0, nr_clone),           # 6: -> 9
+        (ret_k, 0, 0, allow),              # 7
+        (ret_k, 0, 0, enosys),             # 8: clone3
+        (ld_w_abs, 0, 0, 16),              # 9: A = low word of args[0] (the flags)
+        (jset_k, 0, 1, clone_newuser),     # 10: CLONE_NEWUSER? -> 11 : 12
+        (ret_k, 0, 0, eperm),              # 11
+        (ret_k, 0, 0, allow),              # 12
+    ]
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
+    fprog = SockFprog(len(prog), filters)
+    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise SystemExit(f"sandbox: seccomp filter refused (errno {ctypes.get_errno()})")
 
 
 def _trampoline_main():
@@ -225,10 +298,11 @@ def _trampoline_main():
     os.execve(argv[0], argv, config.get("env", {}))
 
 
+@functools.lru_cache(maxsize=None)
 def trampoline_source() -> str:
     """Source of the in-sandbox trampoline (see :func:`_enter_sandbox`)."""
-    return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_trampoline_main),
-                      "_trampoline_main()"])
+    return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_deny_user_namespaces),
+                      inspect.getsource(_trampoline_main), "_trampoline_main()"])
 
 
 def trampoline_argv(config: dict, argv: list[str], python: str | None = None) -> list[str]:
@@ -325,23 +399,56 @@ def processes_of_uid(uid: int) -> list[int]:
     return found
 
 
-def kill_uid_processes(uid: int, *, rounds: int = 5) -> int:
-    """SIGKILL every process of *uid* (a sandbox uid) until none is left; how many were."""
+def kill_uid_processes(uid: int, *, rounds: int = 20) -> int:
+    """SIGKILL every process of *uid* (a sandbox uid) until a scan finds none.
+
+    Returns how many were still found by the last scan: 0 means none is left, and then
+    none can appear again (only a process of that uid, or root, could create one).
+    """
     if uid == 0 or uid == os.getuid():
         raise ValueError("refusing to kill the processes of the grader's own uid")
-    killed = 0
+    pids: list[int] = []
     for _ in range(rounds):
         pids = processes_of_uid(uid)
         if not pids:
-            break
+            return 0
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
-                killed += 1
             except ProcessLookupError:
                 pass
-        time.sleep(0.01)
-    return killed
+        time.sleep(0.005)
+    return len(pids)
+
+
+def read_sandbox_file(path: str | os.PathLike, max_bytes: int, *, tail: bool = False) -> bytes | None:
+    """Read a file that sandboxed code could have replaced, without following links.
+
+    Participant code can swap any file in its writable folders for a symlink (to
+    ``/etc/shadow``, to hidden labels...): the grader, reading it on the host, would
+    follow the link. This opens with ``O_NOFOLLOW`` and reads regular files only.
+    Use it (or the same care) for everything read back from a work or runtime folder.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if tail and st.st_size > max_bytes:
+            os.lseek(fd, st.st_size - max_bytes, os.SEEK_SET)
+        chunks, left = [], max_bytes
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------
@@ -365,9 +472,10 @@ class SandboxRun:
     gid: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     _lease: UidLease | None = None
-    _pids: list[int] = field(default_factory=list)
-    _pgids: list[int] = field(default_factory=list)
+    _pids: list[subprocess.Popen] = field(default_factory=list)
+    _pgids: list[subprocess.Popen] = field(default_factory=list)
     _closed: bool = False
+    _uid_clear: bool = False
     _kill_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # paths --------------------------------------------------------------------------
@@ -397,6 +505,8 @@ class SandboxRun:
         if not self.isolated:
             return os.fspath(path)
         p = Path(os.path.abspath(os.fspath(path)))
+        # the work folder first: a data folder inside it is mounted (read-only) there too,
+        # next to whatever the run put beside it (e.g. challenge.yml)
         for host, inside in ((self.work_dir, SANDBOX_WORK_DIR), (self.data_dir, SANDBOX_DATA_DIR)):
             if host is None:
                 continue
@@ -415,33 +525,41 @@ class SandboxRun:
             "rlimits": {k: list(v) for k, v in rlimits_for(self.limits).items()},
             "uid": self.uid, "gid": self.gid,
             "env": self.env, "cwd": self.kernel_work_dir, "setsid": setsid,
+            "no_userns": self.isolated,
         }
 
     def command(self, argv: list[str], *, python: str | None = None) -> list[str]:
         """Contain *argv*: the full command line that runs it in this run's sandbox."""
         inner = trampoline_argv(self.child_config(), argv, python)
-        return self.sandbox.wrap(self, inner)
+        extra = python_prefixes(argv[0]) if os.path.basename(argv[0]).startswith("python") else []
+        return self.sandbox.wrap(self, inner, extra_ro=tuple(extra))
 
     # ending ---------------------------------------------------------------------------
-    def track(self, pid: int, *, group: bool = False) -> None:
-        """Remember a host process of this run (killed by :meth:`kill`)."""
-        (self._pgids if group else self._pids).append(pid)
+    def track(self, process: subprocess.Popen, *, group: bool = False) -> None:
+        """Remember a host process of this run (a child of ours), killed by :meth:`kill`.
+
+        Only un-reaped children are signalled, so a pid can never have been reused.
+        """
+        (self._pgids if group else self._pids).append(process)
 
     def kill(self) -> None:
         """SIGKILL every process of this run. Safe to call from any thread, repeatedly."""
         with self._kill_lock:
-            for pgid in self._pgids:
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            for pid in self._pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            if self.uid is not None and self._lease is not None:
-                kill_uid_processes(self.uid)
+            for proc in self._pgids:
+                if proc.poll() is None:
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            for proc in self._pids:
+                if proc.poll() is None:
+                    try:
+                        proc.kill()
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            if self.uid is not None and self._lease is not None and not self._uid_clear:
+                # once a sweep finds nothing, nothing can appear again under this uid
+                self._uid_clear = kill_uid_processes(self.uid) == 0
 
     def close(self) -> None:
         """Kill everything, release the uid, remove the runtime folder. Idempotent."""
@@ -455,21 +573,17 @@ class SandboxRun:
 
     def read_log(self, max_bytes: int = 4000) -> str:
         """The last *max_bytes* of the kernel's own stdout/stderr (participant-controlled)."""
-        try:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                size = fh.tell()
-                fh.seek(max(0, size - max_bytes))
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        data = read_sandbox_file(self.runtime_dir / KERNEL_LOG_FILE, max_bytes, tail=True)
+        return data.decode("utf-8", "replace") if data else ""
 
     def read_exit(self) -> dict | None:
         """Exit status written by a warm kernel's supervisor, if any."""
+        data = read_sandbox_file(self.runtime_dir / KERNEL_EXIT_FILE, 4096)
         try:
-            return json.loads((self.runtime_dir / KERNEL_EXIT_FILE).read_text())
-        except (OSError, ValueError):
+            info = json.loads(data) if data else None
+        except ValueError:
             return None
+        return info if isinstance(info, dict) else None
 
     def __enter__(self) -> "SandboxRun":
         return self
@@ -492,7 +606,9 @@ class Sandbox:
     def check(self) -> None:
         """Raise :class:`KitError` (with a fix) if this sandbox cannot work here."""
 
-    def wrap(self, run: SandboxRun, inner: list[str]) -> list[str]:
+    def wrap(self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (),
+             extra_ro: tuple[str, ...] = ()) -> list[str]:
+        """The command line that runs *inner* in *run*'s sandbox (*extra_ro*: more read-only folders)."""
         raise NotImplementedError
 
     def _announce(self) -> None:
@@ -514,10 +630,11 @@ class Sandbox:
             if not data.is_dir():
                 raise KitError("the participant data folder does not exist", where=str(data),
                                fix="pass the challenge's starter-kit data folder as data_dir")
-            if data == work or data in work.parents or work in data.parents:
-                raise KitError("the work folder and the data folder overlap",
+            if data == work or data in work.parents:
+                raise KitError("the work folder is inside the data folder",
                                where=f"work_dir={work}, data_dir={data}",
                                fix="give each run a work folder of its own, outside the data folder")
+            # a data folder inside the work folder is allowed: it is mounted read-only there too
         root = Path(runtime_root) if runtime_root else Path(tempfile.gettempdir())
         runtime = Path(tempfile.mkdtemp(prefix="kit-", dir=root))
         if len(str(runtime / IPC_PREFIX)) + 3 > 100:
@@ -563,9 +680,11 @@ class BubblewrapSandbox(Sandbox):
     isolated = True
     description = "bubblewrap: own PID/net/IPC namespaces, read-only system, own uid, rlimits"
 
-    def __init__(self, bwrap: str = "bwrap", *, extra_ro_paths: tuple[str, ...] = ()):
+    def __init__(self, bwrap: str = "bwrap", *, extra_ro_paths: tuple[str, ...] = (),
+                 packages: tuple[str, ...] = PARTICIPANT_PACKAGES):
         self.bwrap = bwrap
         self.extra_ro_paths = tuple(extra_ro_paths)
+        self.packages = tuple(packages)
         self._checked: str | None = None
         self._has_size = False
 
@@ -628,7 +747,8 @@ class BubblewrapSandbox(Sandbox):
                 args += ["--ro-bind", d, d]
         return args
 
-    def wrap(self, run: SandboxRun, inner: list[str]) -> list[str]:
+    def wrap(self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (),
+             extra_ro: tuple[str, ...] = (), chdir: str = SANDBOX_WORK_DIR) -> list[str]:
         self.check()
         args = [self._checked or self.bwrap, "--die-with-parent", "--new-session",
                 "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -638,6 +758,7 @@ class BubblewrapSandbox(Sandbox):
                      "--gid", str(os.getgid())]
         args += self._system_args()
         binder = _Binder()
+        args += ["--perms", "0755", "--dir", "/etc"]  # (an implicit parent would be 0700: unreadable)
         for name in ETC_FILES:
             src = f"/etc/{name}"
             if os.path.exists(src):
@@ -645,30 +766,41 @@ class BubblewrapSandbox(Sandbox):
         binder.mark_mounted("/etc")
         for d in SYSTEM_DIRS:
             binder.mark_mounted(d)
-        for prefix in python_prefixes() + [str(Path(p).resolve()) for p in self.extra_ro_paths]:
+        for prefix in python_prefixes() + [str(Path(p).resolve()) for p in (*self.extra_ro_paths, *extra_ro)]:
             args += binder.ro_bind(prefix)
+        for folder in package_folders(self.packages):  # e.g. an editable install of kit: its code only
+            args += binder.ro_bind(folder)
         args += ["--proc", "/proc", "--dev", "/dev"]
-        if self._has_size:
-            args += ["--size", str(run.limits.memory_mb * 1024 * 1024)]
-        args += ["--perms", "1777", "--tmpfs", "/tmp"]
+        size = ["--size", str(run.limits.memory_mb * 1024 * 1024)] if self._has_size else []
+        args += [*size, "--perms", "1777", "--tmpfs", "/tmp"]
+        args += [*size, "--perms", "1777", "--tmpfs", "/dev/shm"]  # POSIX semaphores: multiprocessing, joblib
         args += ["--perms", "0755", "--dir", "/sandbox", "--bind", str(run.work_dir), SANDBOX_WORK_DIR]
         if run.data_dir is not None:
             args += ["--ro-bind", str(run.data_dir), SANDBOX_DATA_DIR]
+            spec = run.data_dir.parent / SPEC_FILENAME  # the public spec, next to data/ as in a starter kit
+            if spec.is_file():
+                args += ["--ro-bind", str(spec), f"/sandbox/{SPEC_FILENAME}"]
+            if run.work_dir in run.data_dir.parents:  # data inside the work folder: read-only there too
+                rel = run.data_dir.relative_to(run.work_dir).as_posix()
+                args += ["--ro-bind", str(run.data_dir), f"{SANDBOX_WORK_DIR}/{rel}"]
         args += ["--perms", "0755", "--dir", "/run", "--bind", str(run.runtime_dir), SANDBOX_RUNTIME_DIR]
         args += ["--ro-bind", str(run.runtime_dir / "etc" / "passwd"), "/etc/passwd",
                  "--ro-bind", str(run.runtime_dir / "etc" / "group"), "/etc/group"]
-        args += ["--chdir", SANDBOX_WORK_DIR]
+        args += ["--chdir", chdir, *extra_args]
         return [*args, "--", *inner]
 
-    def holder_command(self, run: SandboxRun) -> list[str]:
+    def holder_command(self, run: SandboxRun, *, info_fd: int | None = None) -> list[str]:
         """A sandbox with nothing in it but a sleeper that says 'ready' (for warm kernels).
 
-        A warm kernel forked by the zygote joins the namespaces of this sandbox.
+        A warm kernel forked by the zygote joins the namespaces of this sandbox. The
+        sleeper keeps the sandbox alive; it runs without any capability (and, as root,
+        under another uid than the kernel's, so the notebook cannot kill it).
         """
-        config = run.child_config()
-        config["rlimits"] = {}  # the sleeper needs none; the kernel gets its own
-        inner = trampoline_argv(config, ["/bin/sh", "-c", "echo ready && exec sleep infinity"])
-        return self.wrap(run, inner)
+        extra = ["--cap-drop", "ALL"] if self.as_root else []
+        if info_fd is not None:
+            extra += ["--info-fd", str(info_fd)]
+        return self.wrap(run, ["/bin/sh", "-c", "echo ready && exec sleep infinity"], extra_args=tuple(extra),
+                         chdir="/")
 
 
 def _check_world_readable(path: Path) -> None:
@@ -740,6 +872,19 @@ def python_prefixes(python: str | None = None) -> list[str]:
     return list(_prefix_cache[python])
 
 
+def package_folders(names: tuple[str, ...]) -> list[str]:
+    """Folders of the named (importable) packages, resolved; missing packages are skipped."""
+    folders = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            folders.append(str(Path(loc).resolve()))
+    return folders
+
+
 class NoSandbox(Sandbox):
     """No isolation: the kernel runs as the grader. Only for trusted notebooks."""
 
@@ -755,7 +900,8 @@ class NoSandbox(Sandbox):
         log.warning(message)
         warnings.warn(message, UserWarning, stacklevel=4)
 
-    def wrap(self, run: SandboxRun, inner: list[str]) -> list[str]:
+    def wrap(self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (),
+             extra_ro: tuple[str, ...] = ()) -> list[str]:
         return inner
 
     def _prepare(self, run: SandboxRun) -> None:
@@ -878,7 +1024,7 @@ class SandboxKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec | None:  # type: ignore[override]
         if self._kernel_spec is None:
-            argv = self.run.command(self._kernel_argv + ["-f", self.run.kernel_connection_file])
+            argv = self.run.command(self._kernel_argv + ["-f", self.run.kernel_connection_file, *KERNEL_ARGS])
             self._kernel_spec = KernelSpec(argv=argv, display_name=f"{self.kernel_name} ({self.run.sandbox.name})",
                                            language="python", interrupt_mode="message", env={},
                                            metadata={})
@@ -919,7 +1065,7 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(kernel_cmd, **kw)
         proc = getattr(self.provisioner, "process", None)
         if proc is not None:
-            self.run.track(proc.pid, group=True)  # start_new_session: pgid == pid
+            self.run.track(proc, group=True)  # start_new_session: pgid == pid
 
     # ending -------------------------------------------------------------------------------
     def kernel_exit_code(self) -> int | None:
@@ -932,18 +1078,19 @@ class SandboxKernelManager(AsyncKernelManager):
         return None
 
     async def close(self) -> None:
-        """End the run: kill the kernel and every process of its sandbox, remove its files."""
+        """End the run: kill the kernel and every process of its sandbox.
+
+        ``exit_code`` keeps the kernel's own exit code if it had ended before (None if
+        it was still running and we killed it).
+        """
         try:
             if self.has_kernel:
                 self.exit_code = self.kernel_exit_code()
                 await self.provisioner.kill()  # type: ignore[union-attr]
                 try:
-                    import asyncio
                     await asyncio.wait_for(self.provisioner.wait(), 5)  # type: ignore[union-attr]
                 except Exception:  # noqa: BLE001 - best effort, the sweep below is what counts
                     pass
-                if self.exit_code is None:
-                    self.exit_code = self.kernel_exit_code()
         finally:
             self.run.kill()
             try:

@@ -46,10 +46,7 @@ class ExecOutcome:
 
 
 def _runner():
-    try:
-        from ..execution.runner import run_notebook
-    except ImportError:  # pragma: no cover - interim
-        from ..execution._interim import run_notebook
+    from ..execution.runner import run_notebook  # imported when used: it pulls in papermill and nbclient
     return run_notebook
 
 

@@ -1,0 +1,100 @@
+"""Hostile notebooks (``tests/adversarial/*.ipynb``) against the bubblewrap sandbox.
+
+Each notebook states what it tries in its first cell and the statuses it may end
+with in ``metadata.adversarial``. Each runs with a cold and with a warm kernel; after
+each run the host is checked: nothing of the run is still running, nothing hidden was
+seen, nothing got out.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kit.challenge import Limits
+from kit.execution.runner import run_notebook
+from kit.execution.sandbox import processes_of_uid, read_sandbox_file
+from kit.execution.warm import WarmKernelPool
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DATA = REPO / "starter_kits" / "breast-cancer" / "data"
+NOTEBOOKS = sorted(HERE.glob("*.ipynb"))
+LIMITS = Limits(wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6,
+                file_size_mb=2, output_mb=1)
+CANARY = "KIT_TEST_CANARY_d41d8cd98f00"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="per-run uids (and RLIMIT_NPROC) need a root grader"),
+]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2) as p:
+        yield p
+
+
+@pytest.fixture(autouse=True)
+def canary(monkeypatch):
+    monkeypatch.setenv(CANARY, "grader-secret-token")
+
+
+def host_cmdlines() -> list[bytes]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                out.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+            except OSError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("mode", ["cold", "warm"])
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_adversarial_notebook_is_contained(notebook, mode, tmp_path, request):
+    expect = nbformat.read(notebook, as_version=4).metadata["adversarial"]
+    hidden = tmp_path / "grading"
+    hidden.mkdir()
+    (hidden / "labels.csv").write_text("case_id,malignant\ncase-0002,1\n")
+    work = tmp_path / "work"
+    out = tmp_path / "executed.ipynb"
+    result = run_notebook(notebook, out, work_dir=work, data_dir=DATA, limits=LIMITS,
+                          parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
+                          pool=request.getfixturevalue("pool") if mode == "warm" else None)
+
+    assert result.status in expect["expect_status"], (result.status, result.reason)
+    assert expect["expect_reason"] in result.reason
+    assert out.exists() and out.stat().st_size < 1.1 * LIMITS.output_mb * 2**20
+
+    executed = nbformat.read(out, as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    uid = int(text.split("uid ")[1].split()[0])
+    assert uid != 0 and uid != os.getuid()
+    assert processes_of_uid(uid) == [], "a process of the run survived it"
+    assert not any(marker in cmd for cmd in host_cmdlines() for marker in (b"4242", b"4243", b"4244"))
+
+    report = read_sandbox_file(work / "predictions.csv", 10 * 2**20)
+    name = notebook.stem
+    if name == "memory_hog" and result.status == "failed":
+        assert result.reason.startswith("memory limit (1024 MB) exceeded")
+    if name == "hunt_for_labels":
+        found = json.loads(report)
+        assert found["found"] == []
+        assert not any(CANARY in env for env in found["environ"].values())
+        assert len(found["procs"]) < 10  # its own sandbox only
+        assert str(hidden) not in found["mounts"] and "/work/main/grading" not in found["mounts"]
+    elif name == "network_exfiltration":
+        assert "OPEN" not in json.loads(report).values()
+    elif name == "become_root":
+        assert "ALLOWED" not in json.loads(report).values()
+    elif name == "symlink_predictions":
+        assert report is None, "a symlinked predictions file must not be followed on the host"
+        assert (work / "predictions.csv").is_symlink()

@@ -1,0 +1,446 @@
+"""The sandbox and the runner, with real kernels and real bubblewrap.
+
+Every isolation test runs twice: with a cold kernel (bwrap + the trampoline, a fresh
+interpreter) and with a warm kernel (forked by the zygote into the sandbox with
+``setns``), since the two reach the sandbox by different paths.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from kit.challenge import Limits
+from kit.errors import KitError, NotebookError
+from kit.execution import runner as runner_mod
+from kit.execution.runner import RunResult, run_notebook
+from kit.execution.sandbox import (BubblewrapSandbox, get_sandbox, get_sandbox_names, processes_of_uid,
+                                   read_sandbox_file, rlimits_for)
+from kit.execution.warm import WarmKernelPool
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "starter_kits" / "breast-cancer" / "data"
+HAVE_BWRAP = shutil.which("bwrap") is not None
+needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed (apt-get install bubblewrap)")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="per-run uids (and RLIMIT_NPROC) need a root grader")
+
+#: Tight limits shared by every run of these tests (one warm pool serves them all).
+LIMITS = Limits(wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6,
+                file_size_mb=2, output_mb=1)
+#: For cold kernels that import pandas and scikit-learn (seconds on a busy machine).
+ROOMY = Limits(wall_seconds=60, cell_seconds=60, cpu_seconds=60, memory_mb=2048, processes=32,
+               file_size_mb=10, output_mb=5)
+
+
+def make_notebook(path: Path, *cells: str) -> Path:
+    nb = new_notebook()
+    params = new_code_cell('data_dir = "data"\npredictions_path = "predictions.csv"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def outputs_text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") or f"{out.get('ename', '')}: {out.get('evalue', '')}")
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2) as p:
+        yield p
+
+
+class Runner:
+    """Runs a notebook made of *cells* in a fresh work folder, cold or warm."""
+
+    def __init__(self, mode: str, tmp_path: Path, pool):
+        self.mode, self.tmp, self.pool = mode, tmp_path, pool
+        self.count = 0
+
+    def __call__(self, *cells: str, limits: Limits = LIMITS, sandbox: str = "bubblewrap"):
+        self.count += 1
+        nb = make_notebook(self.tmp / f"nb{self.count}.ipynb", *cells)
+        work = self.tmp / f"work{self.count}"
+        out = self.tmp / f"executed{self.count}.ipynb"
+        result = run_notebook(nb, out, work_dir=work, data_dir=DATA, limits=limits, sandbox=sandbox,
+                              parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
+                              pool=self.pool if self.mode == "warm" and sandbox == "bubblewrap" else None)
+        assert out.exists(), "the executed notebook is always written"
+        return result, work, out
+
+
+@pytest.fixture(params=["cold", "warm"])
+def run(request, tmp_path):
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    pool = request.getfixturevalue("pool") if request.param == "warm" else None
+    return Runner(request.param, tmp_path, pool)
+
+
+# --------------------------------------------------------------------------------------
+# registry and checks (no kernel)
+# --------------------------------------------------------------------------------------
+def test_registry_lists_both_sandboxes_and_names_the_fix_for_unknown_ones():
+    assert get_sandbox_names() == ["bubblewrap", "none"]
+    assert get_sandbox("none").name == "none"
+    with pytest.raises(KitError) as err:
+        get_sandbox("docker")
+    assert "bubblewrap" in err.value.fix and "none" in err.value.fix
+
+
+def test_missing_bwrap_says_how_to_install_it():
+    with pytest.raises(KitError) as err:
+        BubblewrapSandbox(bwrap="no-such-bwrap-here").check()
+    assert "apt-get install bubblewrap" in err.value.fix
+
+
+def test_rlimits_use_data_segment_for_memory_and_leave_room_for_kernel_threads():
+    lim = rlimits_for(Limits(memory_mb=512, processes=10, cpu_seconds=7, file_size_mb=3))
+    assert lim["DATA"] == (512 * 2**20, 512 * 2**20)
+    assert lim["AS"][0] > lim["DATA"][0]  # a backstop only
+    assert lim["CPU"] == (7, 12)
+    assert lim["NPROC"][0] > 10 and lim["CORE"] == (0, 0)
+    assert lim["FSIZE"] == (3 * 2**20, 3 * 2**20)
+
+
+def test_read_sandbox_file_does_not_follow_links(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hidden labels")
+    link = tmp_path / "kernel.log"
+    link.symlink_to(secret)
+    assert read_sandbox_file(link, 100) is None
+    assert read_sandbox_file(secret, 100) == b"hidden labels"
+
+
+def test_notebook_without_parameters_cell_is_refused(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("x = 1")])
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    with pytest.raises(NotebookError) as err:
+        run_notebook(tmp_path / "nb.ipynb", tmp_path / "out.ipynb", work_dir=tmp_path / "w", data_dir=DATA,
+                     parameters={"data_dir": str(DATA)}, limits=LIMITS, sandbox="none")
+    assert "parameters" in err.value.fix
+
+
+def test_none_sandbox_warns_loudly_and_runs(tmp_path):
+    runner = Runner("cold", tmp_path, None)
+    with pytest.warns(UserWarning, match="WITHOUT isolation"):
+        result, work, _ = runner("import os, pandas as pd\n"
+                                 "pd.DataFrame({'a': [1]}).to_csv(predictions_path)\nprint(os.getcwd())",
+                                 sandbox="none", limits=ROOMY)
+    assert result.ok, result.reason
+    assert (work / "predictions.csv").exists()
+
+
+# --------------------------------------------------------------------------------------
+# runs that work
+# --------------------------------------------------------------------------------------
+def test_light_notebook_runs_and_writes_predictions_into_the_work_folder(run):
+    result, work, out = run(
+        "import os, pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "train = pd.read_csv(f'{data_dir}/train.csv'); test = pd.read_csv(f'{data_dir}/test.csv')\n"
+        "X = train.drop(columns=['case_id', 'malignant'])\n"
+        "m = LogisticRegression(max_iter=5000).fit(X, train['malignant'])\n"
+        "pd.DataFrame({'case_id': test['case_id'], 'malignant': m.predict_proba(test[X.columns])[:, 1]})"
+        ".to_csv(predictions_path, index=False)\n"
+        "print(os.getcwd(), data_dir, predictions_path)", limits=LIMITS if run.mode == "warm" else ROOMY)
+    assert isinstance(result, RunResult) and result.status == "ok", result.reason
+    assert (work / "predictions.csv").read_text().count("\n") == 229
+    assert "/sandbox/work /sandbox/data /sandbox/work/predictions.csv" in outputs_text(out)
+    assert result.warm == (run.mode == "warm")
+
+
+def test_matplotlib_figures_appear_inline(run):
+    result, _, out = run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+                         limits=LIMITS if run.mode == "warm" else ROOMY)
+    assert result.ok, result.reason
+    nb = nbformat.read(out, as_version=4)
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_joblib_processes_work_and_user_namespaces_do_not(run):
+    result, _, out = run(
+        "import subprocess\n"
+        "from joblib import Parallel, delayed\n"
+        "print('joblib', Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4)))  # semaphores in /dev/shm\n"
+        "r = subprocess.run(['unshare', '-U', 'true'], capture_output=True, text=True)\n"
+        "print('userns', r.returncode, r.stderr.strip())",
+        limits=LIMITS if run.mode == "warm" else ROOMY)
+    assert result.ok, result.reason + result.traceback
+    text = outputs_text(out)
+    assert "joblib [0, 1, 2, 3]" in text
+    assert "userns 1" in text and "Operation not permitted" in text
+
+
+def test_system_exit_zero_is_ok_but_reported_as_early_exit(run):
+    result, work, _ = run("import sys; sys.exit(0)", "open(predictions_path, 'w').write('never')")
+    assert result.status == "ok" and result.exited_early
+    assert "sys.exit" in result.reason
+    assert not (work / "predictions.csv").exists()
+
+
+def test_failing_cell_is_reported_with_its_index_and_traceback(run):
+    result, _, out = run("x = 1", "1 / 0")
+    assert result.status == "failed"
+    assert (result.cell_index, result.ename) == (2, "ZeroDivisionError")
+    assert "1 / 0" in result.traceback or "ZeroDivisionError" in result.traceback
+    assert "ZeroDivisionError" in outputs_text(out)
+    err = result.to_error()
+    assert err.cell_index == 2 and err.ename == "ZeroDivisionError"
+
+
+def test_huge_output_is_capped_with_a_marker(run):
+    result, _, out = run("for i in range(3000):\n    print('x' * 1000)")
+    assert result.ok and result.output_truncated
+    assert out.stat().st_size < 1.05 * 2**20
+    assert "output limit of 1 MB" in outputs_text(out)
+
+
+@needs_bwrap
+def test_data_folder_inside_the_work_folder_is_read_only_there_too(tmp_path):
+    """kit.grading lays a run out as work/{data/, submission.ipynb}: that works, and data/ stays read-only."""
+    work = tmp_path / "work"
+    data = work / "data"
+    data.mkdir(parents=True)
+    for f in DATA.iterdir():
+        shutil.copyfile(f, data / f.name)
+        (data / f.name).chmod(0o444)
+    nb = make_notebook(work / "submission.ipynb",
+                       "import pandas as pd\nprint(len(pd.read_csv(f'{data_dir}/train.csv')))\n"
+                       "open(predictions_path, 'w').write('ok')\n"
+                       "try:\n    open('data/evil.csv', 'w')\nexcept OSError as e:\n    print('refused', type(e).__name__)")
+    result = run_notebook(nb, tmp_path / "out.ipynb", work_dir=work, data_dir=data, limits=ROOMY,
+                          parameters={"data_dir": str(data), "predictions_path": str(work / "predictions.csv")})
+    assert result.ok, result.reason
+    text = outputs_text(tmp_path / "out.ipynb")
+    assert "341" in text and "refused" in text
+    assert (work / "predictions.csv").read_text() == "ok" and not (data / "evil.csv").exists()
+
+
+def test_a_pool_refuses_runs_with_other_settings(pool, tmp_path):
+    with pytest.raises(KitError) as err:
+        pool.check_compatible(data_dir=tmp_path, limits=LIMITS, kernel_name="python3")
+    assert "data_dir" in err.value.what
+    with pytest.raises(KitError):
+        pool.check_compatible(data_dir=DATA, limits=Limits(), kernel_name="python3")
+    pool.check_compatible(data_dir=DATA, limits=LIMITS, kernel_name="python3")
+
+
+# --------------------------------------------------------------------------------------
+# isolation
+# --------------------------------------------------------------------------------------
+def test_files_outside_the_sandbox_are_invisible(run, tmp_path):
+    grading = tmp_path / "grading"
+    grading.mkdir()
+    labels = grading / "labels.csv"
+    labels.write_text("case_id,malignant\ncase-0002,1\n")
+    labels.chmod(0o644)
+    result, _, out = run(
+        "import os\n"
+        f"print('labels', os.path.exists({str(labels)!r}), os.path.exists({str(grading)!r}))\n"
+        f"print('repo', os.path.exists({str(REPO / 'grading')!r}), os.path.exists({str(REPO / 'starter_kits')!r}))\n"
+        "print('home', os.path.exists('/home'), 'etc-shadow', os.path.exists('/etc/shadow'))\n"
+        "print('root', sorted(os.listdir('/root')) if os.path.exists('/root') else [])\n"
+        f"open({str(labels)!r})")
+    assert result.status == "failed" and result.ename == "FileNotFoundError"
+    text = outputs_text(out)
+    assert "labels False False" in text
+    assert "repo False False" in text
+    assert "home False etc-shadow False" in text
+    assert "case-0002" not in text
+
+
+def test_the_participant_library_is_importable_but_not_the_rest_of_the_repository(run):
+    result, work, out = run(
+        "import os, kit\nprint('kit at', os.path.dirname(kit.__file__))\n"
+        f"print('siblings', sorted(os.listdir({str(REPO)!r})))\n"
+        "import pandas as pd\n"
+        "pd.DataFrame({'case_id': pd.read_csv(f'{data_dir}/test.csv')['case_id'], 'malignant': 0.5})"
+        ".to_csv(predictions_path, index=False)\n"
+        "report = kit.check(predictions_path, data_dir)\nprint('check ok', report.ok)",
+        limits=LIMITS if run.mode == "warm" else ROOMY)
+    assert result.ok, result.reason + result.traceback
+    text = outputs_text(out)
+    assert f"kit at {REPO / 'kit'}" in text
+    siblings = text.split("siblings ")[1].split("\n")[0]
+    assert "'kit'" in siblings  # the package folder alone: not grading/, starter_kits/, the ledger...
+    assert not {"'grading'", "'starter_kits'", "'tests'", "'notebooks'"} & set(siblings.strip("[]").split(", "))
+    assert "check ok True" in text
+
+
+def test_no_network_not_even_the_hosts_loopback(run):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        result, _, out = run(
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('host loopback reached')\n"
+            "except OSError as e:\n"
+            "    print('loopback blocked', type(e).__name__)\n"
+            "socket.create_connection(('1.1.1.1', 53), timeout=2)")
+    finally:
+        server.close()
+    assert "loopback blocked" in outputs_text(out)
+    assert result.status == "failed" and result.ename in ("OSError", "TimeoutError", "timeout")
+
+
+@needs_root
+def test_memory_limit_stops_numpy_and_python_allocations(run):
+    # (allocations that are not touched: paging in a gigabyte takes seconds on a busy machine)
+    result, _, out = run("import numpy as np\nsmall = np.ones(100 * 2**20 // 8)\n"
+                         "blocks = [np.empty(2**27 // 8) for _ in range(4)]; print('612 MB ok')",
+                         "big = np.ones(2 * 2**30 // 8)")
+    assert "612 MB ok" in outputs_text(out)  # warm kernels start with ~0.3 GB of libraries
+    assert result.status == "failed"
+    assert result.reason.startswith("memory limit (1024 MB) exceeded")
+    result2, _, _ = run("blob = b'x' * (2 * 2**30)")
+    assert result2.status == "failed" and "memory limit" in result2.reason
+
+
+@needs_root
+def test_file_size_limit(run):
+    result, work, _ = run("open('big.bin', 'wb').write(b'0' * (3 * 2**20))")
+    assert result.status == "failed" and result.reason.startswith("file-size limit (2 MB) exceeded")
+    assert (work / "big.bin").stat().st_size <= 2 * 2**20
+
+
+@needs_root
+def test_process_limit_stops_a_fork_bomb_and_nothing_survives(run):
+    result, _, out = run(
+        "import os\nprint('uid', os.getuid())",
+        "import time\nkids = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+        "            time.sleep(300); os._exit(0)\n        kids += 1\nfinally:\n    print('forked', kids)")
+    assert result.status == "failed" and result.reason.startswith("process limit"), result.reason
+    text = outputs_text(out)
+    uid = int(text.split("uid ")[1].split()[0])
+    assert 0 < int(text.split("forked ")[1].split()[0]) <= LIMITS.processes + 16
+    assert processes_of_uid(uid) == []
+
+
+def test_wall_limit_kills_a_notebook_of_short_cells(run):
+    t0 = time.monotonic()
+    result, _, out = run("import time; time.sleep(2.5)", "time.sleep(2.5)", "print('never')")
+    assert result.status == "timeout"
+    assert result.reason == "wall-clock limit 4 s exceeded"
+    assert time.monotonic() - t0 < 12
+    assert "never" not in outputs_text(out)
+
+
+def test_per_cell_limit_stops_an_infinite_loop(run):
+    result, _, _ = run("while True:\n    pass")
+    assert result.status == "timeout" and "per-cell limit of 3 s" in result.reason
+    assert result.cell_index == 1
+    assert result.duration < 6
+
+
+def test_wall_limit_holds_from_outside_even_if_nbclient_never_times_out(run, monkeypatch):
+    monkeypatch.setattr(runner_mod._RunState, "cell_timeout", lambda self, cell: 1000.0)
+    t0 = time.monotonic()
+    result, _, _ = run("while True:\n    pass")
+    assert result.status == "timeout" and result.reason == "wall-clock limit 4 s exceeded"
+    assert time.monotonic() - t0 < 4 + runner_mod.WALL_GRACE_SECONDS + 6
+
+
+@needs_root
+def test_daemons_do_not_survive_the_run(run):
+    result, _, out = run(
+        "import os, subprocess, sys\nprint('uid', os.getuid())\n"
+        "subprocess.Popen(['sleep', '987'], start_new_session=True)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import os, time\\nif os.fork() == 0:\\n"
+        "    os.setsid(); time.sleep(986)'], start_new_session=True)\n"
+        "import time; time.sleep(0.5)")
+    assert result.ok, result.reason
+    uid = int(outputs_text(out).split("uid ")[1].split()[0])
+    assert processes_of_uid(uid) == []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            assert b"987" not in cmd and b"time.sleep(986)" not in cmd
+
+
+def test_killing_its_parent_is_contained(run):
+    result, _, _ = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time; time.sleep(2)")
+    # cold: the parent is the sandbox's PID 1 (root): EPERM. warm: getppid() is 0, the
+    # kernel kills its own process group. Either way only the sandbox is touched.
+    assert result.status in ("failed", "killed"), result.reason
+    again, _, _ = run("print('still fine')")
+    assert again.ok
+
+
+def test_a_symlinked_kernel_log_cannot_leak_host_files(run, tmp_path):
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("TOP-SECRET-LABELS")
+    secret.chmod(0o644)
+    result, _, _ = run(
+        "import os, signal\n"
+        "os.remove('/run/jupyter/kernel.log')\n"
+        f"os.symlink({str(secret)!r}, '/run/jupyter/kernel.log')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)")
+    assert result.status == "killed"
+    assert "TOP-SECRET" not in result.log_tail
+
+
+@needs_root
+def test_cpu_limit_kills_a_busy_kernel(tmp_path):
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    runner = Runner("cold", tmp_path, None)
+    lim = Limits(wall_seconds=20, cell_seconds=20, cpu_seconds=2, memory_mb=1024, processes=6,
+                 file_size_mb=2, output_mb=1)
+    result, _, _ = runner("while True:\n    pass", limits=lim)
+    assert result.status == "killed" and result.reason == "CPU-time limit (2 s) exceeded", result.reason
+
+
+@pytest.mark.slow
+def test_parallel_runs_do_not_collide(tmp_path, pool):
+    def one(i):
+        runner = Runner("warm" if i % 2 else "cold", tmp_path / f"p{i}", pool)
+        (tmp_path / f"p{i}").mkdir()
+        result, work, _ = runner(f"open(predictions_path, 'w').write('{i}')")
+        return result, (work / "predictions.csv").read_text()
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(one, range(6)))
+    for i, (result, content) in enumerate(results):
+        assert result.ok, result.reason
+        assert content == str(i)
+
+
+def test_warm_kernels_are_fresh_processes_with_fresh_random_state(pool, tmp_path):
+    runner = Runner("warm", tmp_path, pool)
+    seen = []
+    for _ in range(2):
+        result, _, out = runner("import os, random, numpy as np\n"
+                                "print('state', os.getpid(), random.random(), np.random.rand(), "
+                                "'x' in globals())")
+        assert result.ok
+        seen.append(outputs_text(out).split("state ")[1].split())
+    assert seen[0][1:3] != seen[1][1:3]
+    assert seen[0][3] == seen[1][3] == "False"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
