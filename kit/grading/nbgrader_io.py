@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -72,6 +73,19 @@ def skill_points(score: float, baseline: float, metric) -> float:
     return float(min(MAX_POINTS, max(0.0, MAX_POINTS * (score - baseline) / (best - baseline))))
 
 
+class _scripts_on_path:
+    """nbgrader migrates its gradebook by running the ``alembic`` script: make sure the scripts of
+    this Python environment are on PATH even when it was not activated (``.venv/bin/kit ...``)."""
+
+    def __enter__(self):
+        import sys
+        self.old = os.environ.get("PATH", "")
+        os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), self.old])
+
+    def __exit__(self, *exc):
+        os.environ["PATH"] = self.old
+
+
 def push_to_gradebook(challenge, course_dir, *, workdir, assignment: str | None = None, phase: str = "auto",
                       root=None, now=None) -> dict[str, float]:
     """Write each team's (student's) points into the course gradebook; returns {student: points}."""
@@ -88,7 +102,7 @@ def push_to_gradebook(challenge, course_dir, *, workdir, assignment: str | None 
     notebook = f"kit-{ch.id}"
     db_url = f"sqlite:///{Path(course.root) / 'gradebook.db'}"
     points = {}
-    with Gradebook(db_url) as gb:
+    with _scripts_on_path(), Gradebook(db_url) as gb:
         gb.update_or_create_assignment(assignment)
         gb.update_or_create_notebook(notebook, assignment)
         gb.update_or_create_grade_cell(GRADE_CELL, notebook, assignment, max_score=MAX_POINTS, cell_type="code")
