@@ -31,8 +31,9 @@ ATTACKS = {
     "overwrite_others": '''
 import glob, os
 hits = []
-for pattern in ["/work/**/ledger.sqlite", "/tmp/**/ledger.sqlite", "/**/kit-work/**", "/**/store/*.csv",
-                "/**/runs/**/predictions.csv", "/root/**", "/home/**"]:
+for pattern in ["/work/**/ledger.sqlite", "/work/**/store/*", "/tmp/**/ledger.sqlite", "/tmp/**/store/*",
+                "/tmp/**/runs/**/predictions.csv", "/root/**", "/home/**", "/sandbox/data/*", "/run/**",
+                "/sandbox/*.yml"]:
     for path in glob.glob(pattern, recursive=True)[:50]:
         try:
             with open(path, "w") as f:
@@ -116,7 +117,8 @@ def test_a_hostile_batch_is_contained_and_the_honest_are_graded(root, workdir, t
         assert e.submission_id is not None and e.status in ("scored", "failed", "invalid"), (team, e)
         if e.status != "scored":
             assert e.error.strip(), f"{team}: no reason recorded"
-    assert "wall-clock" in by["loop_forever"].error or "timeout" in by["loop_forever"].error.lower()
+    assert "limit" in by["loop_forever"].error and "make the notebook fit the challenge's limits" in by[
+        "loop_forever"].error
     assert by["exit_early"].status == "failed" and "predictions" in by["exit_early"].error
     trick = by["perfect_score_trick"]
     assert trick.status == "scored" and trick.score < 0.99, "the printed and written 'perfect' scores are ignored"
@@ -132,7 +134,9 @@ def test_a_hostile_batch_is_contained_and_the_honest_are_graded(root, workdir, t
         recomputed = score_file(ch, labels, trick_run["predictions_path"]).scores["public"]["roc_auc"]
         assert recomputed == pytest.approx(trick.score)
         out = Path(runs.loc["overwrite_others", "output_path"]).read_text()
-        assert "overwrote: []" in out
+        hits = eval(out.split("overwrote: ", 1)[1].splitlines()[0])  # noqa: S307 - our own test output
+        # only its own run's folders are writable (its kernel's runtime folder, its work folder, its /tmp)
+        assert all(h.startswith(("/run/jupyter/", "/sandbox/work/", "/tmp/")) for h in hits), hits
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in before}
     assert after == before, "another team's stored files changed"
     assert ledger_before != hashlib.sha256((workdir / "ledger.sqlite").read_bytes()).hexdigest()  # it grew
