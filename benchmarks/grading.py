@@ -70,8 +70,10 @@ def bench_nbgrader(nbs, tmp: Path) -> float:
     src.mkdir(parents=True)
     shutil.copy(ch.starter_notebook, src / "starter.ipynb")
     root_opt = f"--CourseDirectory.root={course}"
+    # nbgrader runs the `alembic` script of this environment
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "bench", root_opt, "--force"],
-                   check=True, capture_output=True, cwd=course)
+                   check=True, capture_output=True, cwd=course, env=env)
     for i, nb in enumerate(nbs):
         d = course / "submitted" / f"s{i:03d}" / "bench"
         d.mkdir(parents=True)
@@ -81,7 +83,7 @@ def bench_nbgrader(nbs, tmp: Path) -> float:
         shutil.copy(ch.spec_path, d / "challenge.yml")
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "bench", root_opt, "--force"],
-                       capture_output=True, text=True, cwd=course)
+                       capture_output=True, text=True, cwd=course, env=env)
     seconds = time.perf_counter() - t
     graded = len(list((course / "autograded").glob("*/bench/starter.ipynb")))
     if r.returncode != 0 or graded != len(nbs):

@@ -101,6 +101,9 @@ DEFAULT_PRELOAD = (
     "tornado.locks", "tornado.queues", "tornado.platform.asyncio", "http.server", "xmlrpc.client",
     "encodings.idna", "mimetypes", "IPython.core.logger", "pandas.io.formats.html",
     "pandas.io.formats.string",
+    # what the starter notebook's kit.check(...) uses: the public spec schema (pydantic, yaml),
+    # the metric registry and the prediction checks; participant-facing code, no grader state
+    "pydantic", "yaml", "kit.checker",
 )
 
 

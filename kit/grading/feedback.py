@@ -2,7 +2,7 @@
 
 A report says what a participant may know: the status, the checks of the
 predictions, the error with its cell and traceback, and the PUBLIC scores only
-(private scores are never in feedback). Below it comes the executed notebook,
+(private scores are never in feedback). Below it comes the cell that failed,
 rendered by nbconvert with its HTML outputs sanitised (a notebook's own
 HTML/JavaScript never runs in the reader's browser). Every participant-supplied
 string is escaped.
@@ -10,7 +10,9 @@ string is escaped.
 from __future__ import annotations
 
 import html
+import json
 import re
+import threading
 from pathlib import Path
 
 from ..metrics import get_metric
@@ -25,22 +27,47 @@ body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 
 </style>"""
 
 
-def render_notebook(executed_path: str | Path, out_path: str | Path) -> Path:
-    """The executed notebook as sanitised HTML (nbconvert's light 'basic' template)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    exporter = HTMLExporter(template_name="basic")
-    exporter.sanitize_html = True
-    body, _ = exporter.from_notebook_node(nbformat.read(executed_path, as_version=4))
-    out = Path(out_path)
-    out.write_text(body, encoding="utf-8")
-    return out
+_EXPORTERS = threading.local()
+
+
+def _exporter():
+    """One nbconvert HTML exporter per thread (building one costs more than using it)."""
+    exp = getattr(_EXPORTERS, "exp", None)
+    if exp is None:
+        from nbconvert import HTMLExporter
+        exp = HTMLExporter(template_name="basic")
+        exp.sanitize_html = True
+        _EXPORTERS.exp = exp
+    return exp
+
+
+def failing_cell(executed_path: str | Path | None, cell_index: int | None) -> dict | None:
+    """The code cell that failed, with its outputs, from the executed notebook (no validation: fast)."""
+    if executed_path is None or cell_index is None or not Path(executed_path).exists():
+        return None
+    try:
+        cells = json.loads(Path(executed_path).read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    code = [c for c in cells if c.get("cell_type") == "code"
+            and not {"injected-parameters", "kit-execution-stopped"} & set(c.get("metadata", {}).get("tags", []))]
+    # cell_index counts the cells of the notebook as handed in
+    handed_in = [c for c in cells if not {"injected-parameters", "kit-execution-stopped"}
+                 & set(c.get("metadata", {}).get("tags", []))]
+    if 0 <= cell_index < len(handed_in) and handed_in[cell_index].get("cell_type") == "code":
+        return handed_in[cell_index]
+    return code[-1] if code else None
 
 
 def write_feedback(run_dir: str | Path, *, challenge, team: str, filename: str, status: str,
                    scores: dict | None = None, error: dict | None = None,
-                   notebook_html: str | Path | None = None) -> Path:
-    """Write ``feedback.html`` into the run folder and return its path."""
+                   executed_path: str | Path | None = None) -> Path:
+    """Write ``feedback.html`` into the run folder and return its path.
+
+    The summary is HTML we build (every participant string escaped); the cell that failed,
+    with its outputs, is rendered by nbconvert with HTML outputs sanitised. The whole
+    executed notebook stays beside it (``executed.ipynb``), addressed from the ledger.
+    """
     e = html.escape
     spec = challenge.spec
     ok = status == "scored"
@@ -74,9 +101,14 @@ def write_feedback(run_dir: str | Path, *, challenge, team: str, filename: str, 
         if error.get("traceback"):
             parts.append(f"<pre>{e(_ANSI.sub('', str(error['traceback'])))}</pre>")
     parts.append("</div>")
-    if notebook_html and Path(notebook_html).exists():
-        parts.append("<h3>Your notebook as the grader ran it</h3>")
-        parts.append(Path(notebook_html).read_text(encoding="utf-8"))
+    cell = failing_cell(executed_path, (error or {}).get("cell_index")) if error else None
+    if cell is not None:
+        import nbformat
+        nb = nbformat.reads(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+                            as_version=4)  # rejoins the JSON's line lists
+        body, _ = _exporter().from_notebook_node(nb)
+        parts.append("<h3>The cell that failed, as the grader ran it</h3>")
+        parts.append(body)
     parts.append("</body></html>\n")
     out = Path(run_dir) / "feedback.html"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -140,8 +140,9 @@ def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir
     ``assignment``: the assignment to grade in an nbgrader course directory (default: all).
     """
     from .session import GradingSession
+    # the grading kernel starts at once, in the background, while the notebooks run
     with GradingSession(challenge, workdir=workdir, sandbox=sandbox, workers=workers, executor=executor,
-                        scheduler=scheduler, kernel_name=kernel_name, warm=warm, root=root,
+                        scheduler=scheduler, kernel_name=kernel_name, warm=warm, warm_scorer=True, root=root,
                         score_every=score_every) as session:
         return session.grade(sources, team=team, hand_ins=hand_ins, regrade=regrade, now=now,
                              progress=progress, assignment=assignment)
@@ -257,7 +258,7 @@ def _record_failure(ledger, item, report, *, status, stage, error: dict, started
     run_dir = Path(outcome.run_dir) if outcome else (run_dir or _run_dir(report_base(report, item), item["submission_id"]))
     feedback = write_feedback(run_dir, challenge=report.challenge, team=item["team"], filename=item["filename"],
                               status=status, error=error,
-                              notebook_html=(outcome.details.get("notebook_html") if outcome else None))
+                              executed_path=outcome.executed_path if outcome else None)
     rec = RunRecord(
         submission_id=item["submission_id"], status=status, stage=stage, started_at=started,
         duration_s=outcome.duration_s if outcome else None,
@@ -318,8 +319,7 @@ def _score(ch, ledger, ready: list, scorer, report):
         if per_case_path:
             preds = pd.read_csv(per_case_path, usecols=["prediction"])["prediction"].to_numpy(dtype=float)
         feedback = write_feedback(outcome.run_dir, challenge=ch, team=item["team"], filename=item["filename"],
-                                  status="scored", scores=res["scores"],
-                                  notebook_html=outcome.details.get("notebook_html"))
+                                  status="scored", scores=res["scores"])
         rec = RunRecord(
             submission_id=item["submission_id"], status="scored", stage="score", started_at=outcome.started_at,
             duration_s=outcome.duration_s, executed_path=outcome.executed_path, feedback_path=str(feedback),

@@ -38,18 +38,21 @@ class Scorer:
 
     def _new_kernel(self):
         """A trusted kernel in the grading folder, over IPC (no TCP port to collide or to expose)."""
-        from jupyter_client.manager import KernelManager
-        km = KernelManager(kernel_name=self.kernel_name, transport="ipc")
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+        km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc")
         run = Path(tempfile.mkdtemp(prefix="kit-scorer-"))  # short: socket paths are limited to ~100 bytes
         km.connection_file = str(run / "kernel.json")
         km.ip = str(run / "ipc")
-        km.start_kernel(cwd=str(self.ch.grading_dir))
+        run_sync(km.start_kernel)(cwd=str(self.ch.grading_dir))
         return km
 
     def _start_warm(self) -> None:
         try:
+            from jupyter_client.blocking import BlockingKernelClient
             km = self._new_kernel()
-            kc = km.client()
+            kc = BlockingKernelClient(connection_file=km.connection_file)
+            kc.load_connection_file()
             kc.start_channels()
             try:
                 kc.wait_for_ready(timeout=60)
@@ -64,7 +67,8 @@ class Scorer:
 
     def _kernel(self):
         self._ready.wait()
-        if self.km is not None and not self.km.is_alive():
+        from jupyter_core.utils import run_sync
+        if self.km is not None and not run_sync(self.km.is_alive)():
             self.km = None  # died: this batch runs cold
         return self.km
 
@@ -83,9 +87,11 @@ class Scorer:
         own = km is None
         if own:
             km = self._new_kernel()
+        import kit.execution.runner  # noqa: F401 - registers papermill's "kit" engine (quick kernel readiness)
         try:
             pm.execute_notebook(
                 str(self.ch.grade_notebook), str(batch / "grade.ipynb"), progress_bar=False, km=km,
+                engine_name="kit", request_save_on_cell_execute=False,
                 parameters={"spec_path": str(self.ch.spec_path), "labels_path": str(self.ch.path("labels")),
                             "manifest_path": str(manifest_path), "results_path": str(results_path)})
         except PapermillExecutionError as exc:
@@ -112,7 +118,8 @@ class Scorer:
 
 
 def _shutdown(km) -> None:
+    from jupyter_core.utils import run_sync
     try:
-        km.shutdown_kernel(now=True)
+        run_sync(km.shutdown_kernel)(now=True)
     finally:
         shutil.rmtree(Path(km.connection_file).parent, ignore_errors=True)
