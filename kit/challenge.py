@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ChallengeNotFound, DataIntegrityError, KitError, Problem, SpecError
 from .metrics import get_metric, get_metric_names
+from .yamlfile import read_yaml
 
 SCHEMA_VERSION = 1
 SPEC_FILENAME = "challenge.yml"
@@ -276,17 +276,8 @@ def parse_spec(data, *, source: str = "challenge spec") -> ChallengeSpec:
 
 def read_spec(path: str | os.PathLike) -> ChallengeSpec:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ChallengeNotFound(f"no spec file at {path}", fix="check the path or the challenge id") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise SpecError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
-                        fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    data = read_yaml(path, error=SpecError,
+                     missing=ChallengeNotFound(f"no spec file at {path}", fix="check the path or the challenge id"))
     return parse_spec(data, source=str(path))
 
 

@@ -26,7 +26,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from ..errors import KitError, Problem
@@ -288,20 +287,11 @@ def parse_card(data, *, source: str = "card") -> Card:
 
 def read_card(path: str | os.PathLike) -> Card:
     """Read and validate a card file."""
+    from ..yamlfile import read_yaml
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CardError(f"no card file at {path}", where=str(path),
-                        fix=f"write {CARD_FILENAME} beside challenge.yml (start from "
-                            "starter_kits/breast-cancer/card.yml)") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise CardError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
-                        fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    data = read_yaml(path, error=CardError, missing=CardError(
+        f"no card file at {path}", where=str(path),
+        fix=f"write {CARD_FILENAME} beside challenge.yml (start from starter_kits/breast-cancer/card.yml)"))
     return parse_card(data, source=str(path))
 
 
