@@ -405,7 +405,7 @@ def synthetic_subgroups(teams=(XSS, "plain team")):
     from kit.cards.subgroups import Subgroup, SubgroupResults, subgroup_scores
 
     rng = pd.Series(range(120))
-    y = ((rng % 3) == 0).astype(float).to_numpy()
+    y = ((rng % 3) == 0).astype(float).to_numpy().copy()  # pandas 3 hands out read-only views
     y[:40] = 0.0                                         # the first 40 cases: no positive case
     P = [(0.8 * y + 0.2 * (rng.to_numpy() % 7) / 7), (0.5 * y + 0.5 * (rng.to_numpy() % 5) / 5)]
     groups = [Subgroup("all cases", "", "", rng.to_numpy() >= 0),

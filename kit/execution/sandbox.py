@@ -766,13 +766,16 @@ class BubblewrapSandbox(Sandbox):
         binder.mark_mounted("/etc")
         for d in SYSTEM_DIRS:
             binder.mark_mounted(d)
+        # the private /tmp comes before the environment's binds: a Python environment or a kit
+        # checkout that lives under /tmp (a CI clone, say) is then bound on top of it, not hidden
+        size = ["--size", str(run.limits.memory_mb * 1024 * 1024)] if self._has_size else []
+        args += [*size, "--perms", "1777", "--tmpfs", "/tmp"]
+        binder.created.add("/tmp")  # exists (mode 1777): never re-create it as a 0755 parent
         for prefix in python_prefixes() + [str(Path(p).resolve()) for p in (*self.extra_ro_paths, *extra_ro)]:
             args += binder.ro_bind(prefix)
         for folder in package_folders(self.packages):  # e.g. an editable install of kit: its code only
             args += binder.ro_bind(folder)
         args += ["--proc", "/proc", "--dev", "/dev"]
-        size = ["--size", str(run.limits.memory_mb * 1024 * 1024)] if self._has_size else []
-        args += [*size, "--perms", "1777", "--tmpfs", "/tmp"]
         args += [*size, "--perms", "1777", "--tmpfs", "/dev/shm"]  # POSIX semaphores: multiprocessing, joblib
         args += ["--perms", "0755", "--dir", "/sandbox", "--bind", str(run.work_dir), SANDBOX_WORK_DIR]
         if run.data_dir is not None:
