@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .challenge import SPEC_FILENAME, Challenge, load_challenge
-from .errors import ChallengeNotFound, MetricError, Problem, SubmissionError
+from .errors import ChallengeNotFound, MetricError, SubmissionError
 from .metrics import get_metric
 from .submission import read_for_challenge
 
@@ -113,7 +113,7 @@ def check(predictions_path, data_dir=None, *, challenge=None, validation=None, s
         preds = read_for_challenge(predictions_path, ch, expected_ids=expected)
         report.n_predictions = len(preds)
     except SubmissionError as exc:
-        report.problems = list(exc.problems) or [Problem(exc.what, where=exc.where, fix=exc.fix)]
+        report.problems = exc.as_problems()
     if validation is not None:
         y_val, p_val = validation
         for name in ch.spec.metrics.all:

@@ -55,6 +55,10 @@ class KitError(Exception):
     def __reduce__(self):
         return (_rebuild, (type(self), self.what, self.where, self.fix, self.problems))
 
+    def as_problems(self) -> list[Problem]:
+        """Its problems, or the error itself as the one problem."""
+        return list(self.problems) or [Problem(self.what, where=self.where, fix=self.fix)]
+
     def to_dict(self) -> dict:
         return {
             "kind": self.kind,

@@ -404,10 +404,6 @@ class Ledger:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'board_index'").fetchone()
         return bool(row and row[0] == "complete")
 
-    def counts(self, challenge: str) -> dict:
-        df = self.latest_runs(challenge)
-        return {"submissions": len(df), **df["status"].fillna("pending").value_counts().to_dict()}
-
 
 def _sort_key(value, greater_is_better: bool) -> float:
     """Ascending key, best first, missing last (SQLite sorts NULL first, so never NULL)."""

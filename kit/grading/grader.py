@@ -253,9 +253,10 @@ def _pending(ch, ledger, base, report) -> list[dict]:
     return out
 
 
-def _record_failure(ledger, item, report, *, status, stage, error: dict, started, run_dir=None,
+def _record_failure(ledger, item, report, *, status, stage, error: dict, started,
                     outcome: ExecOutcome | None = None):
-    run_dir = Path(outcome.run_dir) if outcome else (run_dir or _run_dir(report_base(report, item), item["submission_id"]))
+    run_dir = Path(outcome.run_dir) if outcome else _run_dir(Path(report.workdir) / report.challenge.id,
+                                                             item["submission_id"])
     feedback = write_feedback(run_dir, challenge=report.challenge, team=item["team"], filename=item["filename"],
                               status=status, error=error,
                               executed_path=outcome.executed_path if outcome else None)
@@ -276,10 +277,6 @@ def _record_failure(ledger, item, report, *, status, stage, error: dict, started
 def _primary(ch: Challenge) -> tuple[str, bool]:
     m = get_metric(ch.spec.metrics.primary)
     return m.name, m.greater_is_better
-
-
-def report_base(report: GradeReport, item: dict) -> Path:
-    return Path(report.workdir) / report.challenge.id
 
 
 def _error_text(error: dict) -> str:

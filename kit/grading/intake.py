@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..errors import KitError, NotebookError, Problem
+from ..errors import KitError, NotebookError
 
 KINDS = {".ipynb": "notebook", ".csv": "predictions"}
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -123,6 +123,3 @@ def check_notebook(data: bytes, where: str) -> nbformat.NotebookNode:
                             fix="tag the code cell that defines data_dir and predictions_path")
     return nb
 
-
-def problems_of(exc: KitError) -> list[Problem]:
-    return list(exc.problems) or [Problem(exc.what, where=exc.where, fix=exc.fix)]
