@@ -442,5 +442,23 @@ def test_warm_kernels_are_fresh_processes_with_fresh_random_state(pool, tmp_path
     assert seen[0][3] == seen[1][3] == "False"
 
 
+def test_a_pool_told_the_batch_size_starts_no_kernel_nobody_uses(tmp_path):
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2) as own:
+        own.expect(3)
+        runner = Runner("warm", tmp_path, own)
+        for i in range(3):
+            result, work, _ = runner(f"open(predictions_path, 'w').write('{i}')")
+            assert result.ok, result.reason
+            assert (work / "predictions.csv").read_text() == str(i)
+        time.sleep(1.0)  # time enough for a (wrong) refill to start
+        assert own.stats["started"] == 3 and own.stats["handed_out"] == 3
+        # a caller that asks for more than it announced still gets a kernel
+        result, _, _ = runner("print('one more')")
+        assert result.ok, result.reason
+        assert own.stats["handed_out"] == 4
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))

@@ -590,10 +590,10 @@ class _Run:
                 f"**Execution stopped ({status}): {html.escape(reason)}.**")
             banner.metadata["tags"] = [BANNER_TAG]
             nb.cells.insert(0, banner)
-        if _cap_notebook(nb, self.limits.output_mb * MB):
-            if result is not None:
-                result.output_truncated = True
-        _write_atomic(nb, self.output_path)
+        text, capped = _cap_notebook(nb, self.limits.output_mb * MB)
+        if capped and result is not None:
+            result.output_truncated = True
+        _write_atomic(text, self.output_path)
 
     @staticmethod
     def _mark_stopped_cell(nb, idx, reason) -> None:
@@ -716,11 +716,15 @@ def _output_size(out) -> int:
     return len(json.dumps(out))
 
 
-def _cap_notebook(nb, cap_bytes: int) -> bool:
-    """Drop the largest outputs until the notebook fits in *cap_bytes*; True if any was dropped."""
-    total = len(nbformat.writes(nb))
+def _cap_notebook(nb, cap_bytes: int) -> tuple[str, bool]:
+    """Drop the largest outputs until the notebook fits in *cap_bytes*.
+
+    Returns the notebook serialized (done once: it is the grader's largest per-run cost
+    after the kernel's messages) and whether any output was dropped."""
+    text = nbformat.writes(nb)
+    total = len(text)
     if total <= cap_bytes:
-        return False
+        return text, False
     sized = []
     for ci, cell in enumerate(nb.cells):
         for oi, out in enumerate(cell.get("outputs", [])):
@@ -740,14 +744,14 @@ def _cap_notebook(nb, cap_bytes: int) -> bool:
             text=f"[challenge-kit: {len(ois)} output(s) removed: the executed notebook exceeded the "
                  f"output limit of {cap_bytes // MB} MB]\n"))
         cell.outputs = kept
-    return True
+    return nbformat.writes(nb), True
 
 
-def _write_atomic(nb, path: Path) -> None:
+def _write_atomic(text: str, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".kit-", suffix=".ipynb", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            nbformat.write(nb, fh)
+            fh.write(text if text.endswith("\n") else text + "\n")  # as nbformat.write does
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -537,7 +537,8 @@ class WarmKernelPool:
         self._extra_kernel_args = argv[3:]
         self._cond = threading.Condition()
         self._ready: collections.deque[WarmKernel] = collections.deque()
-        self._starting = 0
+        self._expected: int | None = None  # acquisitions still to come; None: keep the pool full
+        self._waiting = 0  # acquisitions waiting for a kernel now
         self._closed = False
         self._error: BaseException | None = None
         self._failures = 0
@@ -591,31 +592,59 @@ class WarmKernelPool:
             raise KitError("this run cannot use the warm pool: " + "; ".join(problems), where="pool",
                            fix="make one pool per challenge and pass its data_dir and limits to every run")
 
+    def expect(self, n: int | None) -> None:
+        """Say how many more kernels will be asked for (``None``: an open-ended stream).
+
+        A one-shot batch knows it: the pool then starts no kernel that nobody will use
+        (each costs a fork and a sandbox). A caller that asks for more still gets them.
+        """
+        with self._cond:
+            self._expected = None if n is None else max(0, int(n))
+            self._cond.notify_all()
+
+    def _wanted(self) -> int:
+        """How many kernels the filler keeps ready (call with the condition held)."""
+        if self._expected is None:
+            return self.size
+        return min(self.size, self._expected + self._waiting)
+
     # hand-out -----------------------------------------------------------------------------
     def acquire(self, work_dir: str | os.PathLike, timeout: float = 60) -> WarmKernel:
         """A never-used kernel whose work folder is now *work_dir*."""
         t0 = time.monotonic()
         deadline = t0 + timeout
-        while True:
+        dead: list[WarmKernel] = []
+        try:
             with self._cond:
-                while not self._ready and not self._closed and self._error is None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise KitError(f"no warm kernel became ready within {timeout:g} s", where="pool",
-                                       fix="give the pool more time (timeout=) or more kernels (size=)")
-                    self._cond.wait(left)
-                if self._closed:
-                    raise KitError("the warm pool is closed", where="pool", fix="start a new pool")
-                if not self._ready and self._error is not None:
-                    raise KitError(f"the warm pool cannot start kernels: {self._error}", where="pool",
-                                   fix="see the log; run without a pool to get the kernel's own error") \
-                        from self._error
-                warm = self._ready.popleft()
-                self._cond.notify_all()
-            if warm.alive():
-                break
-            self.stats["discarded"] += 1
-            warm.close()
+                if self._expected is not None:
+                    self._expected = max(0, self._expected - 1)
+                self._waiting += 1  # counted until served: the filler starts a kernel for it
+                self._cond.notify_all()  # an unexpected request wakes the filler
+                try:
+                    while True:
+                        while not self._ready and not self._closed and self._error is None:
+                            left = deadline - time.monotonic()
+                            if left <= 0:
+                                raise KitError(f"no warm kernel became ready within {timeout:g} s", where="pool",
+                                               fix="give the pool more time (timeout=) or more kernels (size=)")
+                            self._cond.wait(left)
+                        if self._closed:
+                            raise KitError("the warm pool is closed", where="pool", fix="start a new pool")
+                        if not self._ready and self._error is not None:
+                            raise KitError(f"the warm pool cannot start kernels: {self._error}", where="pool",
+                                           fix="see the log; run without a pool to get the kernel's own error") \
+                                from self._error
+                        warm = self._ready.popleft()
+                        if warm.alive():
+                            break
+                        self.stats["discarded"] += 1
+                        dead.append(warm)
+                finally:
+                    self._waiting -= 1
+                    self._cond.notify_all()
+        finally:
+            for gone in dead:
+                gone.close()
         try:
             self._adopt(warm, Path(work_dir).absolute())
         except BaseException:
@@ -672,7 +701,7 @@ class WarmKernelPool:
         try:
             while True:
                 with self._cond:
-                    while not self._closed and len(self._ready) >= self.size:
+                    while not self._closed and len(self._ready) >= self._wanted():
                         self._cond.wait()
                     if self._closed:
                         return

@@ -56,7 +56,8 @@ class Executor:
     name = "base"
 
     def __init__(self, *, workers: int = 1, sandbox: str, data_dir, limits: dict, scratch_dir,
-                 kernel_name: str = "python3", warm: bool = True, scheduler: str | None = None):
+                 kernel_name: str = "python3", warm: bool = True, scheduler: str | None = None,
+                 keep_warm: bool = True):
         if workers < 1:
             raise KitError(f"--workers must be at least 1, got {workers}", fix="pass --workers 1 or more")
         self.workers = workers
@@ -67,6 +68,7 @@ class Executor:
         self.kernel_name = kernel_name
         self.warm = warm
         self.scheduler = scheduler
+        self.keep_warm = keep_warm  # False: one batch, warm kernels are released as soon as it has run
 
     def job_kwargs(self, job: dict) -> dict:
         return dict(job, data_dir=self.data_dir, limits=self.limits, sandbox=self.sandbox,
@@ -87,12 +89,18 @@ class Executor:
 
 @register_executor("local")
 class LocalExecutor(Executor):
-    """Threads in this process; kernels from a warm pool of ``workers`` kernels."""
+    """Threads in this process; kernels from a warm pool of ``workers`` kernels.
+
+    With ``keep_warm=False`` (``kit grade``: one batch), the pool starts exactly as many
+    kernels as the batch needs and is closed, in the background, once the last notebook
+    has run: its clean-up overlaps the scoring instead of following it.
+    """
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self.pool = None
         self._lock = threading.Lock()
+        self._closing: threading.Thread | None = None
 
     def _pool(self):
         with self._lock:
@@ -107,15 +115,35 @@ class LocalExecutor(Executor):
         if not jobs:
             return
         pool = self._pool()
+        if pool is not None and not self.keep_warm:
+            pool.expect(len(jobs))
         with concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="kit-grade") as ex:
             futures = [ex.submit(execute_submission, **self.job_kwargs(j), pool=pool) for j in jobs]
             for f in concurrent.futures.as_completed(futures):
                 yield f.result()
+        if pool is not None and not self.keep_warm:
+            self._release_pool()
+
+    def _release_pool(self) -> None:
+        """Close the pool in the background; the next batch, if any, starts a new one."""
+        with self._lock:
+            pool, self.pool = self.pool, None
+        if pool:
+            self._join_closing()
+            self._closing = threading.Thread(target=pool.close, name="kit-pool-close", daemon=True)
+            self._closing.start()
+
+    def _join_closing(self) -> None:
+        if self._closing is not None:
+            self._closing.join()
+            self._closing = None
 
     def close(self):
-        if self.pool:
-            self.pool.close()
-        self.pool = None
+        with self._lock:
+            pool, self.pool = self.pool, None
+        if pool:
+            pool.close()
+        self._join_closing()
 
 
 # -- dask ------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def grade(challenge, sources: Sequence = (), *, team: str | None = None, workdir
     # the grading kernel starts at once, in the background, while the notebooks run
     with GradingSession(challenge, workdir=workdir, sandbox=sandbox, workers=workers, executor=executor,
                         scheduler=scheduler, kernel_name=kernel_name, warm=warm, warm_scorer=True, root=root,
-                        score_every=score_every) as session:
+                        score_every=score_every, keep_warm=False) as session:
         return session.grade(sources, team=team, hand_ins=hand_ins, regrade=regrade, now=now,
                              progress=progress, assignment=assignment)
 

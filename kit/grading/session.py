@@ -27,7 +27,7 @@ from .scorer import Scorer
 class GradingSession:
     def __init__(self, challenge, *, workdir=DEFAULT_WORKDIR, sandbox: str = "bubblewrap", workers: int = 1,
                  executor: str = "local", scheduler=None, kernel_name: str = "python3", warm: bool = True,
-                 warm_scorer: bool = False, root=None, score_every: int = 200):
+                 warm_scorer: bool = False, root=None, score_every: int = 200, keep_warm: bool = True):
         from ..execution.sandbox import get_sandbox
         from .executors import get_executor
         self.ch = load_challenge(challenge, root=root)
@@ -37,7 +37,7 @@ class GradingSession:
         self.workdir = Path(workdir).resolve()
         self.base = self.workdir / self.ch.id
         self.options = dict(workers=workers, sandbox=sandbox, kernel_name=kernel_name, warm=warm,
-                            scheduler=scheduler)
+                            scheduler=scheduler, keep_warm=keep_warm)
         self.score_every = score_every
         self._lock = _exclusive(self.base).__enter__()
         try:
