@@ -168,10 +168,11 @@ def grader(ch) -> nbformat.NotebookNode:
 
 **Organisers only.** This folder holds the test labels and the public/private split.
 
-`kit grade` runs this notebook with papermill once per batch: it validates every prediction
-file of the manifest, computes every metric of the spec (`{", ".join(s.metrics.all)}`) on the
-public and on the private split, keeps the per-case losses, and writes `results_path` (JSON),
-which the grader records in the ledger. Participant code never runs here: only parsed
+`kit grade` runs this notebook with papermill once per batch, from the batch's first
+predictions on: it validates each prediction file of the manifest as the grader adds it,
+computes every metric of the spec (`{", ".join(s.metrics.all)}`) on the public and on the
+private split, keeps the per-case losses, and writes `results_path` (JSON), which the
+grader records in the ledger. Participant code never runs here: only parsed
 prediction files are scored.
 
 Opened by hand in JupyterLab, it scores the sample submission.
@@ -179,13 +180,10 @@ Opened by hand in JupyterLab, it scores the sample submission.
         code(f'''
 spec_path = "../../starter_kits/{s.id}/challenge.yml"
 labels_path = "labels.csv"
-manifest_path = None  # JSON list of {{"key", "predictions", "out_dir"}}; None scores the sample submission
+manifest_path = None  # JSON (a list) or JSON lines of {{"key", "predictions", "out_dir"}}; None: the sample
 results_path = None  # where to write the results (JSON); None writes nothing
 ''', "parameters"),
         code('''
-import json
-from pathlib import Path
-
 from kit.challenge import load_challenge
 from kit.grading.scoring import results_table, score_batch
 
@@ -193,8 +191,8 @@ challenge = load_challenge(spec_path)
 challenge.verify(roles=("labels",))  # the labels are the ones the spec's sha256 names
 if manifest_path is None:
     manifest = [{"key": "sample_submission", "predictions": str(challenge.path("sample_submission"))}]
-else:
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+else:  # `kit grade` streams it: each submission is scored as soon as its predictions exist
+    manifest = manifest_path
 results = score_batch(spec_path, labels_path, manifest, results_path)
 print(f"scored {sum(r['status'] == 'scored' for r in results.values())} of {len(results)} submissions")
 '''),

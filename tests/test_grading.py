@@ -62,6 +62,12 @@ def test_shipped_challenge_end_to_end(root, workdir, tmp_path, cid):
         # the stored original is the very file handed in
         assert Path(nb_run["stored_path"]).read_bytes() == (subs / "starter-team" / "starter.ipynb").read_bytes()
 
+    # ONE run of the grading notebook scored the batch, fed through a JSON-lines manifest
+    batches = list((workdir / cid / "batches").iterdir())
+    assert len(batches) == 1 and (batches[0] / "grade.ipynb").exists()
+    lines = [json.loads(x) for x in (batches[0] / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and lines[-1] == {"end": True}
+
     # the notebook saw only participant-visible data
     out = Path(nb_run["output_path"]).read_text()
     assert "train:" in out
@@ -157,6 +163,38 @@ def test_a_failing_grading_notebook_loses_nothing(root, workdir, tmp_path):
         assert len(led.pending(ch.id)) == 1
     ch.grade_notebook.write_bytes(good)
     assert grade("breast-cancer", [tmp_path / "subs"], workdir=workdir, root=root).counts["scored"] == 1
+
+
+def test_a_streamed_manifest_is_read_line_by_line_as_it_is_written(tmp_path):
+    """The grading notebook follows the grader's manifest: half-written lines wait, the end line stops it."""
+    import threading
+    import time
+
+    from kit.grading.scoring import follow_manifest
+    path = tmp_path / "manifest.jsonl"
+    path.write_text("")
+    got, times = [], []
+
+    def reader():
+        for entry in follow_manifest(path, poll=0.005):
+            got.append(entry)
+            times.append(time.monotonic())
+
+    t = threading.Thread(target=reader)
+    t.start()
+    with open(path, "a") as fh:
+        fh.write('{"key": "1"}\n{"key": ')
+        fh.flush()
+        time.sleep(0.2)
+        assert got == [{"key": "1"}]  # the first entry is scored while the second is being written
+        written = time.monotonic()
+        fh.write('"2"}\n')
+        fh.flush()
+        time.sleep(0.1)
+        fh.write('{"end": true}\n{"key": "after the end"}\n')
+    t.join(5)
+    assert not t.is_alive()
+    assert got == [{"key": "1"}, {"key": "2"}] and times[1] >= written
 
 
 def test_the_grading_notebook_runs_by_hand(root, tmp_path):

@@ -4,7 +4,8 @@
    recorded in the ledger; the same team and content is recorded once;
 2. run: each notebook runs label-blind in its own work folder (see ``execute``);
 3. score: all prediction files of the batch are scored by ONE run of the hidden
-   grading notebook (papermill, trusted, with the labels);
+   grading notebook (papermill, trusted, with the labels), fed each file as soon as its
+   notebook has run;
 4. record: one ledger run per submission with its status, error and scores.
 
 A failing submission is recorded and never stops the others. If the grader
@@ -292,16 +293,16 @@ def _error_text(error: dict) -> str:
     return "\n".join(lines)
 
 
-def _score(ch, ledger, ready: list, scorer, report):
-    """Score a batch of prediction files with ONE run of the hidden grading notebook; record each."""
-    manifest, by_key = [], {}
-    for item, outcome in ready:
-        key = str(item["submission_id"])
-        name = item["filename"] if item["kind"] == "predictions" else "predictions_path"
-        manifest.append({"key": key, "predictions": outcome.predictions_path, "out_dir": outcome.run_dir,
-                         "name": name})
-        by_key[key] = (item, outcome)
-    results = scorer.score(manifest)
+def _manifest_entry(item: dict, outcome: ExecOutcome) -> dict:
+    """What the grading notebook is told about one submission to score."""
+    name = item["filename"] if item["kind"] == "predictions" else "predictions_path"
+    return {"key": str(item["submission_id"]), "predictions": outcome.predictions_path, "out_dir": outcome.run_dir,
+            "name": name}
+
+
+def _record_scores(ch, ledger, ready: list, results: dict, report):
+    """Record the grading notebook's result for each (item, outcome) of ``ready``."""
+    by_key = {str(item["submission_id"]): (item, outcome) for item, outcome in ready}
     for key, (item, outcome) in by_key.items():
         res = results.get(key)
         if res is None:

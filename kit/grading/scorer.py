@@ -6,10 +6,15 @@ grading folder, with the scoring libraries imported, and papermill executes ever
 batch's grading notebook in it (``km=``), so a batch of one is scored in a fraction
 of a second. Participant code never runs in this kernel: it only reads parsed
 prediction files.
+
+A run starts with the batch's first predictions and is fed the others as their
+notebooks finish (:class:`ScoringRun`, a JSON-lines manifest), so scoring overlaps
+the notebook runs and only the last submissions are scored after them.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -74,15 +79,18 @@ class Scorer:
 
     def score(self, manifest: list[dict]) -> dict:
         """One papermill run of the grading notebook over ``manifest``; returns results by key."""
+        run = self.start()
+        run.add(manifest)
+        return run.finish()
+
+    def start(self) -> "ScoringRun":
+        """Start one run of the grading notebook; give it entries with ``add``, then ``finish``."""
+        return ScoringRun(self)
+
+    def _execute(self, batch: Path, manifest_path: Path, results_path: Path) -> None:
         import papermill as pm
         from papermill.exceptions import PapermillExecutionError
 
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        batch = self.base / "batches" / stamp
-        batch.mkdir(parents=True, exist_ok=True)
-        manifest_path = batch / "manifest.json"
-        manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        results_path = batch / "results.json"
         km = self._kernel()
         own = km is None
         if own:
@@ -102,11 +110,6 @@ class Scorer:
         finally:
             if own:
                 _shutdown(km)
-        try:
-            return json.loads(results_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GradingError("the hidden grading notebook wrote no results", where=str(self.ch.grade_notebook),
-                               fix="make it call score_batch(..., results_path)") from None
 
     def close(self) -> None:
         self._ready.wait()
@@ -115,6 +118,70 @@ class Scorer:
                 _shutdown(self.km)
             finally:
                 self.km = None
+
+
+class ScoringRun:
+    """One run of the hidden grading notebook, fed while the batch's notebooks still run.
+
+    The manifest is a JSON-lines file: :meth:`add` appends entries (each line in one
+    write), :meth:`finish` appends the end line, waits for the notebook and returns the
+    results by key. The notebook scores each entry as soon as it is added, so at the end
+    of a batch only the last submissions remain to be scored.
+    """
+
+    def __init__(self, scorer: Scorer):
+        from .scoring import END_OF_MANIFEST
+        self._end = END_OF_MANIFEST
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        self.batch = scorer.base / "batches" / stamp
+        self.batch.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = self.batch / "manifest.jsonl"
+        self.results_path = self.batch / "results.json"
+        self.count = 0
+        self._fd = os.open(self.manifest_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, args=(scorer,), name="kit-scoring", daemon=True)
+        self._thread.start()
+
+    def _main(self, scorer: Scorer) -> None:
+        try:
+            scorer._execute(self.batch, self.manifest_path, self.results_path)
+        except BaseException as exc:  # noqa: BLE001 - raised by finish()
+            self._error = exc
+
+    def add(self, entries: list[dict]) -> None:
+        for entry in entries:
+            self._write(entry)
+            self.count += 1
+
+    def _write(self, entry: dict) -> None:
+        data = (json.dumps(entry) + "\n").encode("utf-8")
+        while data:  # a regular file takes the whole line at once; the loop is for the rule
+            data = data[os.write(self._fd, data):]
+
+    def _close_manifest(self) -> None:
+        if self._fd >= 0:
+            try:
+                self._write(self._end)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
+
+    def finish(self) -> dict:
+        """End the manifest, wait for the notebook, and return its results by key."""
+        self._close_manifest()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        try:
+            return json.loads(self.results_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise GradingError("the hidden grading notebook wrote no results", where=str(self.batch / "grade.ipynb"),
+                               fix="make it call score_batch(..., results_path)") from None
+
+    def abort(self) -> None:
+        """End the manifest and let the notebook finish without waiting for it (an error path)."""
+        self._close_manifest()
 
 
 def _shutdown(km) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,18 +91,58 @@ def _score_arrays(challenge: Challenge, labels: pd.DataFrame, y: np.ndarray, p: 
     return result
 
 
+#: The line that ends a streamed manifest.
+END_OF_MANIFEST = {"end": True}
+
+
+def follow_manifest(path, *, poll: float = 0.01):
+    """The entries of a JSON-lines manifest, read as a grader appends them, up to the end line.
+
+    This is how one run of the grading notebook scores a whole batch while its notebooks
+    are still running: each submission is scored as soon as its predictions exist. The
+    grader writes every line whole (one ``write`` of the line and its newline); a line
+    is taken only once its newline is there.
+    """
+    with open(path, "rb") as fh:
+        partial = b""
+        while True:
+            chunk = fh.readline()
+            if not chunk.endswith(b"\n"):  # nothing new yet, or a line still being written
+                partial += chunk
+                time.sleep(poll)
+                continue
+            line, partial = partial + chunk, b""
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            if entry == END_OF_MANIFEST:
+                return
+            yield entry
+
+
+def read_manifest(manifest):
+    """Entries of a manifest: a list, a JSON file (a list), or a JSON-lines file being written."""
+    if isinstance(manifest, (str, Path)):
+        path = Path(manifest)
+        if path.suffix == ".jsonl":
+            return follow_manifest(path)
+        return json.loads(path.read_text(encoding="utf-8"))
+    return manifest
+
+
 def score_batch(spec_path, labels_path, manifest, results_path=None) -> dict:
     """Score every entry of a manifest ``[{"key", "predictions", "out_dir", "name"}]``.
 
-    Writes ``scores.json`` and ``per_case.csv`` into each entry's ``out_dir`` and,
-    when ``results_path`` is given, one JSON of all results keyed by ``key``.
+    ``manifest`` is a list, the path of a JSON list, or the path of a JSON-lines file
+    that the grader appends to while this runs (ended by ``{"end": true}``; see
+    :func:`follow_manifest`). Writes ``scores.json`` and ``per_case.csv`` into each
+    entry's ``out_dir`` and, when ``results_path`` is given, one JSON of all results
+    keyed by ``key``.
     """
     challenge = load_challenge(spec_path)
     labels = read_labels(challenge, labels_path)
-    if isinstance(manifest, (str, Path)):
-        manifest = json.loads(Path(manifest).read_text(encoding="utf-8"))
     results = {}
-    for entry in manifest:
+    for entry in read_manifest(manifest):
         res = score_file(challenge, labels, entry["predictions"], name=entry.get("name"))
         out = {"status": res.status, "scores": res.scores, "error": res.error, "warnings": res.warnings}
         if entry.get("out_dir"):

@@ -18,8 +18,9 @@ from typing import Sequence
 from ..challenge import load_challenge
 from ..errors import KitError
 from .execute import ExecOutcome, prepare_data_dir, remove_data_dir
-from .grader import (DEFAULT_WORKDIR, Entry, GradeReport, _exclusive, _intake, _pending, _predictions_outcome,
-                     _progress, _record_failure, _run_dir, _score, collect_hand_ins, open_ledger)
+from .grader import (DEFAULT_WORKDIR, Entry, GradeReport, _exclusive, _intake, _manifest_entry, _pending,
+                     _predictions_outcome, _progress, _record_failure, _record_scores, _run_dir, collect_hand_ins,
+                     open_ledger)
 from .intake import HandIn, check_notebook
 from .scorer import Scorer
 
@@ -106,51 +107,67 @@ class GradingSession:
 
     def _grade_queue(self, queue: list[dict], report: GradeReport, bar) -> None:
         ch, ledger = self.ch, self.ledger
-        ready: list[tuple[dict, ExecOutcome]] = []
+        # one run of the grading notebook scores the batch, fed as its notebooks finish
+        # (a new run every `score_every` submissions, so that results are recorded as they go)
+        fed: list[tuple[dict, ExecOutcome]] = []
+        run = None
 
         def advance(n=1):
             if bar is not None:
                 bar.update(n)
 
+        def feed(item, outcome):
+            nonlocal run
+            if run is None:
+                run = self.scorer.start()
+            run.add([_manifest_entry(item, outcome)])
+            fed.append((item, outcome))
+            if len(fed) >= self.score_every:
+                flush()
+
         def flush():
-            if ready:
-                _score(ch, ledger, list(ready), self.scorer, report)
-                advance(len(ready))
-                ready.clear()
+            nonlocal run
+            if run is not None:
+                current, run = run, None
+                _record_scores(ch, ledger, list(fed), current.finish(), report)
+                advance(len(fed))
+                fed.clear()
 
         jobs, items = [], {}
-        for item in queue:
-            started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-            if item["data"] is None:
-                _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                                error={"kind": "lost", "what": "the stored copy of this submission is missing",
-                                       "fix": "hand the file in again"})
-                advance()
-            elif item["kind"] == "predictions":
-                ready.append((item, _predictions_outcome(self.base, item)))
-            else:
-                try:
-                    check_notebook(item["data"], where=item["filename"])
-                except KitError as exc:
+        try:
+            for item in queue:
+                started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+                if item["data"] is None:
                     _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                                    error=exc.to_dict())
+                                    error={"kind": "lost", "what": "the stored copy of this submission is missing",
+                                           "fix": "hand the file in again"})
                     advance()
-                    continue
-                items[item["submission_id"]] = item
-                jobs.append({"submission_id": item["submission_id"], "notebook_path": item["stored_path"],
-                             "run_dir": str(_run_dir(self.base, item["submission_id"]))})
-        if jobs:
-            for outcome in self._ensure_executor().run(jobs):
-                item = items[outcome.submission_id]
-                if outcome.status != "ok":
-                    _record_failure(ledger, item, report, status="failed", stage="execute",
-                                    started=outcome.started_at, error=outcome.error, outcome=outcome)
-                    advance()
+                elif item["kind"] == "predictions":
+                    feed(item, _predictions_outcome(self.base, item))
                 else:
-                    ready.append((item, outcome))
-                    if len(ready) >= self.score_every:
-                        flush()
-        flush()
+                    try:
+                        check_notebook(item["data"], where=item["filename"])
+                    except KitError as exc:
+                        _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
+                                        error=exc.to_dict())
+                        advance()
+                        continue
+                    items[item["submission_id"]] = item
+                    jobs.append({"submission_id": item["submission_id"], "notebook_path": item["stored_path"],
+                                 "run_dir": str(_run_dir(self.base, item["submission_id"]))})
+            if jobs:
+                for outcome in self._ensure_executor().run(jobs):
+                    item = items[outcome.submission_id]
+                    if outcome.status != "ok":
+                        _record_failure(ledger, item, report, status="failed", stage="execute",
+                                        started=outcome.started_at, error=outcome.error, outcome=outcome)
+                        advance()
+                    else:
+                        feed(item, outcome)
+            flush()
+        finally:
+            if run is not None:  # stopped by an error: what was not recorded is graded next time
+                run.abort()
 
 
 __all__ = ["GradingSession", "Entry"]
