@@ -460,5 +460,19 @@ def test_a_pool_told_the_batch_size_starts_no_kernel_nobody_uses(tmp_path):
         assert own.stats["handed_out"] == 4
 
 
+def test_a_pool_closed_while_its_zygote_imports_stops_it_instead_of_waiting(tmp_path):
+    """A re-run with nothing new to grade must not wait for the libraries to be imported."""
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    own = WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2)
+    for _ in range(200):  # until the filler thread has started the zygote
+        if own.zygote is not None:
+            break
+        time.sleep(0.01)
+    own.close()
+    assert own.zygote is not None and own.zygote.hello is None  # it never finished its imports
+    assert own.zygote.proc.poll() is not None and own.stats["started"] == 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))

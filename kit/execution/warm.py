@@ -26,7 +26,9 @@ CPython's ``forkserver`` do):
 * :class:`WarmKernelPool` keeps ``size`` such kernels started and answering, each in
   its own sandbox with its own empty work folder, and hands a never-used one to each
   submission (:meth:`WarmKernelPool.acquire`); the next one starts while the current
-  one runs. At hand-out the submission's work folder is moved into place (a rename on
+  one runs (missing kernels are launched side by side, then awaited). A one-shot batch
+  tells the pool how many it will take (:meth:`WarmKernelPool.expect`), so none is
+  started for nothing; closing the pool while the zygote still imports stops it. At hand-out the submission's work folder is moved into place (a rename on
   the same filesystem; a copy otherwise).
 
 Ending a run is the same as for a cold kernel: killing the sandbox's bwrap kills its
@@ -248,18 +250,24 @@ class Zygote:
     """A process that has imported the participants' libraries and forks kernels on request."""
 
     def __init__(self, *, python: str | None = None, preload=DEFAULT_PRELOAD, env: dict[str, str] | None = None,
-                 log_path: str | os.PathLike | None = None, start_timeout: float = 120):
+                 log_path: str | os.PathLike | None = None, start_timeout: float = 120, wait: bool = True):
         self.python = python or sys.executable
         self.preload = tuple(preload)
         self._lock = threading.Lock()
         self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.hello: dict | None = None
         environment = dict(env or {})
         self.proc = subprocess.Popen(
             [self.python, "-I", "-c", zygote_source(),
              json.dumps({"preload": list(self.preload), "parent": os.getpid()})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=environment, cwd="/",
             close_fds=True, start_new_session=True)
-        line = self._read_line(start_timeout)
+        if wait:
+            self.wait_ready(start_timeout)
+
+    def wait_ready(self, timeout: float = 120) -> dict:
+        """Wait for the zygote's imports; its hello (seconds, modules, failures)."""
+        line = self._read_line(timeout)
         try:
             self.hello = json.loads(line)
         except ValueError:
@@ -272,6 +280,7 @@ class Zygote:
                         self.hello.get("threads"))
         if self.hello.get("failed"):
             log.info("zygote: modules not preloaded: %s", self.hello["failed"])
+        return self.hello
 
     def _read_line(self, timeout: float) -> bytes:
         assert self.proc.stdout is not None
@@ -569,6 +578,9 @@ class WarmKernelPool:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            zygote = self.zygote
+        if zygote is not None and zygote.hello is None and zygote.proc.poll() is None:
+            zygote.proc.kill()  # still importing: nothing to wait for (the filler sees it end)
         if self._thread is not None:
             self._thread.join(30)
         with self._cond:
@@ -691,8 +703,14 @@ class WarmKernelPool:
     def _fill(self) -> None:
         try:
             env = _zygote_env(self._root)
-            self.zygote = Zygote(python=self.python, preload=self.preload, env=env,
-                                 log_path=self._root / "zygote.log")
+            zygote = Zygote(python=self.python, preload=self.preload, env=env,
+                            log_path=self._root / "zygote.log", wait=False)
+            with self._cond:
+                self.zygote = zygote
+                closed = self._closed
+            if closed:  # closed before it was even started: stop it rather than wait for it
+                zygote.proc.kill()
+            zygote.wait_ready()
             log.info("zygote ready in %.2f s (%d modules)", self.zygote.hello["seconds"],
                      self.zygote.hello["modules"])
         except BaseException as exc:  # noqa: BLE001 - reported by acquire
@@ -705,26 +723,47 @@ class WarmKernelPool:
                         self._cond.wait()
                     if self._closed:
                         return
-                try:
-                    warm = self._start_one()
-                except BaseException as exc:  # noqa: BLE001
-                    log.warning("a warm kernel failed to start: %s", exc)
+                    missing = self._wanted() - len(self._ready)
+                # launch every missing kernel first, then wait for each: they start side by side
+                launched: list[WarmKernel] = []
+                for _ in range(missing):
+                    try:
+                        launched.append(self._launch_one())
+                    except BaseException as exc:  # noqa: BLE001
+                        if self._start_failed(exc):
+                            for warm in launched:
+                                warm.close()
+                            return
+                while launched:
+                    warm = launched.pop(0)
+                    try:
+                        self._await_ready(warm)
+                    except BaseException as exc:  # noqa: BLE001
+                        if self._start_failed(exc):
+                            for other in launched:
+                                other.close()
+                            return
+                        continue
                     with self._cond:
-                        self._failures += 1
-                        fatal = self._failures >= 3
-                    if fatal:
-                        self._fail(exc)
-                        return
-                    continue
-                with self._cond:
-                    self._failures = 0
-                    if self._closed:
-                        warm.close()
-                        return
-                    self._ready.append(warm)
-                    self._cond.notify_all()
+                        self._failures = 0
+                        if self._closed:
+                            for other in [warm, *launched]:
+                                other.close()
+                            return
+                        self._ready.append(warm)
+                        self._cond.notify_all()
         finally:
             self.zygote.close()
+
+    def _start_failed(self, exc: BaseException) -> bool:
+        """Count a kernel that failed to start; True when the pool gives up (3 in a row)."""
+        log.warning("a warm kernel failed to start: %s", exc)
+        with self._cond:
+            self._failures += 1
+            fatal = self._failures >= 3
+        if fatal:
+            self._fail(exc)
+        return fatal
 
     def _fail(self, exc: BaseException) -> None:
         """Record a fatal error for acquire(), and stay alive until close().
@@ -738,7 +777,8 @@ class WarmKernelPool:
             while not self._closed:
                 self._cond.wait()
 
-    def _start_one(self) -> WarmKernel:
+    def _launch_one(self) -> WarmKernel:
+        """Start a sandbox and fork a kernel into it (not waiting for the kernel to answer)."""
         t0 = time.monotonic()
         slot = Path(tempfile.mkdtemp(prefix="slot-", dir=self.work_root))
         run = self.sandbox.open_run(slot, self.data_dir, self.limits, runtime_root=self._root)
@@ -778,7 +818,6 @@ class WarmKernelPool:
                     warm._killed = True
             except (OSError, AttributeError):
                 warm._pidfd = -1
-            _wait_ready(info, warm, self.ready_timeout)
         except BaseException:
             if holder is not None and holder.poll() is None:
                 holder.kill()
@@ -789,7 +828,21 @@ class WarmKernelPool:
             if tail:
                 log.warning("warm kernel log: %s", tail[-1000:])
             raise
-        warm.ready_seconds = time.monotonic() - t0
+        return warm
+
+    def _await_ready(self, warm: WarmKernel) -> WarmKernel:
+        """Wait until a launched kernel answers; on failure its sandbox is gone and the error raised."""
+        try:
+            _wait_ready(warm.connection_info, warm, self.ready_timeout)
+        except BaseException:
+            tail = warm.run.read_log()
+            slot = warm.run.work_dir
+            warm.close()
+            shutil.rmtree(slot, ignore_errors=True)
+            if tail:
+                log.warning("warm kernel log: %s", tail[-1000:])
+            raise
+        warm.ready_seconds = time.monotonic() - warm.started
         self.stats["started"] += 1
         self.stats["ready_seconds"].append(warm.ready_seconds)
         return warm

@@ -35,6 +35,9 @@ class Scorer:
         self.km = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._starting = None  # the warm kernel while its imports run
         self.warm = warm
         if warm:
             threading.Thread(target=self._start_warm, name="kit-scorer", daemon=True).start()
@@ -56,6 +59,11 @@ class Scorer:
         try:
             from jupyter_client.blocking import BlockingKernelClient
             km = self._new_kernel()
+            with self._lock:
+                if self._closed:  # the session ended while the kernel started
+                    _shutdown(km)
+                    return
+                self._starting = km
             kc = BlockingKernelClient(connection_file=km.connection_file)
             kc.load_connection_file()
             kc.start_channels()
@@ -64,7 +72,12 @@ class Scorer:
                 kc.execute_interactive(WARM_IMPORTS, silent=True, timeout=120)
             finally:
                 kc.stop_channels()
-            self.km = km
+            with self._lock:
+                self._starting = None
+                if self._closed:
+                    _shutdown(km)
+                    return
+                self.km = km
         except BaseException as exc:  # noqa: BLE001 - reported at the first score()
             self._error = exc
         finally:
@@ -112,12 +125,14 @@ class Scorer:
                 _shutdown(km)
 
     def close(self) -> None:
-        self._ready.wait()
-        if self.km is not None:
-            try:
-                _shutdown(self.km)
-            finally:
-                self.km = None
+        """Stop the warm kernel; one still warming up is stopped, not waited for."""
+        with self._lock:
+            self._closed = True
+            km, self.km = self.km, None
+            starting, self._starting = self._starting, None
+        for k in (km, starting):
+            if k is not None:
+                _shutdown(k)
 
 
 class ScoringRun:

@@ -93,6 +93,8 @@ class GradingSession:
         started = datetime.now(timezone.utc)
         report = GradeReport(challenge=self.ch, workdir=str(self.workdir))
         todo = list(hand_ins) + collect_hand_ins(sources, team=team, assignment=assignment)
+        if any(h.path.suffix.lower() == ".ipynb" for h in todo) or self.ledger.pending(self.ch.id):
+            self.start()  # the kernels' zygote imports while the hand-ins are read and recorded
         queue = _intake(self.ch, self.ledger, todo, self.base, report, regrade, now or datetime.now(timezone.utc))
         seen = {x["submission_id"] for x in queue}
         queue += [q for q in _pending(self.ch, self.ledger, self.base, report) if q["submission_id"] not in seen]
