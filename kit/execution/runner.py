@@ -411,6 +411,8 @@ class _Run:
 
     # ----------------------------------------------------------------------------------
     def execute(self) -> RunResult:
+        import papermill  # imported before the kernel is taken: a batch's first runs import it while
+        #                   their kernels start, not after
         nb = self._read_notebook()
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         loop = ensure_event_loop()
@@ -430,7 +432,6 @@ class _Run:
             state = _RunState(self.limits, run.kill, watched)
             params = {k: self._translate(v) for k, v in self.parameters.items()}
             try:
-                import papermill
                 papermill.execute_notebook(
                     nb, str(self.output_path) if self.save_every_cell else None, parameters=params,
                     engine_name=ENGINE_NAME, kernel_name=self.kernel_name, language="python",

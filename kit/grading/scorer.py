@@ -24,7 +24,7 @@ from pathlib import Path
 from ..challenge import Challenge
 from ..errors import GradingError
 
-WARM_IMPORTS = "import json, pandas, numpy, sklearn.metrics, nbformat, kit.grading.scoring, kit.challenge"
+WARM_IMPORTS = "import json, pandas, numpy, sklearn.metrics, kit.grading.scoring, kit.challenge"
 
 
 class Scorer:

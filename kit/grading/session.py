@@ -6,8 +6,13 @@ whole workshop, so that each hand-in is graded by kernels that are already warm:
 - the lock of the challenge's work folder (one grader at a time);
 - the ledger;
 - a label-blind, read-only data folder that every participant sandbox mounts;
-- the executor and its pool of pre-warmed sandboxed kernels;
-- the scorer (the hidden grading notebook's kernel, warm for a watcher).
+- the executor and its pool of pre-warmed sandboxed kernels (``keep_warm=False`` for a
+  one-shot batch: only as many kernels as it needs, released as soon as it has run);
+- the scorer (the hidden grading notebook's kernel, warming up while the notebooks run).
+
+In a batch, the kernels' zygote starts importing while the hand-ins are read, and the
+grading notebook starts with the first predictions and is fed the others as their
+notebooks finish: after the last notebook, only its own scoring and the recording remain.
 """
 from __future__ import annotations
 
