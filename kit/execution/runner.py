@@ -411,8 +411,8 @@ class _Run:
 
     # ----------------------------------------------------------------------------------
     def execute(self) -> RunResult:
-        import papermill  # imported before the kernel is taken: a batch's first runs import it while
-        #                   their kernels start, not after
+        import papermill  # noqa: F401 - imported before the kernel is taken: a batch's first runs
+        #                   import it while their kernels start, not after
         nb = self._read_notebook()
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         loop = ensure_event_loop()
@@ -432,11 +432,10 @@ class _Run:
             state = _RunState(self.limits, run.kill, watched)
             params = {k: self._translate(v) for k, v in self.parameters.items()}
             try:
-                papermill.execute_notebook(
-                    nb, str(self.output_path) if self.save_every_cell else None, parameters=params,
-                    engine_name=ENGINE_NAME, kernel_name=self.kernel_name, language="python",
-                    progress_bar=False, log_output=False, request_save_on_cell_execute=self.save_every_cell,
-                    start_timeout=self.start_timeout, km=self.km, kit_state=state)
+                _papermill_execute(
+                    nb, str(self.input_path), str(self.output_path) if self.save_every_cell else None,
+                    parameters=params, kernel_name=self.kernel_name, start_timeout=self.start_timeout,
+                    km=self.km, kit_state=state)
             except Exception as exc:  # noqa: BLE001 - classified below
                 error = exc
             finally:
@@ -466,7 +465,8 @@ class _Run:
     # ----------------------------------------------------------------------------------
     def _read_notebook(self):
         try:
-            nb = nbformat.read(str(self.input_path), as_version=4)
+            from papermill.iorw import load_notebook_node
+            nb = load_notebook_node(str(self.input_path))  # nbformat's reader, with papermill's metadata
         except FileNotFoundError:
             raise NotebookError("the notebook file does not exist", where=str(self.input_path),
                                 fix="check the path of the submitted notebook") from None
@@ -687,6 +687,32 @@ def _reason_for_death(info: dict | None, log_tail: str, lim: "Limits") -> str:
         text = f"kernel exited with code {info['code']}"
         return text + (f"; memory limit ({lim.memory_mb} MB) exceeded" if memory_hint else "")
     return "kernel died" + (f"; memory limit ({lim.memory_mb} MB) exceeded" if memory_hint else "")
+
+
+def _papermill_execute(nb, input_path: str, output_path: str | None, *, parameters: dict, kernel_name: str,
+                       **engine_kwargs):
+    """What ``papermill.execute_notebook`` does, for a notebook already read and checked.
+
+    The same steps, with papermill's own functions: inject the parameters, record the
+    paths in the notebook's metadata, execute with the engine, raise for the first error.
+    Skipped: reading the notebook again, and serializing it to a discarded string when
+    there is no output path (papermill does both for an in-memory notebook: a quarter of
+    the grader's time per light notebook). The input path recorded is a path, where
+    papermill would record the whole in-memory notebook.
+    """
+    from papermill.engines import papermill_engines
+    from papermill.execute import prepare_notebook_metadata, raise_for_execution_errors, remove_error_markers
+    from papermill.parameterize import parameterize_notebook
+
+    if parameters:
+        nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, language="python",
+                                   engine_name=ENGINE_NAME)
+    nb = remove_error_markers(prepare_notebook_metadata(nb, input_path, output_path))
+    nb = papermill_engines.execute_notebook_with_engine(
+        ENGINE_NAME, nb, input_path=input_path, output_path=output_path, kernel_name=kernel_name,
+        progress_bar=False, log_output=False, **engine_kwargs)
+    raise_for_execution_errors(nb, output_path)
+    return nb
 
 
 def _system_exit_cell(nb) -> int | None:
