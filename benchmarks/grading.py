@@ -13,9 +13,10 @@ then measures the latency of a single hand-in in a warm grading session (what
     python benchmarks/grading.py [--n 40] [--workers 2] [--kit-runs 3] [--latency-runs 5] [--skip-nbgrader]
 
 ``kit grade`` is timed ``--kit-runs`` times (each a fresh work folder: every submission is
-graded anew) and its median is the figure the ratios use; every run is printed. The
-machines here are shared and noisy, and a 20-second measurement suffers more from it than
-the minutes-long baselines do.
+graded anew), interleaved with the baselines (kit, nbgrader, kit, papermill, kit), and its
+median is the figure the ratios use; every run is printed. The machines here are shared
+and noisy, and a 20-second measurement suffers more from it than the minutes-long
+baselines do.
 
 Targets on a 2-core machine: kit >= 8x the throughput of nbgrader autograde; <= 1 s
 from a single hand-in to its score (starter notebook, sandbox on).
@@ -166,17 +167,26 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         tmp = Path(tmp)
         results = {}
-        if not a.skip_nbgrader:
-            results["nbgrader autograde"] = bench_nbgrader(nbs, tmp)
-        if not a.skip_papermill:
-            results["papermill loop"] = bench_papermill(nbs, tmp)
-        runs = []
-        for r in range(a.kit_runs):
-            kit_s, counts = bench_kit(nbs, tmp, a.workers, tag=str(r))
+        runs: list[float] = []
+
+        def kit_run():
+            kit_s, counts = bench_kit(nbs, tmp, a.workers, tag=str(len(runs)))
             runs.append(kit_s)
-            print(f"kit grade run {r + 1}: {kit_s:.1f} s, outcome {counts}")
+            print(f"kit grade run {len(runs)}: {kit_s:.1f} s, outcome {counts}", flush=True)
             if counts.get("scored") != a.n:
                 raise SystemExit(f"kit grade did not score all {a.n} submissions: {counts}")
+
+        # kit's runs are interleaved with the baselines' so that all see the same machine
+        baselines = [(name, fn) for name, fn, skip in (("nbgrader autograde", bench_nbgrader, a.skip_nbgrader),
+                                                        ("papermill loop", bench_papermill, a.skip_papermill))
+                     if not skip]
+        for name, fn in baselines:
+            if len(runs) < a.kit_runs:
+                kit_run()
+            results[name] = fn(nbs, tmp)
+            print(f"{name}: {results[name]:.1f} s", flush=True)
+        while len(runs) < a.kit_runs:
+            kit_run()
         kit_s = statistics.median(runs)
         results[f"kit grade (bubblewrap, {a.workers} workers)"] = kit_s
         for name, s in results.items():
