@@ -61,7 +61,7 @@ def starter(ch) -> nbformat.NotebookNode:
 fig, axes = plt.subplots(1, {len(cols)}, figsize=(12, 3.2))
 for ax, col in zip(axes, {cols!r}):
     for label, name in [(0, "benign"), (1, "malignant")]:
-        ax.hist(train.loc[train[TARGET] == label, col], bins=25, alpha=0.6, label=name)
+        ax.hist(train.loc[train[TARGET] == label, col], bins=25, histtype="stepfilled", alpha=0.5, label=name)
     ax.set_title(col)
 axes[0].legend()
 fig.tight_layout()
