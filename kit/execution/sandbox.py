@@ -318,6 +318,15 @@ _leased_here: set[int] = set()
 _lease_lock = threading.Lock()
 
 
+def is_private_dir(path: str | os.PathLike) -> bool:
+    """True if *path* is a folder (not a link) of this user's that nobody else can write to."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def _uid_lock_dir() -> Path:
     path = Path(tempfile.gettempdir()) / "kit-sandbox-uids"
     try:
@@ -325,8 +334,7 @@ def _uid_lock_dir() -> Path:
     except OSError as exc:
         raise KitError(f"cannot create the uid lock folder: {exc}", where=str(path),
                        fix="make the temporary folder writable, or set TMPDIR") from exc
-    st = path.lstat()
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+    if not is_private_dir(path):
         raise KitError("the uid lock folder is not a private folder of this user", where=str(path),
                        fix=f"remove {path} (it must be a folder owned by uid {os.geteuid()}, "
                            "not writable by others)")

@@ -28,8 +28,9 @@ CPython's ``forkserver`` do):
   submission (:meth:`WarmKernelPool.acquire`); the next one starts while the current
   one runs (missing kernels are launched side by side, then awaited). A one-shot batch
   tells the pool how many it will take (:meth:`WarmKernelPool.expect`), so none is
-  started for nothing; closing the pool while the zygote still imports stops it. At hand-out the submission's work folder is moved into place (a rename on
-  the same filesystem; a copy otherwise).
+  started for nothing; closing the pool while the zygote still imports stops it. At
+  hand-out the submission's work folder is moved into place (a rename on the same
+  filesystem; a copy otherwise).
 
 Ending a run is the same as for a cold kernel: killing the sandbox's bwrap kills its
 PID namespace (the forked kernel is a member), and the run's uid is swept.
@@ -59,7 +60,6 @@ import os
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -76,7 +76,8 @@ from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from ..errors import KitError
 from .sandbox import (CLIENT_CONNECTION_FILE, IPC_PREFIX, KERNEL_ARGS, KERNEL_CONNECTION_FILE, KERNEL_EXIT_FILE,
                       KERNEL_LOG_FILE, BubblewrapSandbox, Sandbox, SandboxKernelManager, SandboxRun,
-                      _deny_user_namespaces, _enter_sandbox, get_sandbox, kernel_argv, sandbox_env)
+                      _deny_user_namespaces, _enter_sandbox, get_sandbox, is_private_dir, kernel_argv,
+                      sandbox_env)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..challenge import Limits
@@ -727,32 +728,31 @@ class WarmKernelPool:
                     missing = self._wanted() - len(self._ready)
                 # launch every missing kernel first, then wait for each: they start side by side
                 launched: list[WarmKernel] = []
-                for _ in range(missing):
-                    try:
-                        launched.append(self._launch_one())
-                    except BaseException as exc:  # noqa: BLE001
-                        if self._start_failed(exc):
-                            for warm in launched:
+                try:
+                    for _ in range(missing):
+                        try:
+                            launched.append(self._launch_one())
+                        except BaseException as exc:  # noqa: BLE001
+                            if self._start_failed(exc):
+                                return
+                    while launched:
+                        warm = launched.pop(0)
+                        try:
+                            self._await_ready(warm)
+                        except BaseException as exc:  # noqa: BLE001
+                            if self._start_failed(exc):
+                                return
+                            continue
+                        with self._cond:
+                            self._failures = 0
+                            if self._closed:
                                 warm.close()
-                            return
-                while launched:
-                    warm = launched.pop(0)
-                    try:
-                        self._await_ready(warm)
-                    except BaseException as exc:  # noqa: BLE001
-                        if self._start_failed(exc):
-                            for other in launched:
-                                other.close()
-                            return
-                        continue
-                    with self._cond:
-                        self._failures = 0
-                        if self._closed:
-                            for other in [warm, *launched]:
-                                other.close()
-                            return
-                        self._ready.append(warm)
-                        self._cond.notify_all()
+                                return
+                            self._ready.append(warm)
+                            self._cond.notify_all()
+                finally:
+                    for other in launched:  # launched but not handed to the pool: closing, or given up
+                        other.close()
         finally:
             self.zygote.close()
 
@@ -966,13 +966,10 @@ def _private_cache(name: str) -> Path | None:
     path = base / name
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for p in (base, path):
-            st = os.lstat(p)
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-                return None  # a link, or someone else's, or writable by others: do not read from it
     except OSError:
         return None
-    return path
+    # a link, or someone else's, or writable by others: do not read from it
+    return path if is_private_dir(base) and is_private_dir(path) else None
 
 
 def _move_contents(src: Path, dst: Path) -> None:

@@ -90,12 +90,6 @@ class Scorer:
             self.km = None  # died: this batch runs cold
         return self.km
 
-    def score(self, manifest: list[dict]) -> dict:
-        """One papermill run of the grading notebook over ``manifest``; returns results by key."""
-        run = self.start()
-        run.add(manifest)
-        return run.finish()
-
     def start(self) -> "ScoringRun":
         """Start one run of the grading notebook; give it entries with ``add``, then ``finish``."""
         return ScoringRun(self)
