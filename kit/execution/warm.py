@@ -157,28 +157,15 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
             devnull = os.open("/dev/null", os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
-            if req.get("join_pid"):
-                target = req["join_pid"]
-                fds = []
-                for ns in ("cgroup", "ipc", "uts", "net", "pid", "mnt"):
-                    try:
-                        fds.append((ns, os.open(f"/proc/{target}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC)))
-                    except FileNotFoundError:
-                        continue
-                root = os.open(f"/proc/{target}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                for ns, fd in fds:
-                    if libc.setns(fd, 0) != 0:
-                        err = ctypes.get_errno()
-                        raise OSError(err, f"setns({ns}): {os.strerror(err)}")
-                    os.close(fd)
-                os.fchdir(root)
-                os.chroot(".")
-                os.close(root)
-                os.chdir("/")
+            # the log and the exit file are opened by their host paths before joining: an error
+            # while joining is then written where the pool reads the kernel's log
             exit_fd = os.open(req["exit_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                               | os.O_CLOEXEC, 0o644)
             log_fd = os.open(req["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
                              | os.O_CLOEXEC, 0o644)
+            os.dup2(log_fd, 2)
+            if req.get("join_pid"):
+                _join_sandbox(libc, req["join_pid"], req.get("join_user"))
             kernel = os.fork()
             if kernel == 0:
                 os.dup2(log_fd, 1)
@@ -233,6 +220,55 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
         protocol_out.flush()
 
 
+def _join_sandbox(libc, target, join_user):  # pragma: no cover - runs in the zygote's child
+    """Join the namespaces and the root of the sandbox whose PID 1 is *target*.
+
+    A root grader's sandbox has no user namespace: its namespaces are joined directly. An
+    unprivileged grader's sandbox lives in a user namespace of its own, which owns its other
+    namespaces: joining them needs CAP_SYS_ADMIN there, which the namespace's owner gets by
+    joining it first (setns needs a single-threaded caller: this forked child is one).
+    bwrap's ``--disable-userns`` puts the sandboxed processes one user namespace deeper: the
+    namespace that owns the others is joined first, the sandbox's own last (from an ancestor
+    namespace every capability holds in its descendants).
+    """
+    import ctypes
+    import fcntl
+    import os
+
+    def ns_fd(name):
+        try:
+            return os.open(f"/proc/{target}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+
+    def join(fd, name):
+        if libc.setns(fd, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({name}) into the sandbox of pid {target}: {os.strerror(err)}")
+        os.close(fd)
+
+    others = [(name, fd) for name in ("cgroup", "ipc", "uts", "net", "pid", "mnt")
+              if (fd := ns_fd(name)) is not None]
+    root = os.open(f"/proc/{target}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    inner = None
+    if join_user:
+        inner = ns_fd("user")
+        owner = fcntl.ioctl(dict(others)["net"], 0xB701)  # NS_GET_USERNS: the user namespace owning it
+        same = os.fstat(owner).st_ino == os.fstat(inner).st_ino
+        join(owner, "user")
+        if same:
+            os.close(inner)
+            inner = None
+    for name, fd in others:
+        join(fd, name)
+    os.fchdir(root)
+    os.chroot(".")
+    os.close(root)
+    os.chdir("/")
+    if inner is not None:
+        join(inner, "user (the sandbox's own)")
+
+
 def _alive(pid):  # pragma: no cover - runs in the zygote
     import os
     try:
@@ -244,7 +280,7 @@ def _alive(pid):  # pragma: no cover - runs in the zygote
 
 def zygote_source() -> str:
     return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_deny_user_namespaces),
-                      inspect.getsource(_alive),
+                      inspect.getsource(_alive), inspect.getsource(_join_sandbox),
                       inspect.getsource(_zygote_main), "_zygote_main()"])
 
 
@@ -802,8 +838,9 @@ class WarmKernelPool:
                 holder, join_pid = self._start_holder(run)
             request = {
                 "join_pid": join_pid,
-                "exit_file": f"{run.kernel_runtime_dir}/{KERNEL_EXIT_FILE}",
-                "log_file": f"{run.kernel_runtime_dir}/{KERNEL_LOG_FILE}",
+                "join_user": join_pid is not None and not getattr(self.sandbox, "as_root", True),
+                "exit_file": str(run.runtime_dir / KERNEL_EXIT_FILE),
+                "log_file": str(run.runtime_dir / KERNEL_LOG_FILE),
                 "child": run.child_config(setsid=run.isolated),
                 "argv": [*self._extra_kernel_args, "-f", run.kernel_connection_file, *KERNEL_ARGS],
             }
@@ -885,6 +922,7 @@ class WarmKernelPool:
             raise
         finally:
             os.close(info_r)
+        run.note_pid1(pid1)
         return holder, pid1
 
 
