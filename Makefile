@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test setup benchmarks notebooks clean
+.PHONY: demo test lint format setup benchmarks notebooks clean
 
 # Create the virtualenv if it is absent and install the project with its test extras.
 $(STAMP): pyproject.toml
@@ -21,7 +21,17 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/kit demo
 
-test: $(STAMP)
+# The gate: ruff (lint and format) and mypy, configured in pyproject.toml. Zero findings.
+lint: $(STAMP)
+	$(BIN)/ruff check kit tests benchmarks scripts
+	$(BIN)/ruff format --check kit tests benchmarks scripts
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format kit tests benchmarks scripts
+	$(BIN)/ruff check --fix kit tests benchmarks scripts
+
+test: lint
 	$(BIN)/python -m pytest
 
 benchmarks: $(STAMP)
@@ -31,4 +41,4 @@ notebooks: $(STAMP)
 	$(BIN)/python scripts/make_notebooks.py
 
 clean:
-	rm -rf kit-work kit-demo .pytest_cache
+	rm -rf kit-work kit-demo .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ Usage::
 
     python benchmarks/bootstrap.py --teams 500 --cases 10000 --resamples 1000 --seed 0
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", type=int, default=10000)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--naive-resamples", type=int, default=10,
-                        help="resamples scored by the naive loop, for every team (default 10)")
+    parser.add_argument(
+        "--naive-resamples",
+        type=int,
+        default=10,
+        help="resamples scored by the naive loop, for every team (default 10)",
+    )
     parser.add_argument("--prevalence", type=float, default=0.3)
     args = parser.parse_args(argv)
 
@@ -80,8 +85,10 @@ def main(argv=None) -> int:
     print(f"naive_calls_timed: {calls_timed} ({k} resamples x {args.teams} teams)")
     print(f"naive_seconds_timed: {naive_seconds:.3f}")
     print(f"naive_seconds_per_call: {per_call:.6f}")
-    print(f"naive_seconds_extrapolated: {naive_full:.1f} "
-          f"(EXTRAPOLATED from {calls_timed} timed calls to {calls_full} calls)")
+    print(
+        f"naive_seconds_extrapolated: {naive_full:.1f} "
+        f"(EXTRAPOLATED from {calls_timed} timed calls to {calls_full} calls)"
+    )
     print(f"speedup: {naive_full / kit_seconds:.1f}")
     print(f"max_abs_diff_vs_sklearn: {diff:.3e} (on the {calls_timed} timed calls)")
     print(f"kendall_tau_mean: {result.stability()['mean']:.4f}")

@@ -21,6 +21,7 @@ baselines do.
 Targets on a 2-core machine: kit >= 8x the throughput of nbgrader autograde; <= 1 s
 from a single hand-in to its score (starter notebook, sandbox on).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,16 +56,27 @@ def variants(n: int) -> list[nbformat.NotebookNode]:
         if i == 0:
             v = Variant("t0", "starter")
         elif i % 3 == 1:
-            v = Variant(f"t{i}", "c", model=(
-                "from sklearn.linear_model import LogisticRegression\nfrom sklearn.pipeline import make_pipeline\n"
-                "from sklearn.preprocessing import StandardScaler\n"
-                f"model = make_pipeline(StandardScaler(), LogisticRegression(C={0.05 * i:.2f}, max_iter=1000))"))
+            v = Variant(
+                f"t{i}",
+                "c",
+                model=(
+                    "from sklearn.linear_model import LogisticRegression\nfrom sklearn.pipeline import make_pipeline\n"
+                    "from sklearn.preprocessing import StandardScaler\n"
+                    f"model = make_pipeline(StandardScaler(), LogisticRegression(C={0.05 * i:.2f}, max_iter=1000))"
+                ),
+            )
         elif i % 3 == 2:
-            v = Variant(f"t{i}", "mean_only", features=(
-                "def make_features(df):\n    return df[[c for c in df.columns if c.startswith('mean_')]]"))
+            v = Variant(
+                f"t{i}",
+                "mean_only",
+                features=("def make_features(df):\n    return df[[c for c in df.columns if c.startswith('mean_')]]"),
+            )
         else:
-            v = Variant(f"t{i}", "worst_only", features=(
-                "def make_features(df):\n    return df[[c for c in df.columns if c.startswith('worst_')]]"))
+            v = Variant(
+                f"t{i}",
+                "worst_only",
+                features=("def make_features(df):\n    return df[[c for c in df.columns if c.startswith('worst_')]]"),
+            )
         out.append(make_variant(starter, v))
     return out
 
@@ -78,8 +90,13 @@ def bench_nbgrader(nbs, tmp: Path) -> float:
     root_opt = f"--CourseDirectory.root={course}"
     # nbgrader runs the `alembic` script of this environment
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "bench", root_opt, "--force"],
-                   check=True, capture_output=True, cwd=course, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", "bench", root_opt, "--force"],
+        check=True,
+        capture_output=True,
+        cwd=course,
+        env=env,
+    )
     for i, nb in enumerate(nbs):
         d = course / "submitted" / f"s{i:03d}" / "bench"
         d.mkdir(parents=True)
@@ -88,8 +105,13 @@ def bench_nbgrader(nbs, tmp: Path) -> float:
         shutil.copytree(ch.data_dir, d / "data")
         shutil.copy(ch.spec_path, d / "challenge.yml")
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "bench", root_opt, "--force"],
-                       capture_output=True, text=True, cwd=course, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", "bench", root_opt, "--force"],
+        capture_output=True,
+        text=True,
+        cwd=course,
+        env=env,
+    )
     seconds = time.perf_counter() - t
     graded = len(list((course / "autograded").glob("*/bench/starter.ipynb")))
     if r.returncode != 0 or graded != len(nbs):
@@ -99,6 +121,7 @@ def bench_nbgrader(nbs, tmp: Path) -> float:
 
 def bench_papermill(nbs, tmp: Path) -> float:
     import papermill as pm
+
     ch = load_challenge(CHALLENGE, root=ROOT)
     work = tmp / "papermill"
     work.mkdir()
@@ -109,8 +132,13 @@ def bench_papermill(nbs, tmp: Path) -> float:
         paths.append(p)
     t = time.perf_counter()
     for i, p in enumerate(paths):
-        pm.execute_notebook(str(p), str(work / f"out{i:03d}.ipynb"), kernel_name="python3", progress_bar=False,
-                            parameters={"data_dir": str(ch.data_dir), "predictions_path": str(work / f"p{i}.csv")})
+        pm.execute_notebook(
+            str(p),
+            str(work / f"out{i:03d}.ipynb"),
+            kernel_name="python3",
+            progress_bar=False,
+            parameters={"data_dir": str(ch.data_dir), "predictions_path": str(work / f"p{i}.csv")},
+        )
     return time.perf_counter() - t
 
 
@@ -121,16 +149,24 @@ def bench_kit(nbs, tmp: Path, workers: int, tag: str = "") -> tuple[float, dict]
         d.mkdir(parents=True)
         nbformat.write(nb, d / "nb.ipynb")
     t = time.perf_counter()
-    report = grade(CHALLENGE, [subs], workdir=tmp / f"kit-work{tag}", root=ROOT, sandbox="bubblewrap",
-                   workers=workers, progress=False)
+    report = grade(
+        CHALLENGE,
+        [subs],
+        workdir=tmp / f"kit-work{tag}",
+        root=ROOT,
+        sandbox="bubblewrap",
+        workers=workers,
+        progress=False,
+    )
     return time.perf_counter() - t, dict(report.counts)
 
 
 def bench_latency(nb, tmp: Path, workers: int, runs: int) -> list[float]:
     work = tmp / "latency-work"
     times = []
-    with GradingSession(CHALLENGE, workdir=work, root=ROOT, sandbox="bubblewrap", workers=workers,
-                        warm_scorer=True) as session:
+    with GradingSession(
+        CHALLENGE, workdir=work, root=ROOT, sandbox="bubblewrap", workers=workers, warm_scorer=True
+    ) as session:
         session.start()
         # warm-up hand-in: the first batch also waits for the pool and the grading kernel to be ready
         warm = tmp / "lat" / "warmup" / "nb.ipynb"
@@ -177,9 +213,14 @@ def main():
                 raise SystemExit(f"kit grade did not score all {a.n} submissions: {counts}")
 
         # kit's runs are interleaved with the baselines' so that all see the same machine
-        baselines = [(name, fn) for name, fn, skip in (("nbgrader autograde", bench_nbgrader, a.skip_nbgrader),
-                                                        ("papermill loop", bench_papermill, a.skip_papermill))
-                     if not skip]
+        baselines = [
+            (name, fn)
+            for name, fn, skip in (
+                ("nbgrader autograde", bench_nbgrader, a.skip_nbgrader),
+                ("papermill loop", bench_papermill, a.skip_papermill),
+            )
+            if not skip
+        ]
         for name, fn in baselines:
             if len(runs) < a.kit_runs:
                 kit_run()
@@ -195,8 +236,10 @@ def main():
             if not name.startswith("kit"):
                 print(f"throughput kit / {name}: {s / kit_s:.1f}x")
         lat = bench_latency(nbs[0], tmp, a.workers, a.latency_runs)
-        print(f"single hand-in to score in the ledger (warm session, sandbox on): median {statistics.median(lat):.3f} s"
-              f" (runs: {', '.join(f'{x:.3f}' for x in lat)})")
+        print(
+            f"single hand-in to score in the ledger (warm session, sandbox on): median {statistics.median(lat):.3f} s"
+            f" (runs: {', '.join(f'{x:.3f}' for x in lat)})"
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/kernels.py --notebooks 40 --baseline 8 --workers 2 --pool 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,22 +79,33 @@ def check(predictions: Path, n_test: int) -> None:
 
 def bench_papermill(nb: Path, tmp: Path, n: int, n_test: int) -> float:
     import papermill
+
     t0 = time.perf_counter()
     for i in range(n):
         out = tmp / f"pm-{i}"
         out.mkdir()
-        papermill.execute_notebook(str(nb), str(out / "executed.ipynb"), kernel_name="python3",
-                                   parameters={"data_dir": str(DATA), "predictions_path": str(out / "p.csv")},
-                                   progress_bar=False)
+        papermill.execute_notebook(
+            str(nb),
+            str(out / "executed.ipynb"),
+            kernel_name="python3",
+            parameters={"data_dir": str(DATA), "predictions_path": str(out / "p.csv")},
+            progress_bar=False,
+        )
         check(out / "p.csv", n_test)
     return (time.perf_counter() - t0) / n
 
 
 def kit_run(nb: Path, tmp: Path, tag: str, limits: Limits, pool=None, n_test: int = 0):
     work = tmp / f"{tag}-work"
-    res = run_notebook(nb, tmp / f"{tag}.ipynb", work_dir=work, data_dir=DATA,
-                       parameters={"data_dir": str(DATA), "predictions_path": str(work / "p.csv")},
-                       limits=limits, pool=pool)
+    res = run_notebook(
+        nb,
+        tmp / f"{tag}.ipynb",
+        work_dir=work,
+        data_dir=DATA,
+        parameters={"data_dir": str(DATA), "predictions_path": str(work / "p.csv")},
+        limits=limits,
+        pool=pool,
+    )
     if res.status != "ok":
         raise SystemExit(f"run {tag} failed: {res.reason}\n{res.traceback}")
     check(work / "p.csv", n_test)
@@ -150,21 +162,28 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 kit_run(nb, tmp, f"lat-{i}", limits, pool, n_test)
                 lat.append(time.perf_counter() - t0)
-            print(f"kit_warm_latency_s_median: {statistics.median(lat):.3f}  "
-                  f"(min {min(lat):.3f}, max {max(lat):.3f}, n={len(lat)})")
+            print(
+                f"kit_warm_latency_s_median: {statistics.median(lat):.3f}  "
+                f"(min {min(lat):.3f}, max {max(lat):.3f}, n={len(lat)})"
+            )
             wait_full(pool)
             # throughput over a batch
             t0 = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(args.workers) as ex:
-                results = list(ex.map(lambda i: kit_run(nb, tmp, f"warm-{i}", limits, pool, n_test),
-                                      range(args.notebooks)))
+                results = list(
+                    ex.map(lambda i: kit_run(nb, tmp, f"warm-{i}", limits, pool, n_test), range(args.notebooks))
+                )
             per_warm = (time.perf_counter() - t0) / args.notebooks
-            print(f"kit_warm_sandbox_s_per_notebook: {per_warm:.3f}  "
-                  f"(n={args.notebooks}, workers={args.workers}, pool={args.pool})")
+            print(
+                f"kit_warm_sandbox_s_per_notebook: {per_warm:.3f}  "
+                f"(n={args.notebooks}, workers={args.workers}, pool={args.pool})"
+            )
             print(f"kit_warm_run_seconds_median: {statistics.median(r.duration for r in results):.3f}")
             print(f"kit_warm_kernel_ready_seconds_median: {statistics.median(pool.stats['ready_seconds']):.3f}")
-            print(f"zygote_import_seconds: {pool.zygote.hello['seconds']:.2f}  "
-                  f"(threads after imports: {pool.zygote.hello['threads']})")
+            print(
+                f"zygote_import_seconds: {pool.zygote.hello['seconds']:.2f}  "
+                f"(threads after imports: {pool.zygote.hello['threads']})"
+            )
             cpu = [r.kernel_cpu_seconds for r in results if r.kernel_cpu_seconds is not None]
             if cpu:
                 print(f"kit_warm_kernel_cpu_seconds_median: {statistics.median(cpu):.3f}")

@@ -3,6 +3,7 @@
 The library behind the ``kit`` command line: challenge specs, the metric
 registry, notebook grading, the ledger, leaderboards and data cards.
 """
+
 __version__ = "0.1.0"
 
 

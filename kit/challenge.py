@@ -5,6 +5,7 @@ the hidden part of a challenge (labels, the grading notebook) lives in
 ``grading/<id>/``. :func:`load_challenge` finds both and returns a
 :class:`Challenge` that knows the paths of every part.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -100,8 +101,10 @@ class Phase(_Model):
     @model_validator(mode="after")
     def _ordered(self):
         if self.end <= self.start:
-            raise ValueError(f"phase {self.name!r} ends ({self.end:%Y-%m-%d}) before it starts "
-                             f"({self.start:%Y-%m-%d}); set end after start")
+            raise ValueError(
+                f"phase {self.name!r} ends ({self.end:%Y-%m-%d}) before it starts "
+                f"({self.start:%Y-%m-%d}); set end after start"
+            )
         return self
 
 
@@ -144,6 +147,7 @@ class Source(_Model):
     @classmethod
     def _known(cls, v):
         from .datasets import get_dataset_names
+
         if v not in get_dataset_names():
             raise ValueError(f"{v!r} is not a bundled dataset; use one of {', '.join(get_dataset_names())}")
         return v
@@ -157,9 +161,10 @@ class ChallengeSpec(_Model):
     task: Literal["binary", "regression", "survival"]
     id_column: str = Field(min_length=1)
     target: list[str] = Field(min_length=1, description="target column(s); survival: [event, time]")
-    prediction_column: Optional[str] = Field(
-        default=None, description="column participants predict; default: the target (binary, regression) or 'risk'")
-    positive_label: Optional[str] = Field(default=None, description="binary: what the positive class means")
+    prediction_column: str | None = Field(
+        default=None, description="column participants predict; default: the target (binary, regression) or 'risk'"
+    )
+    positive_label: str | None = Field(default=None, description="binary: what the positive class means")
     metrics: Metrics
     split: Split
     seed: int = Field(ge=0)
@@ -177,14 +182,15 @@ class ChallengeSpec(_Model):
             if m.task != self.task:
                 problems.append(
                     f"metric {name!r} scores {m.task} tasks, not {self.task}; use one of "
-                    f"{', '.join(get_metric_names(self.task))}")
+                    f"{', '.join(get_metric_names(self.task))}"
+                )
         if self.task == "survival" and len(self.target) != 2:
             problems.append("a survival task needs target: [event, time]")
         if self.task != "survival" and len(self.target) != 1:
             problems.append(f"a {self.task} task has exactly one target column")
         if self.id_column in self.target:
             problems.append("id_column is also a target column; use a separate id column")
-        for a, b in zip(self.phases, self.phases[1:]):
+        for a, b in zip(self.phases, self.phases[1:], strict=False):
             if b.start < a.end:
                 problems.append(f"phases {a.name!r} and {b.name!r} overlap; start {b.name!r} after {a.name!r} ends")
         if len({p.name for p in self.phases}) != len(self.phases):
@@ -212,7 +218,7 @@ class ChallengeSpec(_Model):
         now = now or datetime.now(timezone.utc)
         return now < self.closes
 
-    def phase_at(self, now: datetime | None = None) -> Optional[Phase]:
+    def phase_at(self, now: datetime | None = None) -> Phase | None:
         now = now or datetime.now(timezone.utc)
         for p in self.phases:
             if p.start <= now < p.end:
@@ -245,7 +251,7 @@ def spec_problems(error: ValidationError) -> list[Problem]:
         msg = e["msg"]
         for prefix in ("Value error, ", "Assertion failed, "):
             if msg.startswith(prefix):
-                msg = msg[len(prefix):]
+                msg = msg[len(prefix) :]
         if e["type"] == "value_error" and isinstance(e.get("ctx", {}).get("error"), Exception):
             exc = e["ctx"]["error"]
             fix = getattr(exc, "fix", "")
@@ -264,20 +270,25 @@ def spec_problems(error: ValidationError) -> list[Problem]:
 
 def parse_spec(data, *, source: str = "challenge spec") -> ChallengeSpec:
     if not isinstance(data, dict):
-        raise SpecError("the spec must be a YAML mapping of fields", where=source,
-                        fix="start from starter_kits/breast-cancer/challenge.yml")
+        raise SpecError(
+            "the spec must be a YAML mapping of fields",
+            where=source,
+            fix="start from starter_kits/breast-cancer/challenge.yml",
+        )
     try:
         return ChallengeSpec.model_validate(data)
     except ValidationError as exc:
         problems = spec_problems(exc)
-        raise SpecError(f"{len(problems)} problem(s) in the challenge spec", where=source,
-                        problems=problems) from None
+        raise SpecError(f"{len(problems)} problem(s) in the challenge spec", where=source, problems=problems) from None
 
 
 def read_spec(path: str | os.PathLike) -> ChallengeSpec:
     path = Path(path)
-    data = read_yaml(path, error=SpecError,
-                     missing=ChallengeNotFound(f"no spec file at {path}", fix="check the path or the challenge id"))
+    data = read_yaml(
+        path,
+        error=SpecError,
+        missing=ChallengeNotFound(f"no spec file at {path}", fix="check the path or the challenge id"),
+    )
     return parse_spec(data, source=str(path))
 
 
@@ -363,14 +374,19 @@ class Challenge:
             p = self.path(role)
             expected = getattr(self.spec.data, role).sha256
             if not p.exists():
-                problems.append(Problem(f"{role} file is missing", where=str(p),
-                                        fix=f"run `kit prepare {self.id}`"))
+                problems.append(Problem(f"{role} file is missing", where=str(p), fix=f"run `kit prepare {self.id}`"))
             elif (got := sha256_file(p)) != expected:
-                problems.append(Problem(f"{role} file has sha256 {got[:12]}…, the spec says {expected[:12]}…",
-                                        where=str(p), fix=f"run `kit prepare {self.id}` to regenerate it"))
+                problems.append(
+                    Problem(
+                        f"{role} file has sha256 {got[:12]}…, the spec says {expected[:12]}…",
+                        where=str(p),
+                        fix=f"run `kit prepare {self.id}` to regenerate it",
+                    )
+                )
         if problems:
-            raise DataIntegrityError(f"data files of {self.id!r} do not match the spec",
-                                     where=str(self.spec_path), problems=problems)
+            raise DataIntegrityError(
+                f"data files of {self.id!r} do not match the spec", where=str(self.spec_path), problems=problems
+            )
 
 
 def load_challenge(challenge: str | os.PathLike | Challenge, root=None) -> Challenge:
@@ -390,11 +406,15 @@ def load_challenge(challenge: str | os.PathLike | Challenge, root=None) -> Chall
         known = list_challenges(base)
         raise ChallengeNotFound(
             f"no challenge {text!r} under {base / 'starter_kits'}",
-            fix=f"use one of: {', '.join(known) or '(none found)'}, or pass --root / set KIT_ROOT")
+            fix=f"use one of: {', '.join(known) or '(none found)'}, or pass --root / set KIT_ROOT",
+        )
     spec = read_spec(spec_path)
     if spec.id != text:
-        raise SpecError(f"the spec's id is {spec.id!r} but its folder is {text!r}", where=str(spec_path),
-                        fix="make the folder name and the id the same")
+        raise SpecError(
+            f"the spec's id is {spec.id!r} but its folder is {text!r}",
+            where=str(spec_path),
+            fix="make the folder name and the id the same",
+        )
     return Challenge(spec, base)
 
 

@@ -5,6 +5,7 @@ and, when given validation labels and predictions from the participant's own
 hold-out split, shows every metric of the challenge. It never reads hidden
 labels: a participant has none.
 """
+
 from __future__ import annotations
 
 import html
@@ -48,49 +49,65 @@ class CheckReport:
         e = html.escape
         spec = self.challenge.spec
         if self.ok:
-            status = (f'<p style="color:#137333"><b>&#10004; Format OK</b>: {self.n_predictions} predictions, '
-                      f'ready to submit.</p>')
+            status = (
+                f'<p style="color:#137333"><b>&#10004; Format OK</b>: {self.n_predictions} predictions, '
+                f"ready to submit.</p>"
+            )
         else:
             items = "".join(
                 f"<li><b>{e(p.where)}</b>: {e(p.what)}" + (f"<br><i>Fix:</i> {e(p.fix)}" if p.fix else "") + "</li>"
-                for p in self.problems)
-            status = (f'<p style="color:#b3261e"><b>&#10008; {len(self.problems)} problem(s)</b>: the grader '
-                      f'would reject this file.</p><ul>{items}</ul>')
+                for p in self.problems
+            )
+            status = (
+                f'<p style="color:#b3261e"><b>&#10008; {len(self.problems)} problem(s)</b>: the grader '
+                f"would reject this file.</p><ul>{items}</ul>"
+            )
         table = ""
         if self.validation_scores:
             rows = []
             for name, value in self.validation_scores.items():
                 m = get_metric(name)
                 primary = " (primary)" if name == spec.metrics.primary else ""
-                rows.append(f"<tr><td>{e(name)}{primary}</td><td>{e(m.arrow)}</td>"
-                            f"<td style='text-align:right'>{e(m.format(value))}</td>"
-                            f"<td>{e(m.description)}</td></tr>")
-            table = ("<p><b>Local validation scores</b> (your own hold-out split of the training data; "
-                     "the leaderboard uses the hidden test labels):</p>"
-                     "<table><thead><tr><th>metric</th><th></th><th>score</th><th>meaning</th></tr></thead>"
-                     f"<tbody>{''.join(rows)}</tbody></table>")
+                rows.append(
+                    f"<tr><td>{e(name)}{primary}</td><td>{e(m.arrow)}</td>"
+                    f"<td style='text-align:right'>{e(m.format(value))}</td>"
+                    f"<td>{e(m.description)}</td></tr>"
+                )
+            table = (
+                "<p><b>Local validation scores</b> (your own hold-out split of the training data; "
+                "the leaderboard uses the hidden test labels):</p>"
+                "<table><thead><tr><th>metric</th><th></th><th>score</th><th>meaning</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>"
+            )
         notes = "".join(f"<p><i>{e(n)}</i></p>" for n in self.notes)
-        return (f"<div><h4>kit.check &mdash; {e(spec.title)} <code>{e(spec.id)}</code></h4>"
-                f"<p>Predictions: <code>{e(str(self.predictions_path))}</code></p>{status}{table}{notes}</div>")
+        return (
+            f"<div><h4>kit.check &mdash; {e(spec.title)} <code>{e(spec.id)}</code></h4>"
+            f"<p>Predictions: <code>{e(str(self.predictions_path))}</code></p>{status}{table}{notes}</div>"
+        )
 
     def raise_for_problems(self) -> None:
         if self.problems:
-            raise SubmissionError(f"{len(self.problems)} problem(s) in the predictions",
-                                  where=str(self.predictions_path), problems=self.problems)
+            raise SubmissionError(
+                f"{len(self.problems)} problem(s) in the predictions",
+                where=str(self.predictions_path),
+                problems=self.problems,
+            )
 
 
 def _find_challenge(data_dir, challenge) -> Challenge:
     if challenge is not None:
         return load_challenge(challenge)
     if data_dir is None:
-        raise ChallengeNotFound("kit.check needs to know the challenge",
-                                fix="pass data_dir= (the folder of train.csv) or challenge='ID'")
+        raise ChallengeNotFound(
+            "kit.check needs to know the challenge", fix="pass data_dir= (the folder of train.csv) or challenge='ID'"
+        )
     d = Path(data_dir).resolve()
     for cand in (d / SPEC_FILENAME, d.parent / SPEC_FILENAME):
         if cand.exists():
             return load_challenge(cand)
-    raise ChallengeNotFound(f"no {SPEC_FILENAME} in {d} or its parent folder",
-                            fix="pass challenge='ID' or the data_dir of the starter kit")
+    raise ChallengeNotFound(
+        f"no {SPEC_FILENAME} in {d} or its parent folder", fix="pass challenge='ID' or the data_dir of the starter kit"
+    )
 
 
 def check(predictions_path, data_dir=None, *, challenge=None, validation=None, strict=False) -> CheckReport:
@@ -108,6 +125,7 @@ def check(predictions_path, data_dir=None, *, challenge=None, validation=None, s
     report = CheckReport(challenge=ch, predictions_path=str(predictions_path))
     test_path = Path(data_dir) / Path(ch.spec.data.test.path).name if data_dir else ch.path("test")
     from .submission import read_ids
+
     try:
         expected = read_ids(test_path, ch.spec.id_column)
         preds = read_for_challenge(predictions_path, ch, expected_ids=expected)

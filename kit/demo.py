@@ -5,6 +5,7 @@ scikit-learn models, some feature engineering, one that raises, one that writes
 malformed predictions, one whose parameters cell lost its tag, plus a
 predictions file handed in directly.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -38,31 +39,73 @@ _SCALED = "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessin
 
 BINARY = [
     Variant("Aalto Analytics", "starter"),
-    Variant("Bayes Bunch", "naive_bayes", model=_model(
-        "from sklearn.naive_bayes import GaussianNB", "GaussianNB()")),
-    Variant("Cohort Crew", "random_forest", model=_model(
-        "from sklearn.ensemble import RandomForestClassifier",
-        "RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)")),
-    Variant("Dendrites", "decision_tree", model=_model(
-        "from sklearn.tree import DecisionTreeClassifier", "DecisionTreeClassifier(max_depth=3, random_state=0)")),
-    Variant("Epidemiology Eagles", "gradient_boosting", model=_model(
-        "from sklearn.ensemble import GradientBoostingClassifier", "GradientBoostingClassifier(random_state=0)")),
-    Variant("Fibroblast Five", "hist_gradient_boosting", model=_model(
-        "from sklearn.ensemble import HistGradientBoostingClassifier",
-        "HistGradientBoostingClassifier(random_state=0)")),
-    Variant("Gini Gang", "extra_trees", model=_model(
-        "from sklearn.ensemble import ExtraTreesClassifier",
-        "ExtraTreesClassifier(n_estimators=200, random_state=0, n_jobs=1)")),
-    Variant("Histology Heroes", "knn", model=_model(
-        _SCALED + "from sklearn.neighbors import KNeighborsClassifier",
-        "make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))")),
-    Variant("Imaging Insight", "svm", model=_model(
-        _SCALED + "from sklearn.svm import SVC",
-        "make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))")),
-    Variant("Jupyter Jedi", "strong_regularisation", model=_model(
-        _SCALED + "from sklearn.linear_model import LogisticRegression",
-        "make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=1000))")),
-    Variant("Kaplan Kids", "log_features", features='''
+    Variant("Bayes Bunch", "naive_bayes", model=_model("from sklearn.naive_bayes import GaussianNB", "GaussianNB()")),
+    Variant(
+        "Cohort Crew",
+        "random_forest",
+        model=_model(
+            "from sklearn.ensemble import RandomForestClassifier",
+            "RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)",
+        ),
+    ),
+    Variant(
+        "Dendrites",
+        "decision_tree",
+        model=_model(
+            "from sklearn.tree import DecisionTreeClassifier", "DecisionTreeClassifier(max_depth=3, random_state=0)"
+        ),
+    ),
+    Variant(
+        "Epidemiology Eagles",
+        "gradient_boosting",
+        model=_model(
+            "from sklearn.ensemble import GradientBoostingClassifier", "GradientBoostingClassifier(random_state=0)"
+        ),
+    ),
+    Variant(
+        "Fibroblast Five",
+        "hist_gradient_boosting",
+        model=_model(
+            "from sklearn.ensemble import HistGradientBoostingClassifier",
+            "HistGradientBoostingClassifier(random_state=0)",
+        ),
+    ),
+    Variant(
+        "Gini Gang",
+        "extra_trees",
+        model=_model(
+            "from sklearn.ensemble import ExtraTreesClassifier",
+            "ExtraTreesClassifier(n_estimators=200, random_state=0, n_jobs=1)",
+        ),
+    ),
+    Variant(
+        "Histology Heroes",
+        "knn",
+        model=_model(
+            _SCALED + "from sklearn.neighbors import KNeighborsClassifier",
+            "make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))",
+        ),
+    ),
+    Variant(
+        "Imaging Insight",
+        "svm",
+        model=_model(
+            _SCALED + "from sklearn.svm import SVC",
+            "make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))",
+        ),
+    ),
+    Variant(
+        "Jupyter Jedi",
+        "strong_regularisation",
+        model=_model(
+            _SCALED + "from sklearn.linear_model import LogisticRegression",
+            "make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=1000))",
+        ),
+    ),
+    Variant(
+        "Kaplan Kids",
+        "log_features",
+        features='''
 import numpy as np
 
 
@@ -71,78 +114,161 @@ def make_features(df):
     X = df.drop(columns=[ID, TARGET], errors="ignore")
     for col in [c for c in X.columns if c.endswith(("_area", "_perimeter", "_radius"))]:
         X[col] = np.log1p(X[col])
-    return X'''),
-    Variant("Lymph Node Labs", "mean_features_only", features='''
+    return X''',
+    ),
+    Variant(
+        "Lymph Node Labs",
+        "mean_features_only",
+        features='''
 def make_features(df):
     """Only the mean measurements: a smaller, more robust model."""
-    return df[[c for c in df.columns if c.startswith("mean_")]]'''),
-    Variant("Mitosis Masters", "shape_ratios", features='''
+    return df[[c for c in df.columns if c.startswith("mean_")]]''',
+    ),
+    Variant(
+        "Mitosis Masters",
+        "shape_ratios",
+        features='''
 def make_features(df):
     """Add shape ratios: irregular nuclei have a large perimeter for their area."""
     X = df.drop(columns=[ID, TARGET], errors="ignore")
     X["mean_irregularity"] = X["mean_perimeter"] ** 2 / X["mean_area"]
     X["worst_irregularity"] = X["worst_perimeter"] ** 2 / X["worst_area"]
-    return X''', model=_model(
-        "from sklearn.ensemble import RandomForestClassifier",
-        "RandomForestClassifier(n_estimators=200, random_state=1, n_jobs=1)")),
-    Variant("Nucleus Ninjas", "raises", features='''
+    return X''',
+        model=_model(
+            "from sklearn.ensemble import RandomForestClassifier",
+            "RandomForestClassifier(n_estimators=200, random_state=1, n_jobs=1)",
+        ),
+    ),
+    Variant(
+        "Nucleus Ninjas",
+        "raises",
+        features='''
 def make_features(df):
     """Uses a column the data does not have: this notebook raises a KeyError."""
-    return df[["mean_radius", "tumour_size_mm"]]'''),
-    Variant("Oncology Otters", "malformed_predictions", append='''
+    return df[["mean_radius", "tumour_size_mm"]]''',
+    ),
+    Variant(
+        "Oncology Otters",
+        "malformed_predictions",
+        append="""
 # Overwrites the predictions with hard labels, a renamed column and ten rows missing.
 predictions.assign(prediction=(predictions[TARGET] > 0.5).map({True: "yes", False: "no"})) \\
-    .drop(columns=[TARGET]).iloc[10:].to_csv(predictions_path, index=False)'''),
+    .drop(columns=[TARGET]).iloc[10:].to_csv(predictions_path, index=False)""",
+    ),
     Variant("Pathology Pals", "lost_parameters_tag", drop_parameters_tag=True),
 ]
 
 REGRESSION = [
     Variant("Aalto Analytics", "starter"),
-    Variant("Bayes Bunch", "bayesian_ridge", model=_model(
-        _SCALED + "from sklearn.linear_model import BayesianRidge",
-        "make_pipeline(StandardScaler(), BayesianRidge())")),
-    Variant("Cohort Crew", "random_forest", model=_model(
-        "from sklearn.ensemble import RandomForestRegressor",
-        "RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1)")),
-    Variant("Dendrites", "decision_tree", model=_model(
-        "from sklearn.tree import DecisionTreeRegressor", "DecisionTreeRegressor(max_depth=3, random_state=0)")),
-    Variant("Epidemiology Eagles", "gradient_boosting", model=_model(
-        "from sklearn.ensemble import GradientBoostingRegressor",
-        "GradientBoostingRegressor(n_estimators=100, max_depth=2, learning_rate=0.05, random_state=0)")),
-    Variant("Fibroblast Five", "hist_gradient_boosting", model=_model(
-        "from sklearn.ensemble import HistGradientBoostingRegressor",
-        "HistGradientBoostingRegressor(max_depth=3, learning_rate=0.05, random_state=0)")),
-    Variant("Gini Gang", "extra_trees", model=_model(
-        "from sklearn.ensemble import ExtraTreesRegressor",
-        "ExtraTreesRegressor(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1)")),
-    Variant("Histology Heroes", "knn", model=_model(
-        _SCALED + "from sklearn.neighbors import KNeighborsRegressor",
-        "make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=15))")),
-    Variant("Imaging Insight", "svr", model=_model(
-        _SCALED + "from sklearn.svm import SVR", "make_pipeline(StandardScaler(), SVR(C=100.0))")),
-    Variant("Jupyter Jedi", "lasso", model=_model(
-        _SCALED + "from sklearn.linear_model import LassoCV", "make_pipeline(StandardScaler(), LassoCV(cv=5))")),
-    Variant("Kaplan Kids", "interactions", features='''
+    Variant(
+        "Bayes Bunch",
+        "bayesian_ridge",
+        model=_model(
+            _SCALED + "from sklearn.linear_model import BayesianRidge",
+            "make_pipeline(StandardScaler(), BayesianRidge())",
+        ),
+    ),
+    Variant(
+        "Cohort Crew",
+        "random_forest",
+        model=_model(
+            "from sklearn.ensemble import RandomForestRegressor",
+            "RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1)",
+        ),
+    ),
+    Variant(
+        "Dendrites",
+        "decision_tree",
+        model=_model(
+            "from sklearn.tree import DecisionTreeRegressor", "DecisionTreeRegressor(max_depth=3, random_state=0)"
+        ),
+    ),
+    Variant(
+        "Epidemiology Eagles",
+        "gradient_boosting",
+        model=_model(
+            "from sklearn.ensemble import GradientBoostingRegressor",
+            "GradientBoostingRegressor(n_estimators=100, max_depth=2, learning_rate=0.05, random_state=0)",
+        ),
+    ),
+    Variant(
+        "Fibroblast Five",
+        "hist_gradient_boosting",
+        model=_model(
+            "from sklearn.ensemble import HistGradientBoostingRegressor",
+            "HistGradientBoostingRegressor(max_depth=3, learning_rate=0.05, random_state=0)",
+        ),
+    ),
+    Variant(
+        "Gini Gang",
+        "extra_trees",
+        model=_model(
+            "from sklearn.ensemble import ExtraTreesRegressor",
+            "ExtraTreesRegressor(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1)",
+        ),
+    ),
+    Variant(
+        "Histology Heroes",
+        "knn",
+        model=_model(
+            _SCALED + "from sklearn.neighbors import KNeighborsRegressor",
+            "make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=15))",
+        ),
+    ),
+    Variant(
+        "Imaging Insight",
+        "svr",
+        model=_model(_SCALED + "from sklearn.svm import SVR", "make_pipeline(StandardScaler(), SVR(C=100.0))"),
+    ),
+    Variant(
+        "Jupyter Jedi",
+        "lasso",
+        model=_model(
+            _SCALED + "from sklearn.linear_model import LassoCV", "make_pipeline(StandardScaler(), LassoCV(cv=5))"
+        ),
+    ),
+    Variant(
+        "Kaplan Kids",
+        "interactions",
+        features='''
 def make_features(df):
     """Add the body mass index x blood pressure interaction."""
     X = df.drop(columns=[ID, TARGET], errors="ignore")
     X["bmi_x_bp"] = X["bmi"] * X["bp"]
-    return X'''),
-    Variant("Lymph Node Labs", "few_features", features='''
+    return X''',
+    ),
+    Variant(
+        "Lymph Node Labs",
+        "few_features",
+        features='''
 def make_features(df):
     """Three strong predictors only."""
-    return df[["bmi", "ltg", "bp"]]'''),
-    Variant("Mitosis Masters", "huber", model=_model(
-        _SCALED + "from sklearn.linear_model import HuberRegressor",
-        "make_pipeline(StandardScaler(), HuberRegressor(max_iter=1000))")),
-    Variant("Nucleus Ninjas", "raises", features='''
+    return df[["bmi", "ltg", "bp"]]''',
+    ),
+    Variant(
+        "Mitosis Masters",
+        "huber",
+        model=_model(
+            _SCALED + "from sklearn.linear_model import HuberRegressor",
+            "make_pipeline(StandardScaler(), HuberRegressor(max_iter=1000))",
+        ),
+    ),
+    Variant(
+        "Nucleus Ninjas",
+        "raises",
+        features='''
 def make_features(df):
     """Uses a column the data does not have: this notebook raises a KeyError."""
-    return df[["bmi", "hba1c"]]'''),
-    Variant("Oncology Otters", "malformed_predictions", append='''
+    return df[["bmi", "hba1c"]]''',
+    ),
+    Variant(
+        "Oncology Otters",
+        "malformed_predictions",
+        append="""
 # Overwrites the predictions with a renamed column, text values and ten rows missing.
 predictions.assign(prediction=predictions[TARGET].round().astype(int).astype(str) + " units") \\
-    .drop(columns=[TARGET]).iloc[10:].to_csv(predictions_path, index=False)'''),
+    .drop(columns=[TARGET]).iloc[10:].to_csv(predictions_path, index=False)""",
+    ),
     Variant("Pathology Pals", "lost_parameters_tag", drop_parameters_tag=True),
 ]
 
@@ -173,8 +299,10 @@ def write_class(challenge, folder: Path) -> list[Path]:
     ch = load_challenge(challenge)
     variants = VARIANTS.get(ch.spec.task)
     if variants is None:
-        raise KitError(f"the demo has no notebook variants for {ch.spec.task} tasks",
-                       fix="run the demo on a binary or regression challenge")
+        raise KitError(
+            f"the demo has no notebook variants for {ch.spec.task} tasks",
+            fix="run the demo on a binary or regression challenge",
+        )
     starter = nbformat.read(ch.starter_notebook, as_version=4)
     paths = []
     for v in variants:
@@ -196,8 +324,11 @@ def fresh_workdir(workdir: Path) -> Path:
     workdir = Path(workdir)
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / MARKER).exists():
-            raise KitError("the demo's work folder exists and is not from an earlier demo", where=str(workdir),
-                           fix="pass --workdir with a new or empty folder")
+            raise KitError(
+                "the demo's work folder exists and is not from an earlier demo",
+                where=str(workdir),
+                fix="pass --workdir with a new or empty folder",
+            )
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / MARKER).write_text("created by `kit demo`; `kit demo` may delete this folder\n")

@@ -5,6 +5,7 @@ Every error says *what* went wrong, *where* (a file, a field, a row, a cell) and
 them in the ledger, and they pickle cleanly so they can cross process
 boundaries (worker pools, Dask).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -112,8 +113,7 @@ class ExecutionError(KitError):
 
     kind = "execution"
 
-    def __init__(self, what, *, where="", fix="", problems=(), cell_index=None,
-                 ename="", evalue="", traceback=""):
+    def __init__(self, what, *, where="", fix="", problems=(), cell_index=None, ename="", evalue="", traceback=""):
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue
@@ -121,19 +121,28 @@ class ExecutionError(KitError):
         super().__init__(what, where=where, fix=fix, problems=problems)
 
     def __reduce__(self):
-        return (_rebuild_exec, (self.what, self.where, self.fix, self.problems,
-                                self.cell_index, self.ename, self.evalue, self.traceback))
+        return (
+            _rebuild_exec,
+            (self.what, self.where, self.fix, self.problems, self.cell_index, self.ename, self.evalue, self.traceback),
+        )
 
     def to_dict(self) -> dict:
         d = super().to_dict()
-        d.update(cell_index=self.cell_index, ename=self.ename, evalue=self.evalue,
-                 traceback=self.traceback)
+        d.update(cell_index=self.cell_index, ename=self.ename, evalue=self.evalue, traceback=self.traceback)
         return d
 
 
 def _rebuild_exec(what, where, fix, problems, cell_index, ename, evalue, traceback):
-    return ExecutionError(what, where=where, fix=fix, problems=problems, cell_index=cell_index,
-                          ename=ename, evalue=evalue, traceback=traceback)
+    return ExecutionError(
+        what,
+        where=where,
+        fix=fix,
+        problems=problems,
+        cell_index=cell_index,
+        ename=ename,
+        evalue=evalue,
+        traceback=traceback,
+    )
 
 
 class GradingError(KitError):

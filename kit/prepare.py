@@ -12,6 +12,7 @@ they replace the files in place only when they match (or with ``write_hashes``,
 which records the new checksums in the spec), so a mismatch never clobbers the
 data a challenge was run on.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,11 @@ def build_frames(challenge: Challenge) -> dict[str, pd.DataFrame]:
     frame = ds.frame.copy()
     missing = [t for t in spec.target if t not in frame.columns]
     if missing:
-        raise DataIntegrityError(f"dataset {ds.name!r} has no column(s) {missing}", where="target",
-                                 fix=f"set target to columns of the dataset: {list(frame.columns)}")
+        raise DataIntegrityError(
+            f"dataset {ds.name!r} has no column(s) {missing}",
+            where="target",
+            fix=f"set target to columns of the dataset: {list(frame.columns)}",
+        )
     n = len(frame)
     rng = np.random.default_rng(spec.seed)
     # ids carry no information about the source row order
@@ -66,11 +70,17 @@ def build_frames(challenge: Challenge) -> dict[str, pd.DataFrame]:
     stratify_col = spec.target[0] if spec.task in ("binary", "survival") else None
     idx = np.arange(n)
     train_idx, test_idx = train_test_split(
-        idx, test_size=spec.split.test_fraction, random_state=spec.seed,
-        stratify=frame[stratify_col].to_numpy() if stratify_col else None)
+        idx,
+        test_size=spec.split.test_fraction,
+        random_state=spec.seed,
+        stratify=frame[stratify_col].to_numpy() if stratify_col else None,
+    )
     pub_idx, _ = train_test_split(
-        test_idx, train_size=spec.split.public_fraction, random_state=spec.seed + 1,
-        stratify=frame[stratify_col].to_numpy()[test_idx] if stratify_col else None)
+        test_idx,
+        train_size=spec.split.public_fraction,
+        random_state=spec.seed + 1,
+        stratify=frame[stratify_col].to_numpy()[test_idx] if stratify_col else None,
+    )
 
     train = frame.iloc[train_idx].sort_values(spec.id_column).reset_index(drop=True)
     test_full = frame.iloc[test_idx].copy()
@@ -108,18 +118,24 @@ def prepare(challenge, *, root=None, write_hashes: bool = False) -> list[Prepare
             p = Path(tmp) / role
             _write_csv(frames[role], p)
             staged[role] = p
-            results.append(PreparedFile(role, ch.path(role), sha256_file(p),
-                                        getattr(ch.spec.data, role).sha256, len(frames[role])))
+            results.append(
+                PreparedFile(role, ch.path(role), sha256_file(p), getattr(ch.spec.data, role).sha256, len(frames[role]))
+            )
         bad = [r for r in results if not r.matches]
         if bad and not write_hashes:
             raise DataIntegrityError(
                 f"regenerated files of {ch.id!r} do not match the sha256 in the spec; nothing was overwritten",
                 where=str(ch.spec_path),
-                problems=[Problem(f"{r.role}: built {r.sha256[:12]}…, spec says {r.expected[:12]}…",
-                                  where=str(r.path)) for r in bad],
-                fix=("if the spec's seed, split or dataset changed on purpose, run "
-                     f"`kit prepare {ch.id} --write-hashes`; otherwise check the installed "
-                     "scikit-learn / pandas versions"))
+                problems=[
+                    Problem(f"{r.role}: built {r.sha256[:12]}…, spec says {r.expected[:12]}…", where=str(r.path))
+                    for r in bad
+                ],
+                fix=(
+                    "if the spec's seed, split or dataset changed on purpose, run "
+                    f"`kit prepare {ch.id} --write-hashes`; otherwise check the installed "
+                    "scikit-learn / pandas versions"
+                ),
+            )
         for r in results:
             r.path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(staged[r.role], r.path)
@@ -133,8 +149,11 @@ def _record_hashes(spec_path: Path, hashes: dict[str, str]) -> None:
     text = spec_path.read_text(encoding="utf-8")
     for role, digest in hashes.items():
         pattern = re.compile(rf"(\n\s+{role}:\s*\n(?:\s+path:.*\n)?\s+sha256:[ \t]*)(\S*)")
-        text, n = pattern.subn(lambda m: m.group(1) + f'"{digest}"', text, count=1)
+        text, n = pattern.subn(lambda m, digest=digest: m.group(1) + f'"{digest}"', text, count=1)
         if n != 1:
-            raise DataIntegrityError(f"could not find data.{role}.sha256 in the spec", where=str(spec_path),
-                                     fix=f"write it as:\n  {role}:\n    path: ...\n    sha256: {digest}")
+            raise DataIntegrityError(
+                f"could not find data.{role}.sha256 in the spec",
+                where=str(spec_path),
+                fix=f"write it as:\n  {role}:\n    path: ...\n    sha256: {digest}",
+            )
     spec_path.write_text(text, encoding="utf-8")

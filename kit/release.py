@@ -34,6 +34,7 @@ MIT-0 or 0BSD. A notebook without an OSI licence is not redistributed (nobody
 granted the right to), and a predictions file has no code to release: both are
 listed in ``winners.csv`` as not prize-eligible, with the reason.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,7 +60,8 @@ FILE_MODE = 0o644
 
 # -- licences -----------------------------------------------------------------------------------------
 #: OSI-approved licences by SPDX identifier (canonical spelling; compared case-insensitively)
-OSI_APPROVED = frozenset("""
+OSI_APPROVED = frozenset(
+    """
 0BSD AAL AFL-1.1 AFL-1.2 AFL-2.0 AFL-2.1 AFL-3.0 AGPL-3.0-only AGPL-3.0-or-later Apache-1.1 Apache-2.0
 APL-1.0 APSL-1.0 APSL-1.1 APSL-1.2 APSL-2.0 Artistic-1.0 Artistic-1.0-cl8 Artistic-1.0-Perl Artistic-2.0
 BlueOak-1.0.0 BSD-1-Clause BSD-2-Clause BSD-2-Clause-Patent BSD-3-Clause BSD-3-Clause-LBNL BSL-1.0 CAL-1.0
@@ -73,29 +75,44 @@ NGPL Nokia NPOSL-3.0 NTP OCLC-2.0 OFL-1.1 OFL-1.1-no-RFN OFL-1.1-RFN OGTSL OLDAP
 OSL-2.0 OSL-2.1 OSL-3.0 PHP-3.0 PHP-3.01 PostgreSQL Python-2.0 QPL-1.0 RPL-1.1 RPL-1.5 RPSL-1.0 RSCPL
 SimPL-2.0 SISSL Sleepycat SPL-1.0 UCL-1.0 Unicode-DFS-2016 Unlicense UPL-1.0 VSL-1.0 W3C Watcom-1.0 Xnet Zlib
 ZPL-2.0 ZPL-2.1
-""".split())
+""".split()
+)
 #: deprecated SPDX identifiers of OSI-approved licences -> today's identifier
-DEPRECATED = {"GPL-2.0": "GPL-2.0-only", "GPL-2.0+": "GPL-2.0-or-later", "GPL-3.0": "GPL-3.0-only",
-              "GPL-3.0+": "GPL-3.0-or-later", "LGPL-2.0": "LGPL-2.0-only", "LGPL-2.0+": "LGPL-2.0-or-later",
-              "LGPL-2.1": "LGPL-2.1-only", "LGPL-2.1+": "LGPL-2.1-or-later", "LGPL-3.0": "LGPL-3.0-only",
-              "LGPL-3.0+": "LGPL-3.0-or-later", "AGPL-3.0": "AGPL-3.0-only"}
+DEPRECATED = {
+    "GPL-2.0": "GPL-2.0-only",
+    "GPL-2.0+": "GPL-2.0-or-later",
+    "GPL-3.0": "GPL-3.0-only",
+    "GPL-3.0+": "GPL-3.0-or-later",
+    "LGPL-2.0": "LGPL-2.0-only",
+    "LGPL-2.0+": "LGPL-2.0-or-later",
+    "LGPL-2.1": "LGPL-2.1-only",
+    "LGPL-2.1+": "LGPL-2.1-or-later",
+    "LGPL-3.0": "LGPL-3.0-only",
+    "LGPL-3.0+": "LGPL-3.0-or-later",
+    "AGPL-3.0": "AGPL-3.0-only",
+}
 #: licences people declare for code that the OSI has not approved, and why
 NOT_OSI = {
     "CC0-1.0": "CC0-1.0 is not OSI-approved (its waiver explicitly keeps patent rights); for public-domain-like "
-               "code use MIT-0 or 0BSD",
+    "code use MIT-0 or 0BSD",
     "CC-BY-4.0": "CC-BY-4.0 is a licence for content, not code, and is not OSI-approved",
     "CC-BY-SA-4.0": "CC-BY-SA-4.0 is a licence for content, not code, and is not OSI-approved",
     "CC-BY-NC-4.0": "CC-BY-NC-4.0 forbids commercial use: not an open-source licence",
     "CC-BY-NC-SA-4.0": "CC-BY-NC-SA-4.0 forbids commercial use: not an open-source licence",
     "CC-BY-ND-4.0": "CC-BY-ND-4.0 forbids derivatives: not an open-source licence",
-    "WTFPL": "WTFPL is not OSI-approved", "JSON": "the JSON licence is not OSI-approved (\"for Good, not Evil\")",
-    "SSPL-1.0": "SSPL-1.0 is not OSI-approved", "BUSL-1.1": "BUSL-1.1 is source-available, not open source",
+    "WTFPL": "WTFPL is not OSI-approved",
+    "JSON": 'the JSON licence is not OSI-approved ("for Good, not Evil")',
+    "SSPL-1.0": "SSPL-1.0 is not OSI-approved",
+    "BUSL-1.1": "BUSL-1.1 is source-available, not open source",
     "Elastic-2.0": "Elastic-2.0 is source-available, not open source",
-    "NONE": "NONE: no licence is granted", "NOASSERTION": "NOASSERTION: no licence is stated",
+    "NONE": "NONE: no licence is granted",
+    "NOASSERTION": "NOASSERTION: no licence is stated",
 }
 _CANONICAL = {x.lower(): x for x in (*OSI_APPROVED, *DEPRECATED, *NOT_OSI)}
-HOW_TO_DECLARE = ("declare an OSI-approved licence by its SPDX id in the notebook: a markdown line "
-                  "`License: MIT`, a comment `# SPDX-License-Identifier: MIT`, or metadata.license")
+HOW_TO_DECLARE = (
+    "declare an OSI-approved licence by its SPDX id in the notebook: a markdown line "
+    "`License: MIT`, a comment `# SPDX-License-Identifier: MIT`, or metadata.license"
+)
 _SPDX_LINE = re.compile(r"SPDX-License-Identifier:\s*(.+?)\s*(?:\*/|-->)?\s*$", re.I | re.M)
 _LICENCE_LINE = re.compile(r"^[\s>#*_-]*licen[cs]e[\s*_]*:\s*(.+?)\s*$", re.I | re.M)
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -105,10 +122,10 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 class LicenceCheck:
     """The licence a notebook declares and whether it makes the team prize-eligible."""
 
-    licence: str = ""        # the declared SPDX expression (canonical spelling), "" when none
-    source: str = ""         # where it was declared: metadata.license, cell 3
+    licence: str = ""  # the declared SPDX expression (canonical spelling), "" when none
+    source: str = ""  # where it was declared: metadata.license, cell 3
     eligible: bool = False
-    reason: str = ""         # why not eligible ("" when eligible)
+    reason: str = ""  # why not eligible ("" when eligible)
 
 
 def _tokens(text: str) -> list[str]:
@@ -202,7 +219,7 @@ def _licence_id(token: str, problems: list[str]) -> tuple[bool, str]:
 def _clean(value: str) -> str:
     value = _MD_LINK.sub(r"\1", value)
     value = value.strip().strip("*_`'\" ").rstrip(".").strip()
-    return re.sub(r"\s+licen[cs]e$", "", value, flags=re.I)   # "MIT License" -> "MIT"
+    return re.sub(r"\s+licen[cs]e$", "", value, flags=re.I)  # "MIT License" -> "MIT"
 
 
 def _declarations(nb: dict) -> list[tuple[str, str]]:
@@ -252,10 +269,14 @@ def notebook_licence(notebook: dict | bytes | str | os.PathLike) -> LicenceCheck
     distinct = list(dict.fromkeys(expr for _, _, expr, _ in checked))
     sources = ", ".join(dict.fromkeys(where for where, *_ in checked))
     if len(distinct) > 1:
-        return LicenceCheck(licence=" | ".join(distinct), source=sources, eligible=False,
-                            reason="conflicting licence declarations: "
-                                   + "; ".join(f"{expr} ({where})" for where, _, expr, _ in checked)
-                                   + "; declare one licence")
+        return LicenceCheck(
+            licence=" | ".join(distinct),
+            source=sources,
+            eligible=False,
+            reason="conflicting licence declarations: "
+            + "; ".join(f"{expr} ({where})" for where, _, expr, _ in checked)
+            + "; declare one licence",
+        )
     where, ok, expr, reason = checked[0]
     return LicenceCheck(licence=expr, source=sources, eligible=ok, reason=reason)
 
@@ -268,13 +289,13 @@ class WinnerEntry:
     rank: int
     team: str
     submission_id: int
-    kind: str                # notebook | predictions
+    kind: str  # notebook | predictions
     filename: str
     licence: str
     licence_source: str
     eligible: bool
     reason: str
-    notebook: str = ""       # path of the released notebook inside the release, "" when not released
+    notebook: str = ""  # path of the released notebook inside the release, "" when not released
 
     @property
     def card_licence(self) -> str:
@@ -294,11 +315,11 @@ class ReleaseResult:
     version: str
     folder: Path
     zip_path: Path
-    files: dict = field(default_factory=dict)       # path inside the release -> Path, sorted
-    card: object = None                              # kit.cards.CardResult (paths inside the folder)
-    board: object = None                             # the final kit.leaderboard.Leaderboard with intervals
-    winners: tuple = ()                              # WinnerEntry, best first
-    subgroups: object = None                         # kit.cards.subgroups.SubgroupResults
+    files: dict = field(default_factory=dict)  # path inside the release -> Path, sorted
+    card: object = None  # kit.cards.CardResult (paths inside the folder)
+    board: object = None  # the final kit.leaderboard.Leaderboard with intervals
+    winners: tuple = ()  # WinnerEntry, best first
+    subgroups: object = None  # kit.cards.subgroups.SubgroupResults
 
     @property
     def manifest(self) -> Path:
@@ -314,25 +335,42 @@ class ReleaseResult:
 
     def __repr__(self) -> str:
         eligible = sum(w.eligible for w in self.winners)
-        return (f"ReleaseResult({self.challenge_id!r}, version={self.version!r}, folder={str(self.folder)!r}, "
-                f"zip={str(self.zip_path)!r}, files={len(self.files)}, privacy={self.privacy.status!r}, "
-                f"prize-eligible winners={eligible}/{len(self.winners)})")
+        return (
+            f"ReleaseResult({self.challenge_id!r}, version={self.version!r}, folder={str(self.folder)!r}, "
+            f"zip={str(self.zip_path)!r}, files={len(self.files)}, privacy={self.privacy.status!r}, "
+            f"prize-eligible winners={eligible}/{len(self.winners)})"
+        )
 
     def _repr_html_(self) -> str:
         e = html.escape
-        rows = "".join(f"<tr><td>{w.rank}</td><td>{e(w.team)}</td><td>{e(w.licence or '—')}</td>"
-                       f"<td>{'yes' if w.eligible else 'no'}</td><td>{e(w.reason)}</td></tr>" for w in self.winners)
-        return (f"<div class='kit-release'><p><b>Release {e(self.challenge_id)} {e(self.version)}</b>: "
-                f"{len(self.files)} files in <code>{e(str(self.folder))}</code>, zip <code>{e(str(self.zip_path))}"
-                f"</code> (sha256 {self.zip_sha256[:16]}…).</p>"
-                "<table><thead><tr><th>rank</th><th>team</th><th>licence</th><th>prize-eligible</th><th>reason</th>"
-                f"</tr></thead><tbody>{rows}</tbody></table>{self.privacy._repr_html_()}</div>")
+        rows = "".join(
+            f"<tr><td>{w.rank}</td><td>{e(w.team)}</td><td>{e(w.licence or '—')}</td>"
+            f"<td>{'yes' if w.eligible else 'no'}</td><td>{e(w.reason)}</td></tr>"
+            for w in self.winners
+        )
+        return (
+            f"<div class='kit-release'><p><b>Release {e(self.challenge_id)} {e(self.version)}</b>: "
+            f"{len(self.files)} files in <code>{e(str(self.folder))}</code>, zip <code>{e(str(self.zip_path))}"
+            f"</code> (sha256 {self.zip_sha256[:16]}…).</p>"
+            "<table><thead><tr><th>rank</th><th>team</th><th>licence</th><th>prize-eligible</th><th>reason</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>{self.privacy._repr_html_()}</div>"
+        )
 
 
 # -- the release ---------------------------------------------------------------------------------------------
-def release(challenge, *, workdir, out_dir: str | os.PathLike | None = None, override=None,
-            now: datetime | None = None, root=None, top: int = DEFAULT_TOP, selection: str = "chosen",
-            n_resamples: int = 1000, seed: int = 0) -> ReleaseResult:
+def release(
+    challenge,
+    *,
+    workdir,
+    out_dir: str | os.PathLike | None = None,
+    override=None,
+    now: datetime | None = None,
+    root=None,
+    top: int = DEFAULT_TOP,
+    selection: str = "chosen",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> ReleaseResult:
     """Write the open-data release of a closed challenge (see the module docstring); return what was written.
 
     ``workdir``: the grading folder (its ``ledger.sqlite`` holds the results).
@@ -360,9 +398,12 @@ def release(challenge, *, workdir, out_dir: str | os.PathLike | None = None, ove
     spec = ch.spec
     now = now or datetime.now(timezone.utc)
     if spec.is_open(now):
-        raise KitError(f"{ch.id} is still open: it closes on {spec.closes:%Y-%m-%d %H:%M} UTC", where=ch.id,
-                       fix=f"release after {spec.closes:%Y-%m-%d %H:%M} UTC, when the private results are final "
-                           "(tests may pass now=... after the closing time)")
+        raise KitError(
+            f"{ch.id} is still open: it closes on {spec.closes:%Y-%m-%d %H:%M} UTC",
+            where=ch.id,
+            fix=f"release after {spec.closes:%Y-%m-%d %H:%M} UTC, when the private results are final "
+            "(tests may pass now=... after the closing time)",
+        )
     card = read_card(card_path(ch))
     decision = override if override is not None else card.privacy_override
 
@@ -375,21 +416,30 @@ def release(challenge, *, workdir, out_dir: str | os.PathLike | None = None, ove
     except ReleaseBlocked as exc:
         raise ReleaseBlocked(
             f"the release of {ch.id} is blocked: {len(exc.problems)} privacy reason(s); nothing was written",
-            where=exc.where, problems=exc.problems, report=exc.report,
+            where=exc.where,
+            problems=exc.problems,
+            report=exc.report,
             fix=f"remove or generalise what is listed (then `kit prepare {ch.id}`); or, if releasing is justified, "
-                f"pass override={{'reason': ..., 'by': ...}} (`kit release {ch.id} --override-reason ... "
-                "--override-by ...`) or record privacy_override in card.yml: the card will show it") from None
+            f"pass override={{'reason': ..., 'by': ...}} (`kit release {ch.id} --override-reason ... "
+            "--override-by ...`) or record privacy_override in card.yml: the card will show it",
+        ) from None
 
     # 2. the final results, from the ledger
     path = ledger_path(workdir)
     if not path.exists():
-        raise KitError("no ledger: nothing was graded in this workdir", where=str(path),
-                       fix=f"pass the workdir of `kit grade {ch.id} ...` (--workdir)")
+        raise KitError(
+            "no ledger: nothing was graded in this workdir",
+            where=str(path),
+            fix=f"pass the workdir of `kit grade {ch.id} ...` (--workdir)",
+        )
     with Ledger(path) as led:
         board = final_board(ch, led, selection=selection, n_resamples=n_resamples, seed=seed, now=now)
         if not board.table["rank"].notna().any():
-            raise KitError(f"no ranked team on the private leaderboard of {ch.id}", where=str(path),
-                           fix="grade the submissions first; a release needs the final results")
+            raise KitError(
+                f"no ranked team on the private leaderboard of {ch.id}",
+                where=str(path),
+                fix="grade the submissions first; a release needs the final results",
+            )
         subgroups = subgroup_results(board, led, top=top, n_resamples=n_resamples, seed=seed)
         winners, notebooks = _winners(board, led, top, safe_name)
 
@@ -406,11 +456,23 @@ def release(challenge, *, workdir, out_dir: str | os.PathLike | None = None, ove
         for role in RELEASE_ROLES:
             _put(scratch / release_path(ch, role), ch.path(role).read_bytes())
         by_team = {w.team: w for w in card.challenge.winners}
-        card_winners = [{"team": w.team, "code_licence": w.card_licence,
-                         "code_url": w.notebook or (by_team[w.team].code_url if w.team in by_team else None)}
-                        for w in winners]
-        card_result = build_card(ch, leaderboard=board, subgroups=subgroups, winners=card_winners, top=top,
-                                 out_dir=scratch, override=override)
+        card_winners = [
+            {
+                "team": w.team,
+                "code_licence": w.card_licence,
+                "code_url": w.notebook or (by_team[w.team].code_url if w.team in by_team else None),
+            }
+            for w in winners
+        ]
+        card_result = build_card(
+            ch,
+            leaderboard=board,
+            subgroups=subgroups,
+            winners=card_winners,
+            top=top,
+            out_dir=scratch,
+            override=override,
+        )
         _put(scratch / "leaderboard.csv", _board_csv(board).encode("utf-8"))
         _put(scratch / "leaderboard.md", _board_markdown(board).encode("utf-8"))
         _put(scratch / "subgroup_results.csv", subgroups.to_csv().encode("utf-8"))
@@ -433,9 +495,17 @@ def release(challenge, *, workdir, out_dir: str | os.PathLike | None = None, ove
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     card_result = replace(card_result, out_dir=folder, files={k: folder / k for k in card_result.files})
-    return ReleaseResult(challenge_id=ch.id, version=version, folder=folder, zip_path=zip_path,
-                         files={rel: folder / rel for rel in files}, card=card_result, board=board,
-                         winners=tuple(winners), subgroups=subgroups)
+    return ReleaseResult(
+        challenge_id=ch.id,
+        version=version,
+        folder=folder,
+        zip_path=zip_path,
+        files={rel: folder / rel for rel in files},
+        card=card_result,
+        board=board,
+        winners=tuple(winners),
+        subgroups=subgroups,
+    )
 
 
 def _winners(board, ledger, top: int, safe_name) -> tuple[list[WinnerEntry], dict[str, bytes]]:
@@ -457,10 +527,20 @@ def _winners(board, ledger, top: int, safe_name) -> tuple[list[WinnerEntry], dic
             if check.eligible:
                 notebook = f"winners/{int(r.rank)}-{safe_name(str(r.team), 'team')}-{int(r.submission_id)}.ipynb"
                 notebooks[notebook] = data
-        entries.append(WinnerEntry(rank=int(r.rank), team=str(r.team), submission_id=int(r.submission_id),
-                                   kind=kind, filename=str(sub["filename"]), licence=check.licence,
-                                   licence_source=check.source, eligible=check.eligible, reason=check.reason,
-                                   notebook=notebook))
+        entries.append(
+            WinnerEntry(
+                rank=int(r.rank),
+                team=str(r.team),
+                submission_id=int(r.submission_id),
+                kind=kind,
+                filename=str(sub["filename"]),
+                licence=check.licence,
+                licence_source=check.source,
+                eligible=check.eligible,
+                reason=check.reason,
+                notebook=notebook,
+            )
+        )
     return entries, notebooks
 
 
@@ -496,7 +576,7 @@ def write_zip(folder: Path, files, dest: Path, *, prefix: str, date_time: dateti
         for rel in sorted(files):
             info = zipfile.ZipInfo(f"{prefix}/{rel}", date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3                       # Unix: the mode below is honoured
+            info.create_system = 3  # Unix: the mode below is honoured
             info.external_attr = (0o100000 | FILE_MODE) << 16
             zf.writestr(info, (folder / rel).read_bytes(), compresslevel=9)
     return dest
@@ -537,26 +617,56 @@ def _board_markdown(board) -> str:
 def _winners_csv(winners) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["rank", "team", "submission_id", "kind", "filename", "licence", "licence_source", "prize_eligible",
-                "reason", "notebook"])
+    w.writerow(
+        [
+            "rank",
+            "team",
+            "submission_id",
+            "kind",
+            "filename",
+            "licence",
+            "licence_source",
+            "prize_eligible",
+            "reason",
+            "notebook",
+        ]
+    )
     for x in winners:
-        w.writerow([x.rank, _csv_safe(x.team), x.submission_id, x.kind, _csv_safe(x.filename), _csv_safe(x.licence),
-                    x.licence_source, "yes" if x.eligible else "no", x.reason, x.notebook])
+        w.writerow(
+            [
+                x.rank,
+                _csv_safe(x.team),
+                x.submission_id,
+                x.kind,
+                _csv_safe(x.filename),
+                _csv_safe(x.licence),
+                x.licence_source,
+                "yes" if x.eligible else "no",
+                x.reason,
+                x.notebook,
+            ]
+        )
     return buf.getvalue()
 
 
 def _winners_markdown(ch, winners, top: int) -> str:
     from .cards.render import md_cell
 
-    lines = [f"# Winners of {md_cell(ch.spec.title)} ({md_cell(ch.id)})", "",
-             f"The teams ranked {top} or better on the final private leaderboard. A team is prize-eligible when "
-             "the notebook of its selected submission declares an OSI-approved open-source licence by its SPDX "
-             "identifier; only the notebooks of eligible teams are included (in `winners/`). CC0-1.0 is not "
-             "OSI-approved and is not accepted.", "",
-             "| rank | team | submission | licence | prize-eligible | reason | notebook |",
-             "| ---: | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Winners of {md_cell(ch.spec.title)} ({md_cell(ch.id)})",
+        "",
+        f"The teams ranked {top} or better on the final private leaderboard. A team is prize-eligible when "
+        "the notebook of its selected submission declares an OSI-approved open-source licence by its SPDX "
+        "identifier; only the notebooks of eligible teams are included (in `winners/`). CC0-1.0 is not "
+        "OSI-approved and is not accepted.",
+        "",
+        "| rank | team | submission | licence | prize-eligible | reason | notebook |",
+        "| ---: | --- | --- | --- | --- | --- | --- |",
+    ]
     for x in winners:
-        lines.append(f"| {x.rank} | {md_cell(x.team)} | {md_cell(f'{x.submission_id} ({x.kind}: {x.filename})')} | "
-                     f"{md_cell(x.licence or '—')} | {'yes' if x.eligible else '**no**'} | "
-                     f"{md_cell(x.reason or '—')} | {md_cell(x.notebook or '—')} |")
+        lines.append(
+            f"| {x.rank} | {md_cell(x.team)} | {md_cell(f'{x.submission_id} ({x.kind}: {x.filename})')} | "
+            f"{md_cell(x.licence or '—')} | {'yes' if x.eligible else '**no**'} | "
+            f"{md_cell(x.reason or '—')} | {md_cell(x.notebook or '—')} |"
+        )
     return "\n".join(lines) + "\n"

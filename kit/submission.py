@@ -6,12 +6,13 @@ values, and raises one :class:`~kit.errors.SubmissionError` that lists every
 problem with its line number and the fix. On success it returns the
 predictions as floats, in the order of the expected ids.
 """
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,9 +37,16 @@ def _values(values: Sequence[str]) -> str:
     return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
 
 
-def read_predictions(path, *, id_column: str, prediction_column: str, expected_ids: Sequence[str],
-                     task: str = "binary", max_bytes: int = DEFAULT_MAX_BYTES,
-                     name: str | None = None) -> pd.DataFrame:
+def read_predictions(
+    path,
+    *,
+    id_column: str,
+    prediction_column: str,
+    expected_ids: Sequence[str],
+    task: str = "binary",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    name: str | None = None,
+) -> pd.DataFrame:
     """Parse and check a predictions CSV; return ``[id_column, prediction_column]`` in expected order.
 
     ``name`` is how the file is called in messages (the name the participant gave it).
@@ -52,27 +60,35 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
         raise SubmissionError(what, where=where, problems=problems, fix=fix)
 
     if not path.exists():
-        fail("the predictions file does not exist",
-             fix="write your predictions to the predictions_path the notebook was given")
+        fail(
+            "the predictions file does not exist",
+            fix="write your predictions to the predictions_path the notebook was given",
+        )
     if not path.is_file():
         fail("the predictions path is not a regular file", fix="write a CSV file, not a folder or link")
     size = path.stat().st_size
     if size == 0:
         fail("the predictions file is empty", fix=f"write a header line ({example}) and one row per test case")
     if size > max_bytes:
-        fail(f"the predictions file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
-             fix="write one row per test case and nothing else")
+        fail(
+            f"the predictions file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
+            fix="write one row per test case and nothing else",
+        )
     raw = path.read_bytes()
     if b"\x00" in raw:
-        fail("the predictions file is binary, not a CSV text file",
-             fix="save predictions with DataFrame.to_csv(path, index=False)")
+        fail(
+            "the predictions file is binary, not a CSV text file",
+            fix="save predictions with DataFrame.to_csv(path, index=False)",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         fail(f"the predictions file is not UTF-8 text (byte {exc.start})", fix="save it as UTF-8")
     if not text.strip():
-        fail("the predictions file has only blank lines",
-             fix=f"write a header line ({example}) and one row per test case")
+        fail(
+            "the predictions file has only blank lines",
+            fix=f"write a header line ({example}) and one row per test case",
+        )
 
     # header, read with the csv module so duplicate names are seen before pandas renames them
     reader = csv.reader(io.StringIO(text))
@@ -83,8 +99,7 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
     problems: list[Problem] = []
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        problems.append(Problem(f"column(s) {_values(dupes)} appear more than once", where="line 1",
-                                fix=fix_header))
+        problems.append(Problem(f"column(s) {_values(dupes)} appear more than once", where="line 1", fix=fix_header))
     for col in (id_column, prediction_column):
         if col not in header:
             near = [h for h in header if h.lower() == col.lower()]
@@ -92,9 +107,14 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
             problems.append(Problem(f"required column {col!r} is missing{hint}", where="line 1", fix=fix_header))
     extra = [h for h in header if h not in (id_column, prediction_column)]
     if extra:
-        problems.append(Problem(f"unexpected column(s) {_values(extra)}", where="line 1",
-                                fix=f"keep only the columns {id_column} and {prediction_column}"
-                                    + (" (write with index=False)" if "" in extra or "Unnamed: 0" in extra else "")))
+        problems.append(
+            Problem(
+                f"unexpected column(s) {_values(extra)}",
+                where="line 1",
+                fix=f"keep only the columns {id_column} and {prediction_column}"
+                + (" (write with index=False)" if "" in extra or "Unnamed: 0" in extra else ""),
+            )
+        )
     if problems:
         fail(f"{len(problems)} problem(s) with the columns", problems)
 
@@ -109,12 +129,16 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
                 rows.append(row)
                 lines.append(reader.line_num)
     except csv.Error as exc:
-        fail(f"the file cannot be parsed as CSV at line {reader.line_num}: {exc}",
-             fix="save the file with DataFrame.to_csv(path, index=False)")
+        fail(
+            f"the file cannot be parsed as CSV at line {reader.line_num}: {exc}",
+            fix="save the file with DataFrame.to_csv(path, index=False)",
+        )
     if ragged:
-        fail(f"{len(ragged)} row(s) do not have {len(header)} fields like the header",
-             [Problem("wrong number of fields", where=_line_numbers(ragged))],
-             fix="every line needs the same number of comma-separated fields as the header")
+        fail(
+            f"{len(ragged)} row(s) do not have {len(header)} fields like the header",
+            [Problem("wrong number of fields", where=_line_numbers(ragged))],
+            fix="every line needs the same number of comma-separated fields as the header",
+        )
     if not rows:
         fail("the predictions file has a header but no rows", fix="write one row per test case")
     df = pd.DataFrame(rows, columns=header)
@@ -129,24 +153,43 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
     # ids
     empty_id = np.flatnonzero((ids == "").to_numpy())
     if len(empty_id):
-        problems.append(Problem(f"{len(empty_id)} row(s) have no {id_column}", where=at(empty_id),
-                                fix=f"give every row the {id_column} of a test case"))
+        problems.append(
+            Problem(
+                f"{len(empty_id)} row(s) have no {id_column}",
+                where=at(empty_id),
+                fix=f"give every row the {id_column} of a test case",
+            )
+        )
     dup_mask = ids.duplicated(keep="first") & (ids != "")
     if dup_mask.any():
         rows = np.flatnonzero(dup_mask.to_numpy())
-        problems.append(Problem(f"{len(rows)} duplicate id(s): {_values(ids[dup_mask].unique().tolist())}",
-                                where=at(rows), fix="give exactly one row per test case"))
+        problems.append(
+            Problem(
+                f"{len(rows)} duplicate id(s): {_values(ids[dup_mask].unique().tolist())}",
+                where=at(rows),
+                fix="give exactly one row per test case",
+            )
+        )
     expected = pd.Index(expected_ids)
     unknown_mask = ~ids.isin(expected) & (ids != "")
     if unknown_mask.any():
         rows = np.flatnonzero(unknown_mask.to_numpy())
-        problems.append(Problem(f"{len(rows)} id(s) are not test cases: {_values(ids[unknown_mask].tolist())}",
-                                where=at(rows), fix=f"use only the {id_column} values of test.csv"))
+        problems.append(
+            Problem(
+                f"{len(rows)} id(s) are not test cases: {_values(ids[unknown_mask].tolist())}",
+                where=at(rows),
+                fix=f"use only the {id_column} values of test.csv",
+            )
+        )
     missing = expected[~expected.isin(ids)]
     if len(missing):
-        problems.append(Problem(f"{len(missing)} of {len(expected)} test case(s) have no prediction: "
-                                f"{_values(missing.tolist())}", where=where,
-                                fix="predict every row of test.csv (see sample_submission.csv)"))
+        problems.append(
+            Problem(
+                f"{len(missing)} of {len(expected)} test case(s) have no prediction: {_values(missing.tolist())}",
+                where=where,
+                fix="predict every row of test.csv (see sample_submission.csv)",
+            )
+        )
 
     # values
     numbers = pd.to_numeric(raw_vals, errors="coerce")
@@ -156,29 +199,50 @@ def read_predictions(path, *, id_column: str, prediction_column: str, expected_i
     text_mask = numbers.isna().to_numpy() & ~blank & ~nan_text
     if blank.any():
         rows = np.flatnonzero(blank)
-        problems.append(Problem(f"{len(rows)} empty {prediction_column} value(s)", where=at(rows),
-                                fix="write a number for every case"))
+        problems.append(
+            Problem(
+                f"{len(rows)} empty {prediction_column} value(s)", where=at(rows), fix="write a number for every case"
+            )
+        )
     if text_mask.any():
         rows = np.flatnonzero(text_mask)
-        problems.append(Problem(f"{len(rows)} {prediction_column} value(s) are not numbers: "
-                                f"{_values(raw_vals.iloc[rows].tolist())}", where=at(rows),
-                                fix="write plain numbers such as 0.83 (no quotes, units or percent signs)"))
+        problems.append(
+            Problem(
+                f"{len(rows)} {prediction_column} value(s) are not numbers: {_values(raw_vals.iloc[rows].tolist())}",
+                where=at(rows),
+                fix="write plain numbers such as 0.83 (no quotes, units or percent signs)",
+            )
+        )
     nan_rows = np.flatnonzero(nan_text | (numbers.isna().to_numpy() & ~blank & ~text_mask))
     if len(nan_rows):
-        problems.append(Problem(f"{len(nan_rows)} {prediction_column} value(s) are NaN", where=at(nan_rows),
-                                fix="replace missing predictions with a number (e.g. the training mean)"))
+        problems.append(
+            Problem(
+                f"{len(nan_rows)} {prediction_column} value(s) are NaN",
+                where=at(nan_rows),
+                fix="replace missing predictions with a number (e.g. the training mean)",
+            )
+        )
     vals = numbers.to_numpy(dtype=float)
     inf_rows = np.flatnonzero(np.isinf(vals))
     if len(inf_rows):
-        problems.append(Problem(f"{len(inf_rows)} {prediction_column} value(s) are infinite",
-                                where=at(inf_rows), fix="write finite numbers"))
+        problems.append(
+            Problem(
+                f"{len(inf_rows)} {prediction_column} value(s) are infinite",
+                where=at(inf_rows),
+                fix="write finite numbers",
+            )
+        )
     if task == "binary":
         out = np.flatnonzero(np.isfinite(vals) & ((vals < 0) | (vals > 1)))
         if len(out):
-            problems.append(Problem(f"{len(out)} probability(ies) outside [0, 1]: "
-                                    f"{_values(raw_vals.iloc[out].tolist())}", where=at(out),
-                                    fix="predict the probability of the positive class "
-                                        "(predict_proba(X)[:, 1]), not a label or a score"))
+            problems.append(
+                Problem(
+                    f"{len(out)} probability(ies) outside [0, 1]: {_values(raw_vals.iloc[out].tolist())}",
+                    where=at(out),
+                    fix="predict the probability of the positive class "
+                    "(predict_proba(X)[:, 1]), not a label or a score",
+                )
+            )
     if problems:
         fail(f"{len(problems)} problem(s) in the predictions", problems)
 
@@ -191,9 +255,14 @@ def read_for_challenge(path, challenge, expected_ids=None) -> pd.DataFrame:
     spec = challenge.spec
     if expected_ids is None:
         expected_ids = read_ids(challenge.path("test"), spec.id_column)
-    return read_predictions(path, id_column=spec.id_column, prediction_column=spec.predicted,
-                            expected_ids=expected_ids, task=spec.task,
-                            max_bytes=spec.limits.file_size_mb * 1024 * 1024)
+    return read_predictions(
+        path,
+        id_column=spec.id_column,
+        prediction_column=spec.predicted,
+        expected_ids=expected_ids,
+        task=spec.task,
+        max_bytes=spec.limits.file_size_mb * 1024 * 1024,
+    )
 
 
 def read_ids(csv_path, id_column: str) -> list[str]:

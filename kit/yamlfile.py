@@ -1,4 +1,5 @@
 """Reading the kit's YAML files (challenge specs, card files) with errors that name the line."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,5 +24,8 @@ def read_yaml(path: Path, *, error: type[KitError], missing: KitError):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise error(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
-                    fix="fix the YAML syntax (indentation, colons, quotes)") from None
+        raise error(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            where=where,
+            fix="fix the YAML syntax (indentation, colons, quotes)",
+        ) from None

@@ -1,4 +1,5 @@
 """Write notebooks/leaderboard.ipynb (the widget leaderboard that `kit board` serves with Voilà)."""
+
 from pathlib import Path
 
 import nbformat

@@ -4,6 +4,7 @@ of each shipped challenge.
 The files are committed; this script is how they are made, so that every
 challenge's kit shares one structure. Run: python scripts/make_notebooks.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -111,10 +112,13 @@ notebook** (the grader re-runs it on its own copy of the data) or the prediction
 
 The next cell holds the two parameters the grader sets: keep their names.
 """),
-        code('''
+        code(
+            """
 data_dir = "data"  # folder with train.csv, test.csv and sample_submission.csv
 predictions_path = "predictions.csv"  # where this notebook writes its predictions
-''', "parameters"),
+""",
+            "parameters",
+        ),
         code(f'''
 from pathlib import Path
 
@@ -134,26 +138,29 @@ train.head()
         code(explore),
         code(plot),
         md("## Features and model\n\nChange these two cells to try your own ideas."),
-        code(f'''
+        code(
+            '''
 def make_features(df):
     """The columns the model sees: everything but the id and the target."""
     return df.drop(columns=[ID, TARGET], errors="ignore")
-''', "features"),
+''',
+            "features",
+        ),
         code(model, "model"),
         md("## Validate on a hold-out part of the training data"),
-        code(f'''
+        code(f"""
 X, y = make_features(train), train[TARGET]
 X_tr, X_val, y_tr, y_val = train_test_split(X, y, test_size=0.25, random_state=0, stratify={stratify})
 model.fit(X_tr, y_tr)
 p_val = {predict.format(X="X_val")}
-'''),
+"""),
         md("## Train on all the training data and predict the test set"),
-        code(f'''
+        code(f"""
 model.fit(X, y)
 predictions = pd.DataFrame({{ID: test[ID], TARGET: {predict.format(X="make_features(test)")}}})
 predictions.to_csv(predictions_path, index=False)
 predictions.head()
-'''),
+"""),
         md("## Check the predictions before you submit"),
         code("kit.check(predictions_path, data_dir, validation=(y_val, p_val))"),
     ]
@@ -177,15 +184,18 @@ prediction files are scored.
 
 Opened by hand in JupyterLab, it scores the sample submission.
 """),
-        code(f'''
+        code(
+            f"""
 spec_path = "../../starter_kits/{s.id}/challenge.yml"
 labels_path = "labels.csv"
 manifest_path = None  # JSON (a list) or JSON lines of {{"key", "predictions", "out_dir"}}; None: the sample
 results_path = None  # where to write the results (JSON); None writes nothing
-''', "parameters"),
-        code('''
+""",
+            "parameters",
+        ),
+        code("""
 from kit.challenge import load_challenge
-from kit.grading.scoring import results_table, score_batch
+from kit.scoring import results_table, score_batch
 
 challenge = load_challenge(spec_path)
 challenge.verify(roles=("labels",))  # the labels are the ones the spec's sha256 names
@@ -195,7 +205,7 @@ else:  # `kit grade` streams it: each submission is scored as soon as its predic
     manifest = manifest_path
 results = score_batch(spec_path, labels_path, manifest, results_path)
 print(f"scored {sum(r['status'] == 'scored' for r in results.values())} of {len(results)} submissions")
-'''),
+"""),
         md("### Public split"),
         code('results_table(results, challenge, "public").head(50)'),
         md("### Private split (never shown to participants while the challenge is open)"),
@@ -214,12 +224,16 @@ def starter_readme(ch) -> str:
     features = [c for c in train.columns if c not in (s.id_column, *s.target)]
     notes = "".join(f"\n- `{k}`: {v}" for k, v in ds.column_notes.items())
     if s.task == "binary":
-        target = (f"`{s.target[0]}`: {s.positive_label or '1 = positive class'}; "
-                  f"{train[s.target[0]].mean():.0%} of the training cases are positive.")
+        target = (
+            f"`{s.target[0]}`: {s.positive_label or '1 = positive class'}; "
+            f"{train[s.target[0]].mean():.0%} of the training cases are positive."
+        )
         predict = f"the **probability** that `{s.target[0]}` is 1 (a number between 0 and 1)"
     else:
-        target = (f"`{s.target[0]}`: mean {train[s.target[0]].mean():.1f}, standard deviation "
-                  f"{train[s.target[0]].std():.1f} in the training data.")
+        target = (
+            f"`{s.target[0]}`: mean {train[s.target[0]].mean():.1f}, standard deviation "
+            f"{train[s.target[0]].std():.1f} in the training data."
+        )
         predict = f"a number: your estimate of `{s.target[0]}`"
     phases = "".join(f"\n| {p.name} | {p.start:%Y-%m-%d} | {p.end:%Y-%m-%d} |" for p in s.phases)
     secondary = ", ".join(f"`{m}`" for m in s.metrics.secondary) or "none"

@@ -1,4 +1,5 @@
 """Batches: nbgrader courses in and out, Dask, progress and feedback, and a grader killed with -9."""
+
 import os
 import signal
 import sqlite3
@@ -11,7 +12,6 @@ import nbformat
 import pandas as pd
 import pytest
 
-from conftest import REPO
 from kit.challenge import load_challenge
 from kit.demo import Variant, make_variant
 from kit.grading import grade, open_ledger
@@ -31,10 +31,16 @@ def nbgrader_course(tmp_path, ch):
     course = tmp_path / "course"
     for student, variant, stamp in [
         ("alice", Variant("alice", "starter"), "2026-03-02 10:00:00.000000 UTC"),
-        ("bob", Variant("bob", "nb", model="from sklearn.naive_bayes import GaussianNB\nmodel = GaussianNB()"),
-         "2026-03-02 11:30:00.000000 UTC"),
-        ("carol", Variant("carol", "raises", features="raise ValueError('carol forgot something')"),
-         "2026-03-02 12:00:00.000000 UTC"),
+        (
+            "bob",
+            Variant("bob", "nb", model="from sklearn.naive_bayes import GaussianNB\nmodel = GaussianNB()"),
+            "2026-03-02 11:30:00.000000 UTC",
+        ),
+        (
+            "carol",
+            Variant("carol", "raises", features="raise ValueError('carol forgot something')"),
+            "2026-03-02 12:00:00.000000 UTC",
+        ),
     ]:
         folder = course / "submitted" / student / "bc1"
         write_nb(make_variant(starter(ch), variant), folder / "challenge.ipynb")
@@ -54,17 +60,22 @@ def test_nbgrader_course_in_and_gradebook_out(root, workdir, tmp_path):
         assert subs.loc["bob", "submitted_at"].startswith("2026-03-02T11:30:00")
         fb = Path(subs.loc["carol", "feedback_path"]).read_text()
         assert "carol forgot something" in fb and "private" not in fb.split("Your notebook")[0].lower().replace(
-            "the private test cases decide", "")
+            "the private test cases decide", ""
+        )
         fb_alice = Path(subs.loc["alice", "feedback_path"]).read_text()
         assert "Scored on the public test cases" in fb_alice and "roc_auc" in fb_alice
 
     from kit.grading.nbgrader_io import push_to_gradebook
-    points = push_to_gradebook("breast-cancer", course, workdir=workdir, assignment="bc1", root=root,
-                               phase="public")
+
+    points = push_to_gradebook("breast-cancer", course, workdir=workdir, assignment="bc1", root=root, phase="public")
     assert set(points) == {"alice", "bob"} and all(0 < p <= 100 for p in points.values())
     out = tmp_path / "grades.csv"
-    r = subprocess.run([sys.executable, "-m", "nbgrader", "export", f"--CourseDirectory.root={course}",
-                        f"--CsvExportPlugin.to={out}"], capture_output=True, text=True, cwd=course)
+    r = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", f"--CourseDirectory.root={course}", f"--CsvExportPlugin.to={out}"],
+        capture_output=True,
+        text=True,
+        cwd=course,
+    )
     assert r.returncode == 0, r.stderr
     grades = pd.read_csv(out).set_index("student_id")
     assert grades.loc["alice", "score"] == pytest.approx(points["alice"])
@@ -73,13 +84,21 @@ def test_nbgrader_course_in_and_gradebook_out(root, workdir, tmp_path):
 
 def test_dask_executor_on_a_local_cluster(root, workdir, tmp_path):
     from distributed import LocalCluster
+
     ch = load_challenge("breast-cancer", root=root)
     subs = tmp_path / "subs"
     for team in ("t1", "t2", "t3"):
         write_nb(starter(ch), subs / team / "starter.ipynb")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        report = grade("breast-cancer", [subs], workdir=workdir, root=root, executor="dask",
-                       scheduler=cluster.scheduler_address, workers=1)
+        report = grade(
+            "breast-cancer",
+            [subs],
+            workdir=workdir,
+            root=root,
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+            workers=1,
+        )
     assert report.counts["scored"] == 3, repr(report)
     with open_ledger(workdir) as led:
         assert len(led.query("SELECT * FROM runs")) == 3
@@ -89,14 +108,35 @@ def test_a_grader_killed_with_sigkill_loses_nothing(root, workdir, tmp_path):
     ch = load_challenge("breast-cancer", root=root)
     subs = tmp_path / "subs"
     for i in range(6):
-        nb = make_variant(starter(ch), Variant(f"team{i}", "v", model=(
-            "from sklearn.linear_model import LogisticRegression\n"
-            f"model = LogisticRegression(C={0.1 * (i + 1)}, max_iter=2000)")))
+        nb = make_variant(
+            starter(ch),
+            Variant(
+                f"team{i}",
+                "v",
+                model=(
+                    "from sklearn.linear_model import LogisticRegression\n"
+                    f"model = LogisticRegression(C={0.1 * (i + 1)}, max_iter=2000)"
+                ),
+            ),
+        )
         write_nb(nb, subs / f"team{i}" / "nb.ipynb")
     (subs / "csvteam").mkdir()
     (subs / "csvteam" / "p.csv").write_bytes(ch.path("sample_submission").read_bytes())
-    cmd = [sys.executable, "-m", "kit.cli", "--root", str(root), "grade", "breast-cancer", str(subs),
-           "--workdir", str(workdir), "--workers", "1", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kit.cli",
+        "--root",
+        str(root),
+        "grade",
+        "breast-cancer",
+        str(subs),
+        "--workdir",
+        str(workdir),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ledger = workdir / "ledger.sqlite"
     deadline = time.time() + 60
@@ -124,6 +164,7 @@ def test_a_grader_killed_with_sigkill_loses_nothing(root, workdir, tmp_path):
 def test_two_graders_on_one_workdir_do_not_mix(root, workdir, tmp_path):
     from kit.errors import KitError
     from kit.grading.grader import _exclusive
+
     base = workdir / "breast-cancer"
     with _exclusive(base):
         with pytest.raises(KitError, match="another `kit grade` is grading"):

@@ -1,4 +1,5 @@
 """The widget leaderboard: headless through papermill, and served by Voilà to a real Chromium."""
+
 import os
 import shutil
 import socket
@@ -12,11 +13,12 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
+
 from kit.challenge import load_challenge
-from kit.grading.scoring import read_labels, score_file
+from kit.labels import read_labels
 from kit.ledger import Ledger, RunRecord, utcnow
+from kit.scoring import score_file
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TEAMS = {"Alpha <b>lab</b>": 0.9, "Beta": 0.6, "Gamma": 0.3, "Delta": 0.0}
@@ -26,30 +28,55 @@ def build_ledger(workdir: Path, tmp_path: Path) -> None:
     """Score real prediction files with the trusted scorer and record them (no kernels needed)."""
     ch = load_challenge("breast-cancer", root=REPO)
     labels = read_labels(ch)
-    y = labels["malignant"].to_numpy(dtype=float)
+    y = labels.y_true()
     rng = np.random.default_rng(0)
     with Ledger(workdir / "ledger.sqlite") as led:
         for i, (team, skill) in enumerate(TEAMS.items()):
             p = np.clip(skill * y + (1 - skill) * rng.random(len(y)), 0, 1)
             path = tmp_path / f"{i}.csv"
-            pd.DataFrame({"case_id": labels["case_id"], "malignant": p}).to_csv(path, index=False)
+            pd.DataFrame({"case_id": labels.ids, "malignant": p}).to_csv(path, index=False)
             res = score_file(ch, labels, path)
-            sid, _ = led.add_submission(challenge=ch.id, team=team, kind="predictions", filename=f"{i}.csv",
-                                        sha256=f"sha{i}", size=1, stored_path=str(path),
-                                        submitted_at=f"2026-02-0{i + 1}T10:00:00+00:00")
-            led.add_run(RunRecord(sid, "scored", "score", utcnow(), scores=res.scores,
-                                  case_predictions=res.per_case["prediction"].to_numpy()))
+            sid, _ = led.add_submission(
+                challenge=ch.id,
+                team=team,
+                kind="predictions",
+                filename=f"{i}.csv",
+                sha256=f"sha{i}",
+                size=1,
+                stored_path=str(path),
+                submitted_at=f"2026-02-0{i + 1}T10:00:00+00:00",
+            )
+            led.add_run(
+                RunRecord(
+                    sid,
+                    "scored",
+                    "score",
+                    utcnow(),
+                    scores=res.scores,
+                    case_predictions=res.per_case["prediction"].to_numpy(),
+                )
+            )
 
 
 def test_leaderboard_notebook_runs_headless(tmp_path):
     import papermill as pm
+
     work = tmp_path / "work"
     build_ledger(work, tmp_path)
     out = tmp_path / "board.ipynb"
-    pm.execute_notebook(str(REPO / "notebooks/leaderboard.ipynb"), str(out), kernel_name="python3",
-                        progress_bar=False, cwd=str(REPO / "notebooks"),
-                        parameters={"workdir": str(work), "refresh_seconds": 0, "root": str(REPO),
-                                    "export_dir": str(tmp_path / "exports")})
+    pm.execute_notebook(
+        str(REPO / "notebooks/leaderboard.ipynb"),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(REPO / "notebooks"),
+        parameters={
+            "workdir": str(work),
+            "refresh_seconds": 0,
+            "root": str(REPO),
+            "export_dir": str(tmp_path / "exports"),
+        },
+    )
     outputs = nbformat.read(out, as_version=4).cells[-1].outputs
     assert "application/vnd.jupyter.widget-view+json" in outputs[0]["data"]
     assert "Alpha <b>lab</b>" in outputs[0]["data"]["text/plain"]
@@ -57,6 +84,7 @@ def test_leaderboard_notebook_runs_headless(tmp_path):
 
 def test_app_logic_without_a_browser(tmp_path):
     from kit.widgets import LeaderboardApp
+
     work = tmp_path / "work"
     build_ledger(work, tmp_path)
     app = LeaderboardApp("breast-cancer", workdir=work, root=REPO, export_dir=tmp_path / "exp")
@@ -78,8 +106,13 @@ def test_app_logic_without_a_browser(tmp_path):
     card = tmp_path / "exp" / "breast-cancer-data-card"
     assert (card / "README.md").exists() and (card / "croissant.json").exists(), app.export_w.value
     figs = app.figures()
-    assert set(figs) == {"score distribution", "bootstrap ranks", "significance map", "public vs private",
-                         "public scores over time"}
+    assert set(figs) == {
+        "score distribution",
+        "bootstrap ranks",
+        "significance map",
+        "public vs private",
+        "public scores over time",
+    }
     for name, fig in figs.items():
         fig.savefig(tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 5000
@@ -106,13 +139,34 @@ def test_voila_serves_the_board_to_chromium(tmp_path):
             pytest.fail("Debian chromium is missing: .ci/run must install it")
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
+
     work, exports = tmp_path / "work", tmp_path / "exports"
     build_ledger(work, tmp_path)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "kit.cli", "--root", str(REPO), "board", "breast-cancer", "--workdir", str(work),
-         "--audience", "organiser", "--port", str(port), "--exports", str(exports), "--refresh", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "kit.cli",
+            "--root",
+            str(REPO),
+            "board",
+            "breast-cancer",
+            "--workdir",
+            str(work),
+            "--audience",
+            "organiser",
+            "--port",
+            str(port),
+            "--exports",
+            str(exports),
+            "--refresh",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.time() + 60
@@ -124,12 +178,21 @@ def test_voila_serves_the_board_to_chromium(tmp_path):
                 if getattr(exc, "code", None):  # an HTTP error: the server answers
                     break
                 if time.time() > deadline or server.poll() is not None:
-                    raise AssertionError(f"Voilà did not start: {server.stdout.read1().decode()[-2000:]}")
+                    raise AssertionError(f"Voilà did not start: {server.stdout.read1().decode()[-2000:]}") from None
                 time.sleep(0.5)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(url, timeout=120_000)
             table = page.locator(".kit-board-table table")
@@ -146,20 +209,22 @@ def test_voila_serves_the_board_to_chromium(tmp_path):
             # the phase toggle changes the board
             page.locator(".kit-phase button", has_text="private").click()
             page.wait_for_function(
-                "() => document.querySelector('.kit-board-table').innerText.includes('private roc_auc')",
-                timeout=30_000)
+                "() => document.querySelector('.kit-board-table').innerText.includes('private roc_auc')", timeout=30_000
+            )
             assert "move" in page.locator(".kit-board-table table").inner_text()
 
             # an export produces its file
             page.get_by_role("tab", name="Export").click()
             page.locator(".kit-export-csv").click()
             page.wait_for_function(
-                "() => document.querySelector('.kit-export-result').innerText.includes('Wrote')", timeout=30_000)
+                "() => document.querySelector('.kit-export-result').innerText.includes('Wrote')", timeout=30_000
+            )
             csv = exports / "breast-cancer-private-leaderboard.csv"
             assert csv.exists() and "Alpha <b>lab</b>" in csv.read_text()
             browser.close()
     finally:
         import psutil
+
         children = psutil.Process(server.pid).children(recursive=True) if server.poll() is None else []
         server.terminate()  # `kit board` became the Voilà server: it stops its kernels
         try:

@@ -1,4 +1,5 @@
 """Data cards: schema, computed statistics, renderers (Markdown, HTML, Croissant), build_card."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,19 +47,41 @@ def _csv(frame: pd.DataFrame, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-IDENTIFYING = pd.DataFrame({
-    "case_id": [f"case-{i:04d}" for i in range(1, 11)],
-    "full_name": ["Alice Martin", "Bruno Keller", "Chloe Dubois", "Dmitri Orlov", "Emma Stone", "Farid Haddad",
-                  "Greta Lind", "Hugo Petit", "Ines Costa", "Jonas Berg"],
-    "email": [f"patient{i}@example.org" for i in range(1, 11)],
-    "phone": [f"+44 7700 900{i:03d}" for i in range(1, 11)],
-    "date_of_birth": [f"19{50 + i}-0{1 + i % 9}-1{i % 10}" for i in range(10)],
-    "postcode": ["SW1A 1AA", "M1 1AE", "EH1 1YZ", "CB2 1TN", "B33 8TH", "LS1 4AP", "G1 1XQ", "CF10 1EP",
-                 "BT1 5GS", "NE1 4ST"],
-    "age": [54, 39, 34, 23, 61, 66, 54, 39, 70, 45],
-    "sex": [1, 2, 1, 2, 1, 2, 1, 2, 1, 2],
-    "progression": [150.0, 80.0, 210.0, 95.0, 160.0, 300.0, 120.0, 99.0, 180.0, 140.0],
-})
+IDENTIFYING = pd.DataFrame(
+    {
+        "case_id": [f"case-{i:04d}" for i in range(1, 11)],
+        "full_name": [
+            "Alice Martin",
+            "Bruno Keller",
+            "Chloe Dubois",
+            "Dmitri Orlov",
+            "Emma Stone",
+            "Farid Haddad",
+            "Greta Lind",
+            "Hugo Petit",
+            "Ines Costa",
+            "Jonas Berg",
+        ],
+        "email": [f"patient{i}@example.org" for i in range(1, 11)],
+        "phone": [f"+44 7700 900{i:03d}" for i in range(1, 11)],
+        "date_of_birth": [f"19{50 + i}-0{1 + i % 9}-1{i % 10}" for i in range(10)],
+        "postcode": [
+            "SW1A 1AA",
+            "M1 1AE",
+            "EH1 1YZ",
+            "CB2 1TN",
+            "B33 8TH",
+            "LS1 4AP",
+            "G1 1XQ",
+            "CF10 1EP",
+            "BT1 5GS",
+            "NE1 4ST",
+        ],
+        "age": [54, 39, 34, 23, 61, 66, 54, 39, 70, 45],
+        "sex": [1, 2, 1, 2, 1, 2, 1, 2, 1, 2],
+        "progression": [150.0, 80.0, 210.0, 95.0, 160.0, 300.0, 120.0, 99.0, 180.0, 140.0],
+    }
+)
 
 
 def identifying_challenge(tmp_path: Path, override=None):
@@ -69,10 +92,12 @@ def identifying_challenge(tmp_path: Path, override=None):
     train, test_full = IDENTIFYING.iloc[:6], IDENTIFYING.iloc[6:]
     labels = test_full[["case_id", "progression"]].assign(split=["public", "public", "private", "private"])
     sample = test_full[["case_id"]].assign(progression=150.0)
-    hashes = {"train": _csv(train, kit_dir / "data" / "train.csv"),
-              "test": _csv(test_full.drop(columns="progression"), kit_dir / "data" / "test.csv"),
-              "sample_submission": _csv(sample, kit_dir / "data" / "sample_submission.csv"),
-              "labels": _csv(labels, grading / "labels.csv")}
+    hashes = {
+        "train": _csv(train, kit_dir / "data" / "train.csv"),
+        "test": _csv(test_full.drop(columns="progression"), kit_dir / "data" / "test.csv"),
+        "sample_submission": _csv(sample, kit_dir / "data" / "sample_submission.csv"),
+        "labels": _csv(labels, grading / "labels.csv"),
+    }
     spec = yaml.safe_load((ROOT / "starter_kits" / "diabetes" / "challenge.yml").read_text(encoding="utf-8"))
     spec["id"] = cid
     for role, digest in hashes.items():
@@ -80,9 +105,14 @@ def identifying_challenge(tmp_path: Path, override=None):
     (kit_dir / "challenge.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     card = yaml.safe_load((ROOT / "starter_kits" / "diabetes" / "card.yml").read_text(encoding="utf-8"))
     card["composition"]["columns"] = {}
-    card["privacy"] = {"quasi_identifiers": ["age", "sex"], "sensitive_attributes": ["progression"],
-                       "k_anonymity": 2, "l_diversity": 1, "allowed_identifiers": ["case_id"]}
-    card.pop("privacy_override", None)      # the diabetes card's standing override is not this dataset's
+    card["privacy"] = {
+        "quasi_identifiers": ["age", "sex"],
+        "sensitive_attributes": ["progression"],
+        "k_anonymity": 2,
+        "l_diversity": 1,
+        "allowed_identifiers": ["case_id"],
+    }
+    card.pop("privacy_override", None)  # the diabetes card's standing override is not this dataset's
     if override is not None:
         card["privacy_override"] = override
     (kit_dir / "card.yml").write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -128,8 +158,9 @@ def test_committed_cards_are_current(challenge_id, tmp_path):
         assert (committed / name).read_bytes() == fresh.files[name].read_bytes(), f"{name} is stale; {hint}"
     strip = lambda b: re.sub(rb"base64,[A-Za-z0-9+/=]+", b"base64,", b)  # noqa: E731
     assert strip((committed / "card.html").read_bytes()) == strip(fresh.files["card.html"].read_bytes()), hint
-    assert sorted(p.name for p in (committed / "plots").glob("*.png")) == \
-        sorted(p.name for p in (tmp_path / challenge_id / "plots").glob("*.png")), hint
+    assert sorted(p.name for p in (committed / "plots").glob("*.png")) == sorted(
+        p.name for p in (tmp_path / challenge_id / "plots").glob("*.png")
+    ), hint
     ch = load_challenge(challenge_id, root=ROOT)
     assert validate_croissant(str(committed / "croissant.json"), files=release_files(ch), records=True) == []
 
@@ -187,10 +218,19 @@ def test_croissant_describes_files_columns_and_rai(challenge_id, tmp_path):
     assert train_types["case_id"] == "sc:Text"
     assert set(train_types) == set(pd.read_csv(ch.path("train"), nrows=1).columns)
     assert set(train_types.values()) <= {"sc:Text", "sc:Float", "sc:Integer", "sc:Boolean"}
-    for key in ("rai:dataCollection", "rai:dataAnnotationProtocol", "rai:dataAnnotationAnalysis",
-                "rai:personalSensitiveInformation", "rai:dataBiases", "rai:dataLimitations", "rai:dataUseCases",
-                "rai:dataPreprocessingProtocol", "rai:dataCollectionMissingData", "rai:dataReleaseMaintenancePlan",
-                "rai:dataSocialImpact"):
+    for key in (
+        "rai:dataCollection",
+        "rai:dataAnnotationProtocol",
+        "rai:dataAnnotationAnalysis",
+        "rai:personalSensitiveInformation",
+        "rai:dataBiases",
+        "rai:dataLimitations",
+        "rai:dataUseCases",
+        "rai:dataPreprocessingProtocol",
+        "rai:dataCollectionMissingData",
+        "rai:dataReleaseMaintenancePlan",
+        "rai:dataSocialImpact",
+    ):
         assert jsonld.get(key), key
     assert any("Ethics approval" in s for s in jsonld["rai:personalSensitiveInformation"])
 
@@ -202,10 +242,21 @@ def test_markdown_is_a_hugging_face_dataset_card(challenge_id, tmp_path):
     meta = front_matter(readme)
     assert meta["pretty_name"] and meta["license"] and meta["task_categories"] and meta["size_categories"]
     assert meta["size_categories"] == ["n<1K"]
-    for section in ("## Motivation", "## Composition", "## Collection process", "## Preprocessing and labelling",
-                    "## Uses", "## Distribution", "## Maintenance", "### Ethics and consent",
-                    "### De-identification", "### Patient demographics", "### Privacy assessment",
-                    "## The challenge", "### Timeline"):
+    for section in (
+        "## Motivation",
+        "## Composition",
+        "## Collection process",
+        "## Preprocessing and labelling",
+        "## Uses",
+        "## Distribution",
+        "## Maintenance",
+        "### Ethics and consent",
+        "### De-identification",
+        "### Patient demographics",
+        "### Privacy assessment",
+        "## The challenge",
+        "### Timeline",
+    ):
         assert f"\n{section}\n" in readme, section
     for plot in result.stats.plots:
         assert f"(plots/{plot.filename})" in readme
@@ -233,8 +284,15 @@ def test_every_missing_or_empty_field_is_named_in_one_error():
     with pytest.raises(CardError) as info:
         parse_card(data, source="card.yml")
     where = {p.where: p for p in info.value.problems}
-    assert {"ethics.consent", "ethics.withdrawal", "de_identification.status", "uses.intended",
-            "labelling.protocol", "labelling.annotators", "labelling.agreement"} <= set(where)
+    assert {
+        "ethics.consent",
+        "ethics.withdrawal",
+        "de_identification.status",
+        "uses.intended",
+        "labelling.protocol",
+        "labelling.annotators",
+        "labelling.agreement",
+    } <= set(where)
     assert where["ethics.consent"].what == "required field is empty"
     assert where["de_identification.status"].what == "required field is missing"
     assert "ethics.consent" in where["ethics.consent"].fix
@@ -253,10 +311,12 @@ def test_unknown_fields_and_values_are_rejected():
 
 
 def test_schema_does_not_import_the_challenge_module():
-    code = ("import sys, kit.cards.schema as s; "
-            "assert 'kit.challenge' not in sys.modules, 'kit.challenge'; "
-            "assert 'matplotlib' not in sys.modules and 'mlcroissant' not in sys.modules; "
-            "s.PrivacyPolicy(quasi_identifiers=['age'])")
+    code = (
+        "import sys, kit.cards.schema as s; "
+        "assert 'kit.challenge' not in sys.modules, 'kit.challenge'; "
+        "assert 'matplotlib' not in sys.modules and 'mlcroissant' not in sys.modules; "
+        "s.PrivacyPolicy(quasi_identifiers=['age'])"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -284,15 +344,25 @@ def test_blocked_release_writes_nothing(tmp_path):
     with pytest.raises(ReleaseBlocked) as info:
         build_card(ch, out_dir=out)
     where = {p.where for p in info.value.problems}
-    assert {"train.full_name", "train.email", "train.phone", "train.date_of_birth", "train.postcode",
-            "test.full_name", "privacy.k_anonymity"} <= where
+    assert {
+        "train.full_name",
+        "train.email",
+        "train.phone",
+        "train.date_of_birth",
+        "train.postcode",
+        "test.full_name",
+        "privacy.k_anonymity",
+    } <= where
     assert not out.exists()
 
 
 @pytest.mark.parametrize("in_card", [False, True], ids=["argument", "card-file"])
 def test_override_is_recorded_in_every_output(tmp_path, in_card):
-    decision = {"reason": "Synthetic records made for this test; no real patient.", "by": "Dana Reviewer, DPO",
-                "date": "2027-07-08"}
+    decision = {
+        "reason": "Synthetic records made for this test; no real patient.",
+        "by": "Dana Reviewer, DPO",
+        "date": "2027-07-08",
+    }
     ch = identifying_challenge(tmp_path, override=decision if in_card else None)
     result = build_card(ch, out_dir=tmp_path / "out", override=None if in_card else decision)
     assert result.privacy.status == "released with override"
@@ -318,13 +388,15 @@ XSS = "<script>alert(1)</script>"
 
 
 def leaderboard() -> pd.DataFrame:
-    return pd.DataFrame({
-        "rank": [1, 2, 3, 4],
-        "team": [XSS, "pipes | and **stars**", "plain team", "fourth"],
-        "score": [0.991, 0.982, 0.9, 0.8],
-        "ci_low": [0.97, 0.95, 0.85, 0.7],
-        "ci_high": [1.0, 0.995, 0.93, 0.86],
-    })
+    return pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4],
+            "team": [XSS, "pipes | and **stars**", "plain team", "fourth"],
+            "score": [0.991, 0.982, 0.9, 0.8],
+            "ci_low": [0.97, 0.95, 0.85, 0.7],
+            "ci_high": [1.0, 0.995, 0.93, 0.86],
+        }
+    )
 
 
 def test_team_names_are_escaped_and_winners_licences_shown(tmp_path):
@@ -347,14 +419,16 @@ def test_team_names_are_escaped_and_winners_licences_shown(tmp_path):
 
 
 def test_leaderboard_problems_are_named(tmp_path):
-    ch = copy_challenge(tmp_path, "breast-cancer",
-                        lambda c: c["challenge"].update(winners=[{"team": "ghost", "code_licence": "MIT"}]))
+    ch = copy_challenge(
+        tmp_path, "breast-cancer", lambda c: c["challenge"].update(winners=[{"team": "ghost", "code_licence": "MIT"}])
+    )
     with pytest.raises(CardError) as info:
         build_card(ch, out_dir=tmp_path / "a", leaderboard=leaderboard())
     assert info.value.problems[0].where == "ghost"
     with pytest.raises(CardError) as info:
-        build_card("breast-cancer", root=ROOT, out_dir=tmp_path / "b",
-                   leaderboard=leaderboard().drop(columns=["ci_low"]))
+        build_card(
+            "breast-cancer", root=ROOT, out_dir=tmp_path / "b", leaderboard=leaderboard().drop(columns=["ci_low"])
+        )
     assert [p.where for p in info.value.problems] == ["ci_low"]
 
 
@@ -365,8 +439,9 @@ def test_renderer_registry():
         get_renderer("pdf")
     assert "croissant, html, markdown" in info.value.fix
     with pytest.raises(CardError):
-        register_renderer(type("Again", (Renderer,), {"name": "markdown", "filename": "x.md",
-                                                      "render": lambda self, doc: b""}))
+        register_renderer(
+            type("Again", (Renderer,), {"name": "markdown", "filename": "x.md", "render": lambda self, doc: b""})
+        )
 
 
 @pytest.mark.parametrize("name", ["croissant", "html", "markdown"])
@@ -374,8 +449,13 @@ def test_every_renderer_is_deterministic(name):
     ch = load_challenge("diabetes", root=ROOT)
     card = read_card(card_path(ch))
     frames = read_release_frames(ch)
-    doc = CardDocument(challenge_id=ch.id, spec=ch.spec, card=card, stats=compute_stats(ch, frames),
-                       privacy=check_release(frames, card.privacy, card.privacy_override, key=ch.spec.id_column))
+    doc = CardDocument(
+        challenge_id=ch.id,
+        spec=ch.spec,
+        card=card,
+        stats=compute_stats(ch, frames),
+        privacy=check_release(frames, card.privacy, card.privacy_override, key=ch.spec.id_column),
+    )
     renderer = get_renderer(name)
     first = renderer.render(doc)
     assert first == renderer.render(doc) and first.endswith(b"\n")
@@ -406,18 +486,38 @@ def synthetic_subgroups(teams=(XSS, "plain team")):
 
     rng = pd.Series(range(120))
     y = ((rng % 3) == 0).astype(float).to_numpy().copy()  # pandas 3 hands out read-only views
-    y[:40] = 0.0                                         # the first 40 cases: no positive case
+    y[:40] = 0.0  # the first 40 cases: no positive case
     P = [(0.8 * y + 0.2 * (rng.to_numpy() % 7) / 7), (0.5 * y + 0.5 * (rng.to_numpy() % 5) / 5)]
-    groups = [Subgroup("all cases", "", "", rng.to_numpy() >= 0),
-              Subgroup("sex = 1", "sex", "1", rng.to_numpy() < 40),
-              Subgroup("sex = 2", "sex", "2", rng.to_numpy() >= 40),
-              Subgroup("age 90+", "age", "90+", rng.to_numpy() >= 110)]
-    table = subgroup_scores(y, P, list(teams), groups, ["roc_auc", "brier"], task="binary", target="malignant",
-                            ranks=[1, 2], n_resamples=200)
-    return SubgroupResults(challenge_id="breast-cancer", split="private", task="binary", target="malignant",
-                           teams=((1, teams[0]), (2, teams[1])), metrics=("roc_auc", "brier"),
-                           subgroups=tuple((g.label, g.n) for g in groups), table=table, sex_column="sex",
-                           age_column="age", n_resamples=200)
+    groups = [
+        Subgroup("all cases", "", "", rng.to_numpy() >= 0),
+        Subgroup("sex = 1", "sex", "1", rng.to_numpy() < 40),
+        Subgroup("sex = 2", "sex", "2", rng.to_numpy() >= 40),
+        Subgroup("age 90+", "age", "90+", rng.to_numpy() >= 110),
+    ]
+    table = subgroup_scores(
+        y,
+        P,
+        list(teams),
+        groups,
+        ["roc_auc", "brier"],
+        task="binary",
+        target="malignant",
+        ranks=[1, 2],
+        n_resamples=200,
+    )
+    return SubgroupResults(
+        challenge_id="breast-cancer",
+        split="private",
+        task="binary",
+        target="malignant",
+        teams=((1, teams[0]), (2, teams[1])),
+        metrics=("roc_auc", "brier"),
+        subgroups=tuple((g.label, g.n) for g in groups),
+        table=table,
+        sex_column="sex",
+        age_column="age",
+        n_resamples=200,
+    )
 
 
 def test_subgroup_scores_name_the_missing_class_and_small_subgroups():
@@ -439,21 +539,25 @@ def test_subgroup_scores_name_the_missing_class_and_small_subgroups():
 def test_card_renders_subgroup_results_escaped(tmp_path):
     board = leaderboard()
     board.loc[1, "team"] = "plain team"
-    result = build_card("breast-cancer", root=ROOT, out_dir=tmp_path, leaderboard=board,
-                        subgroups=synthetic_subgroups())
+    result = build_card(
+        "breast-cancer", root=ROOT, out_dir=tmp_path, leaderboard=board, subgroups=synthetic_subgroups()
+    )
     readme = result.files["README.md"].read_text(encoding="utf-8")
     page = result.files["card.html"].read_text(encoding="utf-8")
     section = readme.split("\n## Subgroup results\n")[1].split("\n## ")[0]
     assert "### roc_auc (higher is better)" in section and "### brier (lower is better)" in section
-    assert "| subgroup | cases | malignant = 1 | 1. &lt;script&gt;alert(1)&lt;/script&gt; | 2. plain team | note |" \
+    assert (
+        "| subgroup | cases | malignant = 1 | 1. &lt;script&gt;alert(1)&lt;/script&gt; | 2. plain team | note |"
         in section
+    )
     assert "no case with malignant = 1" in section and "Too small to say anything" in section
     assert "<h2>Subgroup results</h2>" in page and "<script" not in page
     limitations = json.loads(result.files["croissant.json"].read_text(encoding="utf-8"))["rai:dataLimitations"]
     assert any("a class is missing in sex = 1" in text for text in limitations)
     # without subgroup results there is no such section
-    plain = build_card("breast-cancer", root=ROOT, out_dir=tmp_path / "plain", leaderboard=board,
-                       renderers=("markdown",))
+    plain = build_card(
+        "breast-cancer", root=ROOT, out_dir=tmp_path / "plain", leaderboard=board, renderers=("markdown",)
+    )
     assert "Subgroup results" not in plain.files["README.md"].read_text(encoding="utf-8")
 
 
@@ -467,8 +571,14 @@ def test_subgroups_from_a_ledger_need_the_board_object(tmp_path):
 def test_given_winners_replace_the_card_file_entries(tmp_path):
     winners = [{"team": XSS, "code_url": "https://example.org/code", "code_licence": "MIT"}]
     ch = copy_challenge(tmp_path, "breast-cancer", lambda c: c["challenge"].update(winners=winners))
-    result = build_card(ch, out_dir=tmp_path / "out", leaderboard=leaderboard(), renderers=("markdown",),
-                        winners=[{"team": XSS, "code_licence": "none declared: not prize-eligible"}])
-    row = next(line for line in result.files["README.md"].read_text(encoding="utf-8").splitlines()
-               if line.startswith("| 1 |"))
+    result = build_card(
+        ch,
+        out_dir=tmp_path / "out",
+        leaderboard=leaderboard(),
+        renderers=("markdown",),
+        winners=[{"team": XSS, "code_licence": "none declared: not prize-eligible"}],
+    )
+    row = next(
+        line for line in result.files["README.md"].read_text(encoding="utf-8").splitlines() if line.startswith("| 1 |")
+    )
     assert "none declared: not prize-eligible" in row and "example.org" not in row

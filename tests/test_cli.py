@@ -1,9 +1,10 @@
 """The command line through click's test runner."""
+
 import shutil
 
 from click.testing import CliRunner
-
 from conftest import REPO
+
 from kit.cli import cli
 
 

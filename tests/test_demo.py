@@ -1,9 +1,8 @@
 """`kit demo` on the embedded default challenge: a class of real notebooks, graded and ranked."""
-import pytest
+
 from click.testing import CliRunner
 
 from kit.cli import cli
-from kit.errors import KitError
 
 
 def test_demo_grades_a_class_and_prints_the_board(tmp_path):
@@ -15,7 +14,7 @@ def test_demo_grades_a_class_and_prints_the_board(tmp_path):
     assert "14 scored, 1 failed, 2 invalid" in out
     assert "KeyError" in out and "no cell tagged 'parameters'" in out
     assert "public leaderboard (14 teams)" in out
-    board_lines = [l for l in out.splitlines() if l.strip().startswith(("1 ", "14 "))]
+    board_lines = [line for line in out.splitlines() if line.strip().startswith(("1 ", "14 "))]
     assert board_lines and "Quick Baseline" in board_lines[-1], "the constant baseline ranks last"
     assert (work / "leaderboard.html").exists() and (work / "ledger.sqlite").exists()
     # a second demo replaces the first; a foreign folder is never wiped

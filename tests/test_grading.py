@@ -1,4 +1,5 @@
 """Grading with real kernels: every shipped challenge end to end, and every bad hand-in."""
+
 import json
 import shutil
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-
 from conftest import SHIPPED
+
 from kit.challenge import load_challenge
 from kit.demo import Variant, make_variant
 from kit.errors import GradingError
@@ -26,6 +27,7 @@ def variant(ch, folder, team, name, **kw):
 @pytest.mark.parametrize("cid", SHIPPED)
 def test_shipped_challenge_end_to_end(root, workdir, tmp_path, cid):
     from kit.prepare import prepare
+
     assert all(r.matches for r in prepare(cid, root=root))
     ch = load_challenge(cid, root=root)
     subs = tmp_path / "subs"
@@ -98,8 +100,7 @@ def test_bad_hand_ins_are_recorded_and_never_stop_the_others(root, workdir, tmp_
     (subs / "notjson" / "nb.ipynb").write_text("{ this is not json")
     variant(ch, subs, "notag", "lost_tag", drop_parameters_tag=True)
     variant(ch, subs, "raiser", "raises", features='def make_features(df):\n    return df[["nope"]]')
-    variant(ch, subs, "malformed", "bad_preds",
-            append='predictions.iloc[5:].to_csv(predictions_path, index=False)')
+    variant(ch, subs, "malformed", "bad_preds", append="predictions.iloc[5:].to_csv(predictions_path, index=False)")
     variant(ch, subs, "quitter", "exits_early", features="raise SystemExit(0)")
     (subs / "csvbad").mkdir()
     (subs / "csvbad" / "p.csv").write_text("case_id,malignant\ncase-0002,high\n")
@@ -112,7 +113,10 @@ def test_bad_hand_ins_are_recorded_and_never_stop_the_others(root, workdir, tmp_
     assert by_team["notjson"].status == "invalid" and "not valid JSON" in by_team["notjson"].error
     assert by_team["notag"].status == "invalid" and "no cell tagged 'parameters'" in by_team["notag"].error
     assert by_team["raiser"].status == "failed" and "KeyError" in by_team["raiser"].error
-    assert by_team["malformed"].status == "invalid" and "5 of 228 test case(s) have no prediction" in by_team["malformed"].error
+    assert (
+        by_team["malformed"].status == "invalid"
+        and "5 of 228 test case(s) have no prediction" in by_team["malformed"].error
+    )
     assert by_team["quitter"].status == "failed" and "no predictions" in by_team["quitter"].error
     assert by_team["csvbad"].status == "invalid" and "'high'" in by_team["csvbad"].error
     assert by_team["empty"].status == "invalid" and "empty" in by_team["empty"].error
@@ -128,7 +132,8 @@ def test_bad_hand_ins_are_recorded_and_never_stop_the_others(root, workdir, tmp_
 
             def rows(frame):  # the same values, whatever dtype pandas infers from more rows
                 return [tuple(None if pd.isna(v) else v for v in r) for r in frame.itertuples(index=False)]
-            assert rows(now.iloc[:len(df)]) == rows(df), f"recorded {t} rows changed"
+
+            assert rows(now.iloc[: len(df)]) == rows(df), f"recorded {t} rows changed"
     board = leaderboard("breast-cancer", workdir=workdir, root=root)
     assert list(board.table["team"]) == ["good"], "failed submissions are never ranked"
 
@@ -136,11 +141,19 @@ def test_bad_hand_ins_are_recorded_and_never_stop_the_others(root, workdir, tmp_
 def test_a_stopped_grader_finishes_the_rest(root, workdir, tmp_path):
     ch = load_challenge("breast-cancer", root=root)
     from kit.grading.intake import store_bytes
+
     data = ch.path("sample_submission").read_bytes()
     digest, stored = store_bytes(workdir / ch.id / "store", data, ".csv")
     with open_ledger(workdir) as led:  # recorded, then the grader was killed before running it
-        led.add_submission(challenge=ch.id, team="late", kind="predictions", filename="s.csv", sha256=digest,
-                           size=len(data), stored_path=str(stored))
+        led.add_submission(
+            challenge=ch.id,
+            team="late",
+            kind="predictions",
+            filename="s.csv",
+            sha256=digest,
+            size=len(data),
+            stored_path=str(stored),
+        )
         assert led.pending(ch.id) == [1]
     report = grade("breast-cancer", [], workdir=workdir, root=root)
     assert report.counts["scored"] == 1
@@ -170,7 +183,8 @@ def test_a_streamed_manifest_is_read_line_by_line_as_it_is_written(tmp_path):
     import threading
     import time
 
-    from kit.grading.scoring import follow_manifest
+    from kit.scoring import follow_manifest
+
     path = tmp_path / "manifest.jsonl"
     path.write_text("")
     got, times = [], []
@@ -200,16 +214,19 @@ def test_a_streamed_manifest_is_read_line_by_line_as_it_is_written(tmp_path):
 def test_the_grading_notebook_runs_by_hand(root, tmp_path):
     """An organiser opens grade.ipynb in JupyterLab and runs it: it scores the sample submission."""
     import papermill as pm
+
     ch = load_challenge("breast-cancer", root=root)
     out = tmp_path / "graded.ipynb"
-    pm.execute_notebook(str(ch.grade_notebook), str(out), cwd=str(ch.grading_dir), progress_bar=False,
-                        kernel_name="python3")
+    pm.execute_notebook(
+        str(ch.grade_notebook), str(out), cwd=str(ch.grading_dir), progress_bar=False, kernel_name="python3"
+    )
     text = json.dumps(nbformat.read(out, as_version=4).cells[2].outputs)
     assert "scored 1 of 1 submissions" in text
 
 
 def test_submission_rules_are_enforced_at_intake_and_nothing_is_lost(root, workdir, tmp_path):
     from datetime import datetime, timezone
+
     ch = load_challenge("breast-cancer", root=root)
     base = ch.path("sample_submission").read_text().splitlines()
     day1 = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
@@ -218,12 +235,14 @@ def test_submission_rules_are_enforced_at_intake_and_nothing_is_lost(root, workd
         p = tmp_path / f"{team}-{i}" / team / f"s{i}.csv"
         p.parent.mkdir(parents=True)
         # distinct content each time: a new submission
-        p.write_text("\n".join([base[0]] + [f"{l.split(',')[0]},{(i + 1) / 100}" for l in base[1:]]) + "\n")
+        p.write_text("\n".join([base[0]] + [f"{line.split(',')[0]},{(i + 1) / 100}" for line in base[1:]]) + "\n")
         return p
 
     per_day = ch.spec.submissions.per_day
-    statuses = [grade("breast-cancer", [hand_in("t", i)], workdir=workdir, root=root, now=day1).entries[0]
-                for i in range(per_day + 1)]
+    statuses = [
+        grade("breast-cancer", [hand_in("t", i)], workdir=workdir, root=root, now=day1).entries[0]
+        for i in range(per_day + 1)
+    ]
     assert [e.status for e in statuses[:per_day]] == ["scored"] * per_day
     last = statuses[-1]
     assert last.status == "rejected" and f"the daily limit is {per_day}" in last.error
@@ -231,15 +250,22 @@ def test_submission_rules_are_enforced_at_intake_and_nothing_is_lost(root, workd
     # the rejected file is kept, and is not graded by --regrade either
     again = grade("breast-cancer", [tmp_path / f"t-{per_day}"], workdir=workdir, root=root, now=day1, regrade=True)
     assert again.entries[0].status == "skipped"
-    next_day = grade("breast-cancer", [hand_in("t", 99)], workdir=workdir, root=root,
-                     now=datetime(2026, 3, 3, 9, tzinfo=timezone.utc))
+    next_day = grade(
+        "breast-cancer",
+        [hand_in("t", 99)],
+        workdir=workdir,
+        root=root,
+        now=datetime(2026, 3, 3, 9, tzinfo=timezone.utc),
+    )
     assert next_day.entries[0].status == "scored"
     with open_ledger(workdir) as led:
         assert led.count_submissions("breast-cancer", "t") == per_day + 1  # rejected ones do not count
         assert len(led.latest_runs("breast-cancer")) == per_day + 2  # every hand-in is recorded
-    early = grade("breast-cancer", [hand_in("u", 1)], workdir=workdir, root=root,
-                  now=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    early = grade(
+        "breast-cancer", [hand_in("u", 1)], workdir=workdir, root=root, now=datetime(2025, 1, 1, tzinfo=timezone.utc)
+    )
     assert early.entries[0].status == "rejected" and "opens on 2026-01-05" in early.entries[0].error
-    late = grade("breast-cancer", [hand_in("u", 2)], workdir=workdir, root=root,
-                 now=datetime(2100, 1, 1, tzinfo=timezone.utc))
+    late = grade(
+        "breast-cancer", [hand_in("u", 2)], workdir=workdir, root=root, now=datetime(2100, 1, 1, tzinfo=timezone.utc)
+    )
     assert late.entries[0].status == "rejected" and "closed on" in late.entries[0].error

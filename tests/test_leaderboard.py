@@ -1,19 +1,28 @@
 """Leaderboard rules on a ledger written directly (no kernels): phases, selection, ties, escaping."""
+
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from kit.challenge import load_challenge
-from kit.ledger import Ledger, RunRecord
-from kit.leaderboard import leaderboard, render
 from kit.errors import KitError
+from kit.leaderboard import leaderboard, render
+from kit.ledger import Ledger, RunRecord
 
 
 def add(led, team, public, private, at, sha=None, status="scored"):
-    sid, _ = led.add_submission(challenge="breast-cancer", team=team, kind="predictions", filename="p.csv",
-                                sha256=sha or f"{team}{at}", size=1, stored_path="/x", submitted_at=at)
+    sid, _ = led.add_submission(
+        challenge="breast-cancer",
+        team=team,
+        kind="predictions",
+        filename="p.csv",
+        sha256=sha or f"{team}{at}",
+        size=1,
+        stored_path="/x",
+        submitted_at=at,
+    )
     scores = {"public": {"roc_auc": public}, "private": {"roc_auc": private}} if status == "scored" else {}
     led.add_run(RunRecord(sid, status, "score", at, scores=scores))
     return sid
@@ -64,8 +73,15 @@ def test_auto_phase_follows_the_calendar(led):
 def test_lower_is_better_metric_ranks_ascending(tmp_path):
     with Ledger(tmp_path / "l.sqlite") as led:
         for team, v in [("a", 60.0), ("b", 50.0), ("c", 70.0)]:
-            sid, _ = led.add_submission(challenge="diabetes", team=team, kind="predictions", filename="p.csv",
-                                        sha256=team, size=1, stored_path="/x")
+            sid, _ = led.add_submission(
+                challenge="diabetes",
+                team=team,
+                kind="predictions",
+                filename="p.csv",
+                sha256=team,
+                size=1,
+                stored_path="/x",
+            )
             led.add_run(RunRecord(sid, "scored", "score", "t", scores={"public": {"rmse": v}, "private": {"rmse": v}}))
         b = leaderboard("diabetes", ledger=led, root=REPO, phase="public")
         assert b.table["team"].tolist() == ["b", "a", "c"]
@@ -82,7 +98,7 @@ def test_empty_and_missing_ledger(tmp_path):
 
 
 def test_team_names_are_escaped_in_every_format(tmp_path):
-    evil = ["<script>alert(1)</script>", "=HYPERLINK(\"http://x\")", "a|b *c* [d](e)", "-2+3"]
+    evil = ["<script>alert(1)</script>", '=HYPERLINK("http://x")', "a|b *c* [d](e)", "-2+3"]
     with Ledger(tmp_path / "l.sqlite") as led:
         for i, team in enumerate(evil):
             add(led, team, 0.5 + i / 10, 0.5, f"2026-01-0{i + 1}")
@@ -101,9 +117,12 @@ def test_selection_rules_last_and_chosen(led):
     last = leaderboard("breast-cancer", ledger=led, root=REPO, phase="public", selection="last").table.set_index("team")
     assert last.loc["ann", "score"] == 0.95 and last.loc["ann", "submitted_at"].startswith("2026-01-02")
     from kit.leaderboard import choose_final
+
     # ann chooses her first submission (public 0.90, private 0.80) as a final
     assert choose_final("breast-cancer", "ann", [1], ledger=led, root=REPO) == [1]
-    priv = leaderboard("breast-cancer", ledger=led, root=REPO, phase="private", selection="chosen").table.set_index("team")
+    priv = leaderboard("breast-cancer", ledger=led, root=REPO, phase="private", selection="chosen").table.set_index(
+        "team"
+    )
     assert priv.loc["ann", "score"] == 0.80 and priv.loc["ann", "selected_by"] == "chosen"
     assert priv.loc["bob", "selected_by"] == "best"
     with pytest.raises(KitError, match="allows 2"):
@@ -117,22 +136,42 @@ def test_selection_rules_last_and_chosen(led):
 def test_ladder_board_releases_only_real_improvements(tmp_path):
     """Diabetes (rmse has a per-case loss): a tiny improvement is not released, a large one is."""
     import pandas as pd
-    from kit.grading.scoring import read_labels, score_file
+
+    from kit.labels import read_labels
     from kit.leaderboard.uncertainty import apply_ladder
+    from kit.scoring import score_file
+
     ch = load_challenge("diabetes", root=REPO)
     labels = read_labels(ch)
-    y = labels["progression"].to_numpy(dtype=float)
+    y = labels.y_true()
     rng = np.random.default_rng(1)
     noise = rng.normal(0, 1, len(y))
     with Ledger(tmp_path / "l.sqlite") as led:
         for i, (team, scale) in enumerate([("a", 60), ("a", 59.5), ("b", 70), ("b", 30)]):
             p = tmp_path / f"{i}.csv"
-            pd.DataFrame({"case_id": labels["case_id"], "progression": y + scale * noise}).to_csv(p, index=False)
+            pd.DataFrame({"case_id": labels.ids, "progression": y + scale * noise}).to_csv(p, index=False)
             res = score_file(ch, labels, p)
-            sid, _ = led.add_submission(challenge="diabetes", team=team, kind="predictions", filename=p.name,
-                                        sha256=str(i), size=1, stored_path=str(p), submitted_at=f"2026-02-0{i + 1}")
-            led.add_run(RunRecord(sid, "scored", "score", "t", scores=res.scores, primary=("rmse", False),
-                                  case_predictions=res.per_case["prediction"].to_numpy()))
+            sid, _ = led.add_submission(
+                challenge="diabetes",
+                team=team,
+                kind="predictions",
+                filename=p.name,
+                sha256=str(i),
+                size=1,
+                stored_path=str(p),
+                submitted_at=f"2026-02-0{i + 1}",
+            )
+            led.add_run(
+                RunRecord(
+                    sid,
+                    "scored",
+                    "score",
+                    "t",
+                    scores=res.scores,
+                    primary=("rmse", False),
+                    case_predictions=res.per_case["prediction"].to_numpy(),
+                )
+            )
         raw = leaderboard("diabetes", ledger=led, root=REPO, phase="public").table.set_index("team")
         b = leaderboard("diabetes", ledger=led, root=REPO, phase="public")
         apply_ladder(b, led)

@@ -1,4 +1,5 @@
 """Generic tests over every registered metric (as scikit-learn's metrics/tests/test_common.py)."""
+
 import math
 
 import numpy as np
@@ -8,8 +9,20 @@ from kit.errors import MetricError
 from kit.metrics import TASKS, get_metric, get_metric_names
 
 ALL = get_metric_names()
-REQUIRED = {"roc_auc", "average_precision", "log_loss", "brier", "accuracy", "balanced_accuracy", "f1",
-            "mcc", "rmse", "mae", "r2", "c_index"}
+REQUIRED = {
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "brier",
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "mcc",
+    "rmse",
+    "mae",
+    "r2",
+    "c_index",
+}
 
 
 def data(task, n=60, seed=0):

@@ -1,4 +1,5 @@
 """Leaderboard plots: each builds on a small realistic input and saves a PNG."""
+
 from __future__ import annotations
 
 import subprocess
@@ -97,8 +98,9 @@ def test_public_private(bootstrap, tmp_path):
     rng = np.random.default_rng(1)
     private = bootstrap.observed + rng.normal(0, 0.02, len(TEAMS))
     saved(plots.plot_public_private(bootstrap.observed, private, TEAMS, metric="roc_auc"), tmp_path, "pp")
-    saved(plots.plot_public_private(bootstrap.observed, private, TEAMS, metric="brier", label_top=2),
-          tmp_path, "pp-lower")
+    saved(
+        plots.plot_public_private(bootstrap.observed, private, TEAMS, metric="brier", label_top=2), tmp_path, "pp-lower"
+    )
     with pytest.raises(KitError, match="do not match"):
         plots.plot_public_private([0.5], [0.5, 0.6], ["a"])
 
@@ -110,8 +112,13 @@ def test_scores_over_time(tmp_path, times):
     for k, team in enumerate(TEAMS):
         when = pd.date_range("2026-03-01", periods=6, freq="12h") + pd.Timedelta(hours=k)
         for i, t in enumerate(when):
-            rows.append({"team": team, "time": t if times == "dates" else i + k / 10,
-                         "score": 0.6 + 0.03 * k + rng.normal(0, 0.03)})
+            rows.append(
+                {
+                    "team": team,
+                    "time": t if times == "dates" else i + k / 10,
+                    "score": 0.6 + 0.03 * k + rng.normal(0, 0.03),
+                }
+            )
     frame = pd.DataFrame(rows)
     fig = plots.plot_scores_over_time(frame, metric="roc_auc", top=5)
     saved(fig, tmp_path, f"time-{times}")

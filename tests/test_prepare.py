@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import SHIPPED
+
 from kit.challenge import load_challenge, sha256_file
 from kit.errors import DataIntegrityError
 from kit.prepare import prepare
@@ -16,6 +16,7 @@ def test_prepare_is_deterministic_and_matches_the_spec(root, cid):
     assert all(r.matches for r in results)
     assert {r.role: r.sha256 for r in results} == before
     import pandas as pd
+
     spec = ch.spec
     train, test = pd.read_csv(ch.path("train")), pd.read_csv(ch.path("test"))
     labels = pd.read_csv(ch.path("labels"))
@@ -29,7 +30,7 @@ def test_prepare_is_deterministic_and_matches_the_spec(root, cid):
 
 def test_mismatch_overwrites_nothing(root):
     ch = load_challenge("diabetes", root=root)
-    spec = (root / "starter_kits/diabetes/challenge.yml")
+    spec = root / "starter_kits/diabetes/challenge.yml"
     spec.write_text(spec.read_text().replace("seed: 1994", "seed: 7"))
     before = ch.path("train").read_bytes()
     with pytest.raises(DataIntegrityError) as exc:

@@ -1,4 +1,5 @@
 """The privacy gate: direct identifiers, k-anonymity, l-diversity, overrides."""
+
 from __future__ import annotations
 
 import pickle
@@ -11,29 +12,56 @@ import pytest
 from kit.cards.compute import read_release_frames
 from kit.cards.schema import PrivacyOverride, PrivacyPolicy, read_card
 from kit.challenge import list_challenges, load_challenge
-from kit.privacy import (AnonymityCheck, PrivacyReport, ReleaseBlocked, assess_anonymity, assess_release,
-                         check_release, get_category_names, mask)
+from kit.privacy import (
+    AnonymityCheck,
+    PrivacyReport,
+    ReleaseBlocked,
+    assess_anonymity,
+    assess_release,
+    check_release,
+    get_category_names,
+    mask,
+)
 
 
 def identifying_frame() -> pd.DataFrame:
     """Six patients with direct identifiers and a (age, sex) combination that is unique (k = 1)."""
-    return pd.DataFrame({
-        "case_id": [f"case-{i:04d}" for i in range(1, 7)],
-        "full_name": ["Alice Martin", "Bruno Keller", "Chloe Dubois", "Dmitri Orlov", "Emma Stone", "Farid Haddad"],
-        "email": ["alice.martin@example.org", "bkeller@mail.example.com", "chloe@example.fr",
-                  "d.orlov@example.net", "emma@example.co.uk", "farid.h@example.org"],
-        "phone": ["+44 7700 900123", "020 7946 0958", "(555) 123-4567", "555-987-6543", "+33 1 23 45 67 89",
-                  "07700 900456"],
-        "date_of_birth": ["1970-03-14", "1985-12-01", "14/03/1990", "2001-07-04", "1962-11-30", "1958-02-17"],
-        "postcode": ["SW1A 1AA", "M1 1AE", "EH1 1YZ", "CB2 1TN", "B33 8TH", "LS1 4AP"],
-        "age": [54, 39, 34, 23, 61, 66],
-        "sex": ["F", "M", "F", "M", "F", "M"],
-        "outcome": [1, 0, 1, 0, 1, 0],
-    })
+    return pd.DataFrame(
+        {
+            "case_id": [f"case-{i:04d}" for i in range(1, 7)],
+            "full_name": ["Alice Martin", "Bruno Keller", "Chloe Dubois", "Dmitri Orlov", "Emma Stone", "Farid Haddad"],
+            "email": [
+                "alice.martin@example.org",
+                "bkeller@mail.example.com",
+                "chloe@example.fr",
+                "d.orlov@example.net",
+                "emma@example.co.uk",
+                "farid.h@example.org",
+            ],
+            "phone": [
+                "+44 7700 900123",
+                "020 7946 0958",
+                "(555) 123-4567",
+                "555-987-6543",
+                "+33 1 23 45 67 89",
+                "07700 900456",
+            ],
+            "date_of_birth": ["1970-03-14", "1985-12-01", "14/03/1990", "2001-07-04", "1962-11-30", "1958-02-17"],
+            "postcode": ["SW1A 1AA", "M1 1AE", "EH1 1YZ", "CB2 1TN", "B33 8TH", "LS1 4AP"],
+            "age": [54, 39, 34, 23, 61, 66],
+            "sex": ["F", "M", "F", "M", "F", "M"],
+            "outcome": [1, 0, 1, 0, 1, 0],
+        }
+    )
 
 
-POLICY = PrivacyPolicy(quasi_identifiers=["age", "sex"], sensitive_attributes=["outcome"], k_anonymity=2,
-                       l_diversity=2, allowed_identifiers=["case_id"])
+POLICY = PrivacyPolicy(
+    quasi_identifiers=["age", "sex"],
+    sensitive_attributes=["outcome"],
+    k_anonymity=2,
+    l_diversity=2,
+    allowed_identifiers=["case_id"],
+)
 
 
 def by_column(report: PrivacyReport) -> dict[str, set[str]]:
@@ -49,15 +77,22 @@ def test_identifiers_and_small_groups_block_the_release_for_each_reason():
         check_release({"train": frame}, POLICY)
     err = info.value
     where = {p.where for p in err.problems}
-    assert {"train.full_name", "train.email", "train.phone", "train.date_of_birth", "train.postcode",
-            "privacy.k_anonymity", "privacy.l_diversity"} <= where
+    assert {
+        "train.full_name",
+        "train.email",
+        "train.phone",
+        "train.date_of_birth",
+        "train.postcode",
+        "privacy.k_anonymity",
+        "privacy.l_diversity",
+    } <= where
     found = by_column(err.report)
     assert "person_name" in found["full_name"]
     assert "email" in found["email"]
     assert "phone" in found["phone"]
     assert "date" in found["date_of_birth"]
     assert "postcode" in found["postcode"]
-    assert "case_id" not in found            # allowed by the policy
+    assert "case_id" not in found  # allowed by the policy
     assert {"age", "sex", "outcome"}.isdisjoint(found)
     k_problem = next(p for p in err.problems if p.where == "privacy.k_anonymity")
     assert "k = 1" in k_problem.what and "k >= 2" in k_problem.what
@@ -86,15 +121,15 @@ def test_findings_name_example_rows_by_position():
     assert email.category == "email" and email.detected_by == ("content",)
     assert email.n_rows == 5 and email.rows == (0, 1, 3, 4, 5)
     # a column named like an identifier counts every non-empty row, whatever its content
-    named = next(f for f in assess_release({"train": identifying_frame()}, POLICY).findings
-                 if f.column == "email")
+    named = next(f for f in assess_release({"train": identifying_frame()}, POLICY).findings if f.column == "email")
     assert named.detected_by == ("column name", "content") and named.n_rows == 6
 
 
 def test_override_lets_the_release_through_and_is_kept_in_the_report():
     override = PrivacyOverride(reason="synthetic test data", by="A. Organiser (challenge lead)")
-    report = check_release({"train": identifying_frame()}, POLICY, override={"reason": override.reason,
-                                                                            "by": override.by})
+    report = check_release(
+        {"train": identifying_frame()}, POLICY, override={"reason": override.reason, "by": override.by}
+    )
     assert report.override == override
     assert not report.blocked and report.overridden and report.status == "released with override"
     assert report.reasons  # the reasons stay on record
@@ -143,8 +178,12 @@ def test_diabetes_measured_k_and_l():
     assert a.k == sizes.min() == 1
     assert a.records_unique == int((sizes == 1).sum())
     # progression of the test cases comes from the labels file, linked by case id
-    joined = pd.concat([frames["train"][["age", "sex", "progression"]],
-                        frames["test"].merge(frames["labels"], on="case_id")[["age", "sex", "progression"]]])
+    joined = pd.concat(
+        [
+            frames["train"][["age", "sex", "progression"]],
+            frames["test"].merge(frames["labels"], on="case_id")[["age", "sex", "progression"]],
+        ]
+    )
     assert a.l == joined.groupby(["age", "sex"])["progression"].nunique().min() == 1
     # thresholds of 1 would be flagged as offering no protection
     assert not any("imposes no protection" in w for w in report.warnings)
@@ -158,8 +197,14 @@ def test_pycanon_and_pandas_agree(monkeypatch):
 
     rng = np.random.default_rng(0)
     n = 3000
-    table = pd.DataFrame({"age": rng.integers(18, 90, n), "sex": rng.choice(["F", "M"], n),
-                          "region": rng.integers(0, 12, n), "dx": rng.integers(0, 4, n)})
+    table = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n),
+            "sex": rng.choice(["F", "M"], n),
+            "region": rng.integers(0, 12, n),
+            "dx": rng.integers(0, 4, n),
+        }
+    )
     table.loc[rng.choice(n, 40, replace=False), "region"] = np.nan
     qi, sa = ["age", "sex", "region"], ["dx"]
     strings = _strings(table, qi + sa)
@@ -192,15 +237,17 @@ def test_strict_categories_check_every_value_of_big_columns():
 
 
 def test_dates_ages_and_allowed_columns():
-    frame = pd.DataFrame({
-        "admission_year": [2001, 2002, 2003],          # year only: allowed
-        "visit_date": pd.to_datetime(["2020-01-05", "2020-02-01", "2021-03-09"]),
-        "age": [45, 92, 88],
-        "notes": ["aged 93 at admission and still active", "ok", "ok"],
-        "site_url": ["https://hospital.example/ward", "", ""],
-        "ip": ["192.168.0.12", "10.0.0.1", "10.0.0.2"],
-        "patient_id": ["P1", "P2", "P3"],
-    })
+    frame = pd.DataFrame(
+        {
+            "admission_year": [2001, 2002, 2003],  # year only: allowed
+            "visit_date": pd.to_datetime(["2020-01-05", "2020-02-01", "2021-03-09"]),
+            "age": [45, 92, 88],
+            "notes": ["aged 93 at admission and still active", "ok", "ok"],
+            "site_url": ["https://hospital.example/ward", "", ""],
+            "ip": ["192.168.0.12", "10.0.0.1", "10.0.0.2"],
+            "patient_id": ["P1", "P2", "P3"],
+        }
+    )
     report = assess_release({"t": frame}, PrivacyPolicy(allowed_identifiers=["patient_id"]))
     found = by_column(report)
     assert "admission_year" not in found
@@ -215,8 +262,9 @@ def test_dates_ages_and_allowed_columns():
 
 
 def test_policy_naming_missing_columns_blocks():
-    report = assess_release({"t": pd.DataFrame({"age": [1, 2]})},
-                            PrivacyPolicy(quasi_identifiers=["age", "postcode_district"]))
+    report = assess_release(
+        {"t": pd.DataFrame({"age": [1, 2]})}, PrivacyPolicy(quasi_identifiers=["age", "postcode_district"])
+    )
     assert report.blocked
     assert report.reasons[0].where == "privacy.quasi_identifiers"
 
@@ -228,8 +276,18 @@ def test_report_html_escapes_column_names():
 
 
 def test_category_registry():
-    assert {"person_name", "email", "phone", "date", "age_over_89", "address", "postcode", "record_number",
-            "url", "ip_address"} <= set(get_category_names())
+    assert {
+        "person_name",
+        "email",
+        "phone",
+        "date",
+        "age_over_89",
+        "address",
+        "postcode",
+        "record_number",
+        "url",
+        "ip_address",
+    } <= set(get_category_names())
 
 
 def test_anonymity_not_measured_without_quasi_identifiers():

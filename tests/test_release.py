@@ -1,5 +1,6 @@
 """The open-data release: closed-only, privacy gate first, final board with intervals, subgroup results,
 winners' licences, checksum manifest, byte-identical zips; and the card export of the leaderboard app."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,14 +20,15 @@ from kit.cards import export_card
 from kit.cards.render import validate_croissant
 from kit.challenge import load_challenge
 from kit.errors import KitError
-from kit.grading.scoring import read_labels, score_file
+from kit.labels import read_labels
 from kit.ledger import Ledger, RunRecord, utcnow
 from kit.privacy import ReleaseBlocked
 from kit.release import MANIFEST, notebook_licence, release, spdx_check
+from kit.scoring import score_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
-CLOSED = datetime(2027, 7, 8, tzinfo=timezone.utc)     # the shipped challenges close on 2027-07-07
+CLOSED = datetime(2027, 7, 8, tzinfo=timezone.utc)  # the shipped challenges close on 2027-07-07
 OPEN = datetime(2027, 7, 1, tzinfo=timezone.utc)
 RESAMPLES = 200
 XSS = "Alpha <b>lab</b>"
@@ -37,14 +39,19 @@ TEAMS = [
     ("Gamma", 0.5, "predictions", None),
     ("Delta", 0.2, "notebook", ("metadata", "CC0-1.0")),
 ]
-OVERRIDE = {"reason": "Synthetic records made for this test; no real patient.", "by": "Dana Reviewer, DPO",
-            "date": "2027-07-08"}
+OVERRIDE = {
+    "reason": "Synthetic records made for this test; no real patient.",
+    "by": "Dana Reviewer, DPO",
+    "date": "2027-07-08",
+}
 
 
 def notebook(team: str, licence) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# Model of {team}"),
-                nbformat.v4.new_code_cell("import pandas as pd\npredictions = None")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# Model of {team}"),
+        nbformat.v4.new_code_cell("import pandas as pd\npredictions = None"),
+    ]
     if licence and licence[0] == "markdown":
         nb.cells.insert(1, nbformat.v4.new_markdown_cell(licence[1]))
     if licence and licence[0] == "metadata":
@@ -56,25 +63,40 @@ def build_ledger(ch, workdir: Path, store: Path, teams=TEAMS) -> None:
     """Score real prediction files with the trusted scorer and record them, with stored notebooks."""
     labels = read_labels(ch)
     target = ch.spec.target[0]
-    y = labels[target].to_numpy(dtype=float)
+    y = labels.y_true()
     rng = np.random.default_rng(0)
     store.mkdir(parents=True, exist_ok=True)
     with Ledger(workdir / "ledger.sqlite") as led:
         for i, (team, skill, kind, licence) in enumerate(teams):
             p = skill * y + (1 - skill) * rng.normal(y.mean(), y.std(), len(y))
             predictions = store / f"{i}.csv"
-            pd.DataFrame({ch.spec.id_column: labels[ch.spec.id_column], target: p}).to_csv(predictions, index=False)
+            pd.DataFrame({ch.spec.id_column: labels.ids, target: p}).to_csv(predictions, index=False)
             res = score_file(ch, labels, predictions)
             assert res.status == "scored", res.error
             stored = predictions
             if kind == "notebook":
                 stored = store / f"{i}.ipynb"
                 nbformat.write(notebook(team, licence), stored)
-            sid, _ = led.add_submission(challenge=ch.id, team=team, kind=kind, filename=stored.name,
-                                        sha256=f"sha{i}", size=stored.stat().st_size, stored_path=str(stored),
-                                        submitted_at=f"2026-02-0{i + 1}T10:00:00+00:00")
-            led.add_run(RunRecord(sid, "scored", "score", utcnow(), scores=res.scores,
-                                  case_predictions=res.per_case["prediction"].to_numpy()))
+            sid, _ = led.add_submission(
+                challenge=ch.id,
+                team=team,
+                kind=kind,
+                filename=stored.name,
+                sha256=f"sha{i}",
+                size=stored.stat().st_size,
+                stored_path=str(stored),
+                submitted_at=f"2026-02-0{i + 1}T10:00:00+00:00",
+            )
+            led.add_run(
+                RunRecord(
+                    sid,
+                    "scored",
+                    "score",
+                    utcnow(),
+                    scores=res.scores,
+                    case_predictions=res.per_case["prediction"].to_numpy(),
+                )
+            )
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +133,7 @@ def test_identifiers_block_the_release_unless_overridden(tmp_path):
     ch = identifying_challenge(tmp_path)
     work = tmp_path / "work"
     with pytest.raises(ReleaseBlocked) as info:
-        release(ch, workdir=work, now=CLOSED)       # the gate runs before the ledger is even read
+        release(ch, workdir=work, now=CLOSED)  # the gate runs before the ledger is even read
     where = {p.where for p in info.value.problems}
     assert {"train.email", "train.full_name", "privacy.k_anonymity"} <= where
     assert "nothing was written" in info.value.what and "--override-reason" in info.value.fix
@@ -122,8 +144,9 @@ def test_identifiers_block_the_release_unless_overridden(tmp_path):
     assert result.privacy.status == "released with override"
     readme = (result.folder / "README.md").read_text(encoding="utf-8")
     page = (result.folder / "card.html").read_text(encoding="utf-8")
-    rai = " ".join(json.loads((result.folder / "croissant.json").read_text(encoding="utf-8"))
-                   ["rai:personalSensitiveInformation"])
+    rai = " ".join(
+        json.loads((result.folder / "croissant.json").read_text(encoding="utf-8"))["rai:personalSensitiveInformation"]
+    )
     for text in (readme, page, rai):
         assert OVERRIDE["reason"] in text and OVERRIDE["by"] in text and "2027-07-08" in text
     # two private test cases: every subgroup is flagged as too small
@@ -134,10 +157,23 @@ def test_identifiers_block_the_release_unless_overridden(tmp_path):
 def test_release_holds_data_labels_card_board_and_winners(released):
     ch, a, _, _ = released
     names = set(a.files)
-    assert {"data/train.csv", "data/test.csv", "data/test_labels.csv", "data/sample_submission.csv",
-            "README.md", "card.html", "croissant.json", "plots/target.png", "plots/age_sex_pyramid.png",
-            "leaderboard.csv", "leaderboard.md", "subgroup_results.csv", "winners.csv", "winners.md",
-            MANIFEST} <= names
+    assert {
+        "data/train.csv",
+        "data/test.csv",
+        "data/test_labels.csv",
+        "data/sample_submission.csv",
+        "README.md",
+        "card.html",
+        "croissant.json",
+        "plots/target.png",
+        "plots/age_sex_pyramid.png",
+        "leaderboard.csv",
+        "leaderboard.md",
+        "subgroup_results.csv",
+        "winners.csv",
+        "winners.md",
+        MANIFEST,
+    } <= names
     assert a.folder.name == "diabetes-1.0.0" and a.zip_path == a.folder.parent / "diabetes-1.0.0.zip"
     # the labels are released with the public/private split of each case, byte for byte
     assert (a.folder / "data/test_labels.csv").read_bytes() == ch.path("labels").read_bytes()
@@ -145,7 +181,7 @@ def test_release_holds_data_labels_card_board_and_winners(released):
     assert set(labels["split"]) == {"public", "private"}
     # the final private board with its bootstrap intervals
     board = pd.read_csv(a.folder / "leaderboard.csv")
-    assert list(board["team"][:3]) == [XSS, "'=Beta", "Gamma"]          # formula-safe in CSV
+    assert list(board["team"][:3]) == [XSS, "'=Beta", "Gamma"]  # formula-safe in CSV
     assert {"rmse", "public_rmse", "ci_low", "ci_high", "rank_range", "p_first"} <= set(board.columns)
     assert (board["ci_low"] <= board["rmse"]).all() and (board["rmse"] <= board["ci_high"]).all()
     md = (a.folder / "leaderboard.md").read_text(encoding="utf-8")
@@ -161,7 +197,7 @@ def test_release_holds_data_labels_card_board_and_winners(released):
 def test_winners_without_an_osi_licence_are_not_prize_eligible(released):
     _, a, _, tmp = released
     by_team = {w.team: w for w in a.winners}
-    assert [w.team for w in a.winners] == [XSS, "=Beta", "Gamma"]            # top 3; Delta is fourth
+    assert [w.team for w in a.winners] == [XSS, "=Beta", "Gamma"]  # top 3; Delta is fourth
     assert by_team[XSS].eligible and by_team[XSS].licence == "MIT" and by_team[XSS].licence_source == "cell 1"
     assert not by_team["=Beta"].eligible and "no licence declared" in by_team["=Beta"].reason
     assert not by_team["Gamma"].eligible and "predictions file" in by_team["Gamma"].reason
@@ -246,27 +282,37 @@ def test_release_result_displays(released):
 
 # -- licences ----------------------------------------------------------------------------------------------
 def nb_json(cells=(), metadata=None) -> dict:
-    return {"cells": [{"cell_type": kind, "source": text, "metadata": {}} for kind, text in cells],
-            "metadata": metadata or {}, "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": [{"cell_type": kind, "source": text, "metadata": {}} for kind, text in cells],
+        "metadata": metadata or {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
-@pytest.mark.parametrize("nb, licence, eligible", [
-    (nb_json(metadata={"license": "MIT"}), "MIT", True),
-    (nb_json(metadata={"license": {"spdx": "apache-2.0"}}), "Apache-2.0", True),
-    (nb_json([("markdown", "# Team\n\n**License:** [BSD-3-Clause](LICENSE)\n")]), "BSD-3-Clause", True),
-    (nb_json([("markdown", "Licence: MIT License.")]), "MIT", True),
-    (nb_json([("code", "# SPDX-License-Identifier: GPL-3.0-or-later\nimport numpy")]), "GPL-3.0-or-later", True),
-    (nb_json([("code", ["# SPDX-License-Identifier: ", "MIT OR CC0-1.0\n"])]), "MIT OR CC0-1.0", True),
-    (nb_json([("markdown", "License: GPL-3.0+")]), "GPL-3.0-or-later", True),
-    (nb_json([("markdown", "License: LGPL-2.1-only WITH Classpath-exception-2.0")]),
-     "LGPL-2.1-only WITH Classpath-exception-2.0", True),
-    (nb_json(metadata={"license": "CC0-1.0"}), "CC0-1.0", False),
-    (nb_json([("markdown", "License: MIT AND CC-BY-NC-4.0")]), "MIT AND CC-BY-NC-4.0", False),
-    (nb_json([("markdown", "License: proprietary")]), "proprietary", False),
-    (nb_json([("markdown", "License: LicenseRef-our-terms")]), "LicenseRef-our-terms", False),
-    (nb_json([("code", 'license = "MIT"')]), "", False),            # code is not a declaration
-    (nb_json([("markdown", "No licence here.")]), "", False),
-])
+@pytest.mark.parametrize(
+    "nb, licence, eligible",
+    [
+        (nb_json(metadata={"license": "MIT"}), "MIT", True),
+        (nb_json(metadata={"license": {"spdx": "apache-2.0"}}), "Apache-2.0", True),
+        (nb_json([("markdown", "# Team\n\n**License:** [BSD-3-Clause](LICENSE)\n")]), "BSD-3-Clause", True),
+        (nb_json([("markdown", "Licence: MIT License.")]), "MIT", True),
+        (nb_json([("code", "# SPDX-License-Identifier: GPL-3.0-or-later\nimport numpy")]), "GPL-3.0-or-later", True),
+        (nb_json([("code", ["# SPDX-License-Identifier: ", "MIT OR CC0-1.0\n"])]), "MIT OR CC0-1.0", True),
+        (nb_json([("markdown", "License: GPL-3.0+")]), "GPL-3.0-or-later", True),
+        (
+            nb_json([("markdown", "License: LGPL-2.1-only WITH Classpath-exception-2.0")]),
+            "LGPL-2.1-only WITH Classpath-exception-2.0",
+            True,
+        ),
+        (nb_json(metadata={"license": "CC0-1.0"}), "CC0-1.0", False),
+        (nb_json([("markdown", "License: MIT AND CC-BY-NC-4.0")]), "MIT AND CC-BY-NC-4.0", False),
+        (nb_json([("markdown", "License: proprietary")]), "proprietary", False),
+        (nb_json([("markdown", "License: LicenseRef-our-terms")]), "LicenseRef-our-terms", False),
+        (nb_json([("code", 'license = "MIT"')]), "", False),  # code is not a declaration
+        (nb_json([("markdown", "No licence here.")]), "", False),
+    ],
+)
 def test_notebook_licence(nb, licence, eligible):
     check = notebook_licence(nb)
     assert (check.licence, check.eligible) == (licence, eligible)

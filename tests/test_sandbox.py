@@ -4,6 +4,7 @@ Every isolation test runs twice: with a cold kernel (bwrap + the trampoline, a f
 interpreter) and with a warm kernel (forked by the zygote into the sandbox with
 ``setns``), since the two reach the sandbox by different paths.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -22,8 +23,16 @@ from kit.challenge import Limits
 from kit.errors import KitError, NotebookError
 from kit.execution import runner as runner_mod
 from kit.execution.runner import RunResult, run_notebook
-from kit.execution.sandbox import (BubblewrapSandbox, find_bwrap, get_sandbox, get_sandbox_names,
-                                   processes_in_pidns, processes_of_uid, read_sandbox_file, rlimits_for)
+from kit.execution.sandbox import (
+    BubblewrapSandbox,
+    find_bwrap,
+    get_sandbox,
+    get_sandbox_names,
+    processes_in_pidns,
+    processes_of_uid,
+    read_sandbox_file,
+    rlimits_for,
+)
 from kit.execution.warm import WarmKernelPool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,12 +56,15 @@ def assert_nothing_left(text: str) -> None:
     else:
         assert uid == os.getuid()  # mapped in the run's own user namespace
 
+
 #: Tight limits shared by every run of these tests (one warm pool serves them all).
-LIMITS = Limits(wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6,
-                file_size_mb=2, output_mb=1)
+LIMITS = Limits(
+    wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6, file_size_mb=2, output_mb=1
+)
 #: For cold kernels that import pandas and scikit-learn (seconds on a busy machine).
-ROOMY = Limits(wall_seconds=60, cell_seconds=60, cpu_seconds=60, memory_mb=2048, processes=32,
-               file_size_mb=10, output_mb=5)
+ROOMY = Limits(
+    wall_seconds=60, cell_seconds=60, cpu_seconds=60, memory_mb=2048, processes=32, file_size_mb=10, output_mb=5
+)
 
 
 def make_notebook(path: Path, *cells: str) -> Path:
@@ -94,9 +106,16 @@ class Runner:
         nb = make_notebook(self.tmp / f"nb{self.count}.ipynb", *cells)
         work = self.tmp / f"work{self.count}"
         out = self.tmp / f"executed{self.count}.ipynb"
-        result = run_notebook(nb, out, work_dir=work, data_dir=DATA, limits=limits, sandbox=sandbox,
-                              parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
-                              pool=self.pool if self.mode == "warm" and sandbox == "bubblewrap" else None)
+        result = run_notebook(
+            nb,
+            out,
+            work_dir=work,
+            data_dir=DATA,
+            limits=limits,
+            sandbox=sandbox,
+            parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
+            pool=self.pool if self.mode == "warm" and sandbox == "bubblewrap" else None,
+        )
         assert out.exists(), "the executed notebook is always written"
         return result, work, out
 
@@ -148,17 +167,26 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path):
     nb = new_notebook(cells=[new_code_cell("x = 1")])
     nbformat.write(nb, tmp_path / "nb.ipynb")
     with pytest.raises(NotebookError) as err:
-        run_notebook(tmp_path / "nb.ipynb", tmp_path / "out.ipynb", work_dir=tmp_path / "w", data_dir=DATA,
-                     parameters={"data_dir": str(DATA)}, limits=LIMITS, sandbox="none")
+        run_notebook(
+            tmp_path / "nb.ipynb",
+            tmp_path / "out.ipynb",
+            work_dir=tmp_path / "w",
+            data_dir=DATA,
+            parameters={"data_dir": str(DATA)},
+            limits=LIMITS,
+            sandbox="none",
+        )
     assert "parameters" in err.value.fix
 
 
 def test_none_sandbox_warns_loudly_and_runs(tmp_path):
     runner = Runner("cold", tmp_path, None)
     with pytest.warns(UserWarning, match="WITHOUT isolation"):
-        result, work, _ = runner("import os, pandas as pd\n"
-                                 "pd.DataFrame({'a': [1]}).to_csv(predictions_path)\nprint(os.getcwd())",
-                                 sandbox="none", limits=ROOMY)
+        result, work, _ = runner(
+            "import os, pandas as pd\npd.DataFrame({'a': [1]}).to_csv(predictions_path)\nprint(os.getcwd())",
+            sandbox="none",
+            limits=ROOMY,
+        )
     assert result.ok, result.reason
     assert (work / "predictions.csv").exists()
 
@@ -175,7 +203,9 @@ def test_light_notebook_runs_and_writes_predictions_into_the_work_folder(run):
         "m = LogisticRegression(max_iter=5000).fit(X, train['malignant'])\n"
         "pd.DataFrame({'case_id': test['case_id'], 'malignant': m.predict_proba(test[X.columns])[:, 1]})"
         ".to_csv(predictions_path, index=False)\n"
-        "print(os.getcwd(), data_dir, predictions_path)", limits=LIMITS if run.mode == "warm" else ROOMY)
+        "print(os.getcwd(), data_dir, predictions_path)",
+        limits=LIMITS if run.mode == "warm" else ROOMY,
+    )
     assert isinstance(result, RunResult) and result.status == "ok", result.reason
     assert (work / "predictions.csv").read_text().count("\n") == 229
     assert "/sandbox/work /sandbox/data /sandbox/work/predictions.csv" in outputs_text(out)
@@ -183,8 +213,10 @@ def test_light_notebook_runs_and_writes_predictions_into_the_work_folder(run):
 
 
 def test_matplotlib_figures_appear_inline(run):
-    result, _, out = run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
-                         limits=LIMITS if run.mode == "warm" else ROOMY)
+    result, _, out = run(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+        limits=LIMITS if run.mode == "warm" else ROOMY,
+    )
     assert result.ok, result.reason
     nb = nbformat.read(out, as_version=4)
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
@@ -197,7 +229,8 @@ def test_joblib_processes_work_and_user_namespaces_do_not(run):
         "print('joblib', Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4)))  # semaphores in /dev/shm\n"
         "r = subprocess.run(['unshare', '-U', 'true'], capture_output=True, text=True)\n"
         "print('userns', r.returncode, r.stderr.strip())",
-        limits=LIMITS if run.mode == "warm" else ROOMY)
+        limits=LIMITS if run.mode == "warm" else ROOMY,
+    )
     assert result.ok, result.reason + result.traceback
     text = outputs_text(out)
     assert "joblib [0, 1, 2, 3]" in text
@@ -237,12 +270,20 @@ def test_data_folder_inside_the_work_folder_is_read_only_there_too(tmp_path):
     for f in DATA.iterdir():
         shutil.copyfile(f, data / f.name)
         (data / f.name).chmod(0o444)
-    nb = make_notebook(work / "submission.ipynb",
-                       "import pandas as pd\nprint(len(pd.read_csv(f'{data_dir}/train.csv')))\n"
-                       "open(predictions_path, 'w').write('ok')\n"
-                       "try:\n    open('data/evil.csv', 'w')\nexcept OSError as e:\n    print('refused', type(e).__name__)")
-    result = run_notebook(nb, tmp_path / "out.ipynb", work_dir=work, data_dir=data, limits=ROOMY,
-                          parameters={"data_dir": str(data), "predictions_path": str(work / "predictions.csv")})
+    nb = make_notebook(
+        work / "submission.ipynb",
+        "import pandas as pd\nprint(len(pd.read_csv(f'{data_dir}/train.csv')))\n"
+        "open(predictions_path, 'w').write('ok')\n"
+        "try:\n    open('data/evil.csv', 'w')\nexcept OSError as e:\n    print('refused', type(e).__name__)",
+    )
+    result = run_notebook(
+        nb,
+        tmp_path / "out.ipynb",
+        work_dir=work,
+        data_dir=data,
+        limits=ROOMY,
+        parameters={"data_dir": str(data), "predictions_path": str(work / "predictions.csv")},
+    )
     assert result.ok, result.reason
     text = outputs_text(tmp_path / "out.ipynb")
     assert "341" in text and "refused" in text
@@ -287,7 +328,8 @@ def test_files_outside_the_sandbox_are_invisible(run, tmp_path):
         "                    extra.append(p)\n"
         "        extra += [os.path.join(dirpath, f) for f in files]\n"
         "print('extra', extra)\n"
-        f"open({str(labels)!r})")
+        f"open({str(labels)!r})"
+    )
     assert result.status == "failed" and result.ename == "FileNotFoundError"
     text = outputs_text(out)
     assert "labels False False" in text
@@ -305,7 +347,8 @@ def test_the_participant_library_is_importable_but_not_the_rest_of_the_repositor
         "pd.DataFrame({'case_id': pd.read_csv(f'{data_dir}/test.csv')['case_id'], 'malignant': 0.5})"
         ".to_csv(predictions_path, index=False)\n"
         "report = kit.check(predictions_path, data_dir)\nprint('check ok', report.ok)",
-        limits=LIMITS if run.mode == "warm" else ROOMY)
+        limits=LIMITS if run.mode == "warm" else ROOMY,
+    )
     assert result.ok, result.reason + result.traceback
     text = outputs_text(out)
     assert f"kit at {REPO / 'kit'}" in text
@@ -327,7 +370,8 @@ def test_no_network_not_even_the_hosts_loopback(run):
             f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('host loopback reached')\n"
             "except OSError as e:\n"
             "    print('loopback blocked', type(e).__name__)\n"
-            "socket.create_connection(('1.1.1.1', 53), timeout=2)")
+            "socket.create_connection(('1.1.1.1', 53), timeout=2)"
+        )
     finally:
         server.close()
     assert "loopback blocked" in outputs_text(out)
@@ -336,9 +380,11 @@ def test_no_network_not_even_the_hosts_loopback(run):
 
 def test_memory_limit_stops_numpy_and_python_allocations(run):
     # (allocations that are not touched: paging in a gigabyte takes seconds on a busy machine)
-    result, _, out = run("import numpy as np\nsmall = np.ones(100 * 2**20 // 8)\n"
-                         "blocks = [np.empty(2**27 // 8) for _ in range(4)]; print('612 MB ok')",
-                         "big = np.ones(2 * 2**30 // 8)")
+    result, _, out = run(
+        "import numpy as np\nsmall = np.ones(100 * 2**20 // 8)\n"
+        "blocks = [np.empty(2**27 // 8) for _ in range(4)]; print('612 MB ok')",
+        "big = np.ones(2 * 2**30 // 8)",
+    )
     assert "612 MB ok" in outputs_text(out)  # warm kernels start with ~0.3 GB of libraries
     assert result.status == "failed"
     assert result.reason.startswith("memory limit (1024 MB) exceeded")
@@ -358,7 +404,8 @@ def test_process_limit_stops_a_fork_bomb_and_nothing_survives(run):
     result, _, out = run(
         WHO,
         "import time\nkids = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
-        "            time.sleep(300); os._exit(0)\n        kids += 1\nfinally:\n    print('forked', kids)")
+        "            time.sleep(300); os._exit(0)\n        kids += 1\nfinally:\n    print('forked', kids)",
+    )
     assert result.status == "failed" and result.reason.startswith("process limit"), result.reason
     text = outputs_text(out)
     assert 0 < int(text.split("forked ")[1].split()[0]) <= LIMITS.processes + 16
@@ -395,7 +442,8 @@ def test_daemons_do_not_survive_the_run(run):
         "subprocess.Popen(['sleep', '987'], start_new_session=True)\n"
         "subprocess.Popen([sys.executable, '-c', 'import os, time\\nif os.fork() == 0:\\n"
         "    os.setsid(); time.sleep(986)'], start_new_session=True)\n"
-        "import time; time.sleep(0.5)")
+        "import time; time.sleep(0.5)"
+    )
     assert result.ok, result.reason
     assert_nothing_left(outputs_text(out))
     for pid in os.listdir("/proc"):
@@ -424,7 +472,8 @@ def test_a_symlinked_kernel_log_cannot_leak_host_files(run, tmp_path):
         "import os, signal\n"
         "os.remove('/run/jupyter/kernel.log')\n"
         f"os.symlink({str(secret)!r}, '/run/jupyter/kernel.log')\n"
-        "os.kill(os.getpid(), signal.SIGKILL)")
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
     assert result.status == "killed"
     assert "TOP-SECRET" not in result.log_tail
 
@@ -433,8 +482,9 @@ def test_cpu_limit_kills_a_busy_kernel(tmp_path):
     if not HAVE_BWRAP:
         pytest.skip("bubblewrap is not installed")
     runner = Runner("cold", tmp_path, None)
-    lim = Limits(wall_seconds=20, cell_seconds=20, cpu_seconds=2, memory_mb=1024, processes=6,
-                 file_size_mb=2, output_mb=1)
+    lim = Limits(
+        wall_seconds=20, cell_seconds=20, cpu_seconds=2, memory_mb=1024, processes=6, file_size_mb=2, output_mb=1
+    )
     result, _, _ = runner("while True:\n    pass", limits=lim)
     assert result.status == "killed" and result.reason == "CPU-time limit (2 s) exceeded", result.reason
 
@@ -458,9 +508,11 @@ def test_warm_kernels_are_fresh_processes_with_fresh_random_state(pool, tmp_path
     runner = Runner("warm", tmp_path, pool)
     seen = []
     for _ in range(2):
-        result, _, out = runner("import os, random, numpy as np\n"
-                                "print('state', os.getpid(), random.random(), np.random.rand(), "
-                                "'x' in globals())")
+        result, _, out = runner(
+            "import os, random, numpy as np\n"
+            "print('state', os.getpid(), random.random(), np.random.rand(), "
+            "'x' in globals())"
+        )
         assert result.ok
         seen.append(outputs_text(out).split("state ")[1].split())
     assert seen[0][1:3] != seen[1][1:3]

@@ -1,9 +1,8 @@
-import copy
-
+import pydantic
 import pytest
 import yaml
-
 from conftest import REPO, SHIPPED
+
 from kit.challenge import load_challenge, parse_spec, read_spec
 from kit.errors import ChallengeNotFound, SpecError
 
@@ -87,6 +86,7 @@ def test_unknown_challenge_lists_known_ones():
 
 def test_phases_and_openness():
     from datetime import datetime, timezone
+
     s = parse_spec(good())
     assert s.is_open(datetime(2027, 1, 1, tzinfo=timezone.utc))
     assert not s.is_open(datetime(2027, 7, 8, tzinfo=timezone.utc))
@@ -95,5 +95,5 @@ def test_phases_and_openness():
 
 def test_spec_is_immutable():
     s = parse_spec(good())
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         s.seed = 3

@@ -3,6 +3,7 @@
 References: scikit-learn metrics on explicitly resampled arrays, scipy.stats
 (wilcoxon, kendalltau, rankdata), and small cases worked out by hand.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,7 @@ def binary_problem(n=60, teams=5, seed=0):
     skill = np.linspace(0.1, 0.6, teams)[:, None]
     P = np.clip(0.5 + skill * (y - 0.5) * 2 * rng.random((teams, n)) + rng.normal(0, 0.2, (teams, n)), 0, 1)
     P[1] = np.round(P[1], 1)  # ties within a team, and between classes
-    P[2] = 0.5                # a constant team: every case tied
+    P[2] = 0.5  # a constant team: every case tied
     return y, P, [f"t{i}" for i in range(teams)]
 
 
@@ -48,8 +49,7 @@ def survival_problem(n=40, teams=3, seed=2):
 
 
 def problem_for(metric):
-    return {"binary": binary_problem, "regression": regression_problem,
-            "survival": survival_problem}[metric.task]()
+    return {"binary": binary_problem, "regression": regression_problem, "survival": survival_problem}[metric.task]()
 
 
 def reference_scores(metric, y, P, indices):
@@ -87,9 +87,9 @@ def test_fast_auc_other_draw_counts_single_class_and_wide_lanes():
     rng = np.random.default_rng(3)
     negatives = np.flatnonzero(y == 0)
     idx = np.vstack([rng.integers(0, 30, 30) for _ in range(5)])
-    short = rng.integers(0, 30, (3, 12))                       # fewer draws than cases
-    single = rng.choice(negatives, (1, 30))                    # one class only: undefined
-    wide = rng.integers(0, 30, (2, 40_000))                    # 2m >= 2**16: 32-bit lanes
+    short = rng.integers(0, 30, (3, 12))  # fewer draws than cases
+    single = rng.choice(negatives, (1, 30))  # one class only: undefined
+    wide = rng.integers(0, 30, (2, 40_000))  # 2m >= 2**16: 32-bit lanes
     for indices in (idx, short, single, wide):
         fast = stats.resample_scores(y, P, "roc_auc", indices)
         for b, row in enumerate(indices):
@@ -136,11 +136,13 @@ def test_lookalike_metric_is_scored_with_its_own_function():
 
 # -- paired bootstrap: a case worked out by hand ----------------------------------------
 HAND_Y = np.array([0, 0, 0, 1, 1, 1], dtype=float)
-HAND_P = np.array([
-    [0.1, 0.2, 0.3, 0.9, 0.8, 0.4],   # A: wrong on case 5
-    [0.6, 0.7, 0.3, 0.9, 0.8, 0.7],   # B: wrong on cases 0 and 1
-    [0.1, 0.2, 0.3, 0.2, 0.8, 0.7],   # C: wrong on case 3
-])
+HAND_P = np.array(
+    [
+        [0.1, 0.2, 0.3, 0.9, 0.8, 0.4],  # A: wrong on case 5
+        [0.6, 0.7, 0.3, 0.9, 0.8, 0.7],  # B: wrong on cases 0 and 1
+        [0.1, 0.2, 0.3, 0.2, 0.8, 0.7],  # C: wrong on case 3
+    ]
+)
 HAND_TEAMS = ["A", "B", "C"]
 HAND_IDX = np.array([[0, 1, 2, 3, 4, 5], [0, 0, 1, 1, 2, 2], [3, 3, 4, 4, 5, 5]])
 
@@ -204,7 +206,7 @@ def test_bootstrap_is_paired_reproducible_and_copies_tie(name):
     b = stats.paired_bootstrap(y, P, teams, name, n_resamples=30, seed=9)
     np.testing.assert_array_equal(a.replicates, b.replicates)
     np.testing.assert_array_equal(a.replicates[0], a.replicates[-1])  # same cases for every team
-    np.testing.assert_array_equal(a.ranks[0], a.ranks[-1])          # and exact ties: the same min rank
+    np.testing.assert_array_equal(a.ranks[0], a.ranks[-1])  # and exact ties: the same min rank
     assert a.observed_ranks[0] == a.observed_ranks[-1]
 
 
@@ -254,13 +256,16 @@ def test_exclude_incomplete_is_explicit():
     assert res.teams == ("A", "C")
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(teams=["A", "A", "C"]), "not unique"),
-    (dict(teams=["A", "B"]), "2 team names for 3 rows"),
-    (dict(indices=np.array([[0, 1, 6]])), r"indices must lie in \[0, 5\]"),
-    (dict(predictions=HAND_P * 2), "probabilities"),
-    (dict(alpha=1.5), "alpha"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(teams=["A", "A", "C"]), "not unique"),
+        (dict(teams=["A", "B"]), "2 team names for 3 rows"),
+        (dict(indices=np.array([[0, 1, 6]])), r"indices must lie in \[0, 5\]"),
+        (dict(predictions=HAND_P * 2), "probabilities"),
+        (dict(alpha=1.5), "alpha"),
+    ],
+)
 def test_bad_inputs_raise_kit_errors(bad, match):
     args = dict(y_true=HAND_Y, predictions=HAND_P, teams=HAND_TEAMS, metric="accuracy", indices=HAND_IDX)
     args.update(bad)
@@ -380,12 +385,15 @@ def test_statistically_tied_top():
 
 # -- the Ladder ---------------------------------------------------------------------------------
 def test_ladder_by_hand_zero_one_losses():
-    L = np.array([
-        [1, 1, 0, 0],   # R = 0.50: first submission, released
-        [1, 0, 0, 0],   # R = 0.25; d = [0,-1,0,0], s = 0.5, s/2 = 0.25: 0.25 < 0.25 fails, keep 0.5
-        [0, 0, 0, 0],   # R = 0.00; d = [-1,-1,0,0] vs the first, s = 0.5774: 0 < 0.5 - 0.2887, released
-        [0, 0, 0, 1],   # R = 0.25 > 0: keep 0
-    ], dtype=float)
+    L = np.array(
+        [
+            [1, 1, 0, 0],  # R = 0.50: first submission, released
+            [1, 0, 0, 0],  # R = 0.25; d = [0,-1,0,0], s = 0.5, s/2 = 0.25: 0.25 < 0.25 fails, keep 0.5
+            [0, 0, 0, 0],  # R = 0.00; d = [-1,-1,0,0] vs the first, s = 0.5774: 0 < 0.5 - 0.2887, released
+            [0, 0, 0, 1],  # R = 0.25 > 0: keep 0
+        ],
+        dtype=float,
+    )
     res = stats.ladder(L)
     np.testing.assert_allclose(res.raw, [0.5, 0.25, 0.0, 0.25])
     np.testing.assert_allclose(res.released, [0.5, 0.5, 0.0, 0.0])
@@ -394,8 +402,12 @@ def test_ladder_by_hand_zero_one_losses():
 
 
 def test_ladder_rounds_to_one_over_n_and_converts_scores():
-    L = np.array([[0.3, 0.2, 0.1, 0.2],    # mean 0.2 -> released on the 1/4 grid: 0.25
-                  [0.0, 0.0, 0.0, 0.1]])   # mean 0.025; d = [-.3,-.2,-.1,-.1], s/2 = 0.0479: released, 0.0
+    L = np.array(
+        [
+            [0.3, 0.2, 0.1, 0.2],  # mean 0.2 -> released on the 1/4 grid: 0.25
+            [0.0, 0.0, 0.0, 0.1],
+        ]
+    )  # mean 0.025; d = [-.3,-.2,-.1,-.1], s/2 = 0.0479: released, 0.0
     res = stats.ladder(L)
     np.testing.assert_allclose(res.released, [0.25, 0.0])
     np.testing.assert_allclose(stats.ladder(L, round_released=False).released, [0.2, 0.025])

@@ -1,4 +1,5 @@
 """Every kind of bad prediction file gets a specific message: what, where (line), fix."""
+
 import pytest
 
 from kit.errors import SubmissionError
@@ -17,13 +18,12 @@ def write(tmp_path, text, name="p.csv", mode="w"):
 
 
 def read(path, task="binary", **kw):
-    return read_predictions(path, id_column="case_id", prediction_column="malignant", expected_ids=IDS,
-                            task=task, **kw)
+    return read_predictions(path, id_column="case_id", prediction_column="malignant", expected_ids=IDS, task=task, **kw)
 
 
 def good_rows(values=None):
     values = values or [0.1, 0.9, 0.5, 0.2, 0.7, 0.3, 0.6]
-    return "case_id,malignant\n" + "".join(f"{i},{v}\n" for i, v in zip(IDS, values))
+    return "case_id,malignant\n" + "".join(f"{i},{v}\n" for i, v in zip(IDS, values, strict=False))
 
 
 def problems(tmp_path, text, **kw):
@@ -129,6 +129,7 @@ def test_not_found_and_folder(tmp_path):
 
 def test_errors_pickle(tmp_path):
     import pickle
+
     e = problems(tmp_path, good_rows(["x"] * 7))
     e2 = pickle.loads(pickle.dumps(e))
     assert str(e2) == str(e) and e2.problems == e.problems

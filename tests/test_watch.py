@@ -1,4 +1,5 @@
 """`kit watch`: hand-ins graded as they arrive, by warm kernels."""
+
 import shutil
 import threading
 import time
@@ -13,8 +14,14 @@ def test_watch_grades_files_as_they_arrive(root, workdir, tmp_path):
     inbox = tmp_path / "inbox"
     reports, lines = [], []
     stop = threading.Event()
-    t = threading.Thread(target=watch, args=("breast-cancer", inbox), daemon=True, kwargs=dict(
-        workdir=workdir, root=root, workers=1, echo=lines.append, stop=stop.is_set, on_report=reports.append))
+    t = threading.Thread(
+        target=watch,
+        args=("breast-cancer", inbox),
+        daemon=True,
+        kwargs=dict(
+            workdir=workdir, root=root, workers=1, echo=lines.append, stop=stop.is_set, on_report=reports.append
+        ),
+    )
     t.start()
     try:
         deadline = time.time() + 90

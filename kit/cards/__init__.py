@@ -14,34 +14,69 @@ Only :mod:`kit.cards.schema` is imported with this package, so the challenge
 spec can use :class:`PrivacyPolicy` without importing pandas, matplotlib or
 mlcroissant; everything else loads on first use.
 """
+
 from __future__ import annotations
 
 import html
 import importlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from .schema import (CARD_FILENAME, CARD_SCHEMA_VERSION, Card, CardError, PrivacyOverride, PrivacyPolicy, Winner,
-                     card_json_schema, parse_card, read_card)
+from .schema import (
+    CARD_FILENAME,
+    CARD_SCHEMA_VERSION,
+    Card,
+    CardError,
+    PrivacyOverride,
+    PrivacyPolicy,
+    Winner,
+    card_json_schema,
+    parse_card,
+    read_card,
+)
 
 DEFAULT_RENDERERS = ("markdown", "html", "croissant")
 PLOT_DIR = "plots"
 
 _LAZY = {
-    "compute_stats": "compute", "read_release_frames": "compute", "summarise_leaderboard": "compute",
-    "CardStats": "compute", "release_path": "compute",
-    "CardDocument": "render", "Renderer": "render", "get_renderer": "render", "get_renderer_names": "render",
-    "register_renderer": "render", "render": "render", "validate_croissant": "render",
+    "compute_stats": "compute",
+    "read_release_frames": "compute",
+    "summarise_leaderboard": "compute",
+    "CardStats": "compute",
+    "release_path": "compute",
+    "CardDocument": "render",
+    "Renderer": "render",
+    "get_renderer": "render",
+    "get_renderer_names": "render",
+    "register_renderer": "render",
+    "render": "render",
+    "validate_croissant": "render",
     "croissant_metadata": "render",
-    "SubgroupResults": "subgroups", "subgroup_results": "subgroups",
-    "export_card": "final", "final_board": "final",
+    "SubgroupResults": "subgroups",
+    "subgroup_results": "subgroups",
+    "export_card": "final",
+    "final_board": "final",
 }
 
-__all__ = ["CARD_FILENAME", "CARD_SCHEMA_VERSION", "Card", "CardError", "CardResult", "PrivacyOverride",
-           "PrivacyPolicy", "Winner", "build_card", "card_json_schema", "card_path", "load_card", "parse_card",
-           "read_card", *_LAZY]
+__all__ = [
+    "CARD_FILENAME",
+    "CARD_SCHEMA_VERSION",
+    "Card",
+    "CardError",
+    "CardResult",
+    "PrivacyOverride",
+    "PrivacyPolicy",
+    "Winner",
+    "build_card",
+    "card_json_schema",
+    "card_path",
+    "load_card",
+    "parse_card",
+    "read_card",
+    *_LAZY,
+]
 
 
 def __getattr__(name):
@@ -69,8 +104,8 @@ class CardResult:
 
     challenge_id: str
     out_dir: Path
-    files: dict = field(default_factory=dict)       # name -> Path, in writing order
-    document: object = None                          # kit.cards.render.CardDocument
+    files: dict = field(default_factory=dict)  # name -> Path, in writing order
+    document: object = None  # kit.cards.render.CardDocument
 
     @property
     def stats(self):
@@ -86,24 +121,39 @@ class CardResult:
         return self.document.subgroups
 
     def __repr__(self):
-        return (f"CardResult({self.challenge_id!r}, out_dir={str(self.out_dir)!r}, "
-                f"files={sorted(self.files)}, privacy={self.privacy.status!r})")
+        return (
+            f"CardResult({self.challenge_id!r}, out_dir={str(self.out_dir)!r}, "
+            f"files={sorted(self.files)}, privacy={self.privacy.status!r})"
+        )
 
     def _repr_html_(self) -> str:
         e = html.escape
         st = self.stats
-        rows = "".join(f"<tr><td><code>{e(name)}</code></td><td>{p.stat().st_size}</td></tr>"
-                       for name, p in self.files.items())
+        rows = "".join(
+            f"<tr><td><code>{e(name)}</code></td><td>{p.stat().st_size}</td></tr>" for name, p in self.files.items()
+        )
         splits = ", ".join(f"{e(n)} {c}" for n, c in st.splits.items())
-        return (f"<div class='kit-card'><p><b>Data card of {e(self.challenge_id)}</b> written to "
-                f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>"
-                f"<table><thead><tr><th>file</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table>"
-                f"{self.privacy._repr_html_()}</div>")
+        return (
+            f"<div class='kit-card'><p><b>Data card of {e(self.challenge_id)}</b> written to "
+            f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>"
+            f"<table><thead><tr><th>file</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"{self.privacy._repr_html_()}</div>"
+        )
 
 
-def build_card(challenge, *, leaderboard=None, ledger=None, subgroups=None, winners=None, top: int = 3,
-               out_dir: str | os.PathLike | None = None, renderers: Sequence[str] = DEFAULT_RENDERERS,
-               override: PrivacyOverride | dict | None = None, root=None) -> CardResult:
+def build_card(
+    challenge,
+    *,
+    leaderboard=None,
+    ledger=None,
+    subgroups=None,
+    winners=None,
+    top: int = 3,
+    out_dir: str | os.PathLike | None = None,
+    renderers: Sequence[str] = DEFAULT_RENDERERS,
+    override: PrivacyOverride | dict | None = None,
+    root=None,
+) -> CardResult:
     """Build and write the data card of a challenge.
 
     ``leaderboard``: the final private ranking, a :class:`~kit.leaderboard.Leaderboard`
@@ -131,14 +181,15 @@ def build_card(challenge, *, leaderboard=None, ledger=None, subgroups=None, winn
 
     ch = load_challenge(challenge, root=root)
     card = read_card(card_path(ch))
-    chosen = [get_renderer(name) for name in renderers]   # unknown names fail before any work
+    chosen = [get_renderer(name) for name in renderers]  # unknown names fail before any work
     ch.verify()
     frames = read_release_frames(ch)
     # the spec's privacy policy when the spec has one, else the card's
     policy = getattr(ch.spec, "privacy", None) or card.privacy
     _check_columns(card, policy, frames, card_path(ch))
-    report = check_release(frames, policy, override if override is not None else card.privacy_override,
-                           key=ch.spec.id_column)
+    report = check_release(
+        frames, policy, override if override is not None else card.privacy_override, key=ch.spec.id_column
+    )
     stats = compute_stats(ch, frames)
     board = None
     if leaderboard is not None:
@@ -146,14 +197,25 @@ def build_card(challenge, *, leaderboard=None, ledger=None, subgroups=None, winn
         board = summarise_leaderboard(table, ch.spec, _merge_winners(card.challenge.winners, winners), top=top)
     if subgroups is None and ledger is not None:
         if not hasattr(leaderboard, "table"):
-            raise CardError("subgroup results need the final Leaderboard object, not a table", where="leaderboard",
-                            fix="pass leaderboard=kit.cards.final_board(...) (or subgroups=...) with ledger=")
+            raise CardError(
+                "subgroup results need the final Leaderboard object, not a table",
+                where="leaderboard",
+                fix="pass leaderboard=kit.cards.final_board(...) (or subgroups=...) with ledger=",
+            )
         from .subgroups import subgroup_results
 
         subgroups = subgroup_results(leaderboard, ledger, top=top)
-    doc = CardDocument(challenge_id=ch.id, spec=ch.spec, card=card, stats=stats, privacy=report,
-                       leaderboard=board, plot_dir=PLOT_DIR, subgroups=subgroups)
-    outputs = {r.filename: r.render(doc) for r in chosen}   # render everything before writing anything
+    doc = CardDocument(
+        challenge_id=ch.id,
+        spec=ch.spec,
+        card=card,
+        stats=stats,
+        privacy=report,
+        leaderboard=board,
+        plot_dir=PLOT_DIR,
+        subgroups=subgroups,
+    )
+    outputs = {r.filename: r.render(doc) for r in chosen}  # render everything before writing anything
 
     out = Path(out_dir) if out_dir is not None else ch.root / "data_cards" / ch.id
     plot_dir = out / PLOT_DIR
@@ -194,12 +256,24 @@ def _check_columns(card: Card, policy: PrivacyPolicy, frames, source) -> None:
     from ..errors import Problem
 
     columns = {str(c) for f in frames.values() for c in f.columns}
-    problems = [Problem(f"column {name!r} is not in the released tables", where=f"{section}",
-                        fix=f"use one of: {', '.join(sorted(columns))}")
-                for section, names in (("composition.columns", card.composition.columns),
-                                       ("privacy.quasi_identifiers", policy.quasi_identifiers),
-                                       ("privacy.sensitive_attributes", policy.sensitive_attributes))
-                for name in names if name not in columns]
+    problems = [
+        Problem(
+            f"column {name!r} is not in the released tables",
+            where=f"{section}",
+            fix=f"use one of: {', '.join(sorted(columns))}",
+        )
+        for section, names in (
+            ("composition.columns", card.composition.columns),
+            ("privacy.quasi_identifiers", policy.quasi_identifiers),
+            ("privacy.sensitive_attributes", policy.sensitive_attributes),
+        )
+        for name in names
+        if name not in columns
+    ]
     if problems:
-        raise CardError(f"{len(problems)} column name(s) in the card do not exist", where=str(source),
-                        problems=problems, fix="correct the column names in the card")
+        raise CardError(
+            f"{len(problems)} column name(s) in the card do not exist",
+            where=str(source),
+            problems=problems,
+            fix="correct the column names in the card",
+        )

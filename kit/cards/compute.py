@@ -9,14 +9,15 @@ a summary of the final leaderboard, and a few plots (PNG bytes, drawn on
 
 Results are plain frozen dataclasses; rendering them is :mod:`kit.cards.render`'s job.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ SIGNIFICANT = 6
 PLOT_DPI = 100
 
 
-def _round(x) -> Optional[float]:
+def _round(x) -> float | None:
     """A float rounded to 6 significant digits (stable text in every card), or None."""
     if x is None:
         return None
@@ -56,13 +57,13 @@ def _round(x) -> Optional[float]:
 @dataclass(frozen=True)
 class FileStats:
     role: str
-    path: str                 # where the file sits in the release (relative)
-    source: Path              # where it is read from
+    path: str  # where the file sits in the release (relative)
+    source: Path  # where it is read from
     sha256: str
     bytes: int
     rows: int
     columns: tuple[str, ...]
-    kinds: tuple[str, ...]    # column_kind of each column, as read from this file
+    kinds: tuple[str, ...]  # column_kind of each column, as read from this file
     description: str
 
     @property
@@ -73,18 +74,18 @@ class FileStats:
 @dataclass(frozen=True)
 class ColumnStats:
     name: str
-    role: str                 # id, feature, target, split
-    kind: str                 # integer, float, boolean, text, datetime
+    role: str  # id, feature, target, split
+    kind: str  # integer, float, boolean, text, datetime
     count: int
     missing: int
     unique: int
-    mean: Optional[float] = None
-    std: Optional[float] = None
-    min: Optional[float] = None
-    q25: Optional[float] = None
-    median: Optional[float] = None
-    q75: Optional[float] = None
-    max: Optional[float] = None
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    q25: float | None = None
+    median: float | None = None
+    q75: float | None = None
+    max: float | None = None
     #: value -> count, for columns with few distinct values (never for the id column)
     levels: tuple[tuple[str, int], ...] = ()
 
@@ -114,18 +115,18 @@ class SplitSizes:
 @dataclass(frozen=True)
 class Summary:
     n: int
-    mean: Optional[float]
-    std: Optional[float]
-    min: Optional[float]
-    median: Optional[float]
-    max: Optional[float]
+    mean: float | None
+    std: float | None
+    min: float | None
+    median: float | None
+    max: float | None
 
 
 @dataclass(frozen=True)
 class TargetStats:
     task: str
     columns: tuple[str, ...]
-    splits: tuple[str, ...]                                  # train, public test, private test, all
+    splits: tuple[str, ...]  # train, public test, private test, all
     #: binary / survival events: class value -> counts per split (in ``splits`` order)
     classes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     #: regression / survival time: summary per split
@@ -141,14 +142,14 @@ class Subgroups:
     """Counts by sex and age band, per split, and the target within each group."""
 
     splits: tuple[str, ...]
-    sex_column: Optional[str] = None
-    sex: tuple[tuple[str, tuple[int, ...]], ...] = ()           # value -> counts per split
-    age_column: Optional[str] = None
-    age_bands: tuple[tuple[str, tuple[int, ...]], ...] = ()     # band -> counts per split
-    age_summary: Optional[Summary] = None
-    pyramid: tuple[tuple[str, tuple[int, ...]], ...] = ()       # band -> counts per sex value
+    sex_column: str | None = None
+    sex: tuple[tuple[str, tuple[int, ...]], ...] = ()  # value -> counts per split
+    age_column: str | None = None
+    age_bands: tuple[tuple[str, tuple[int, ...]], ...] = ()  # band -> counts per split
+    age_summary: Summary | None = None
+    pyramid: tuple[tuple[str, tuple[int, ...]], ...] = ()  # band -> counts per sex value
     #: (group label, n, target mean or positive share) over cases with a known target
-    target_by_group: tuple[tuple[str, int, Optional[float]], ...] = ()
+    target_by_group: tuple[tuple[str, int, float | None], ...] = ()
 
     @property
     def present(self) -> bool:
@@ -171,11 +172,11 @@ class Plot:
 class LeaderRow:
     rank: int
     team: str
-    score: Optional[float]
-    ci_low: Optional[float]
-    ci_high: Optional[float]
-    code_url: Optional[str] = None
-    code_licence: Optional[str] = None
+    score: float | None
+    ci_low: float | None
+    ci_high: float | None
+    code_url: str | None = None
+    code_licence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,11 +185,11 @@ class LeaderboardSummary:
     greater_is_better: bool
     precision: int
     n_teams: int
-    best: Optional[float]
-    median: Optional[float]
+    best: float | None
+    median: float | None
     top: tuple[LeaderRow, ...]
     #: teams (other than the winner) whose interval overlaps the winner's
-    overlapping_winner: Optional[int]
+    overlapping_winner: int | None
 
 
 @dataclass(frozen=True)
@@ -243,10 +244,19 @@ def file_stats(challenge, frames: Mapping[str, pd.DataFrame]) -> tuple[FileStats
         source = challenge.path(role)
         data = source.read_bytes()
         f = frames[role]
-        out.append(FileStats(role=role, path=release_path(challenge, role), source=source,
-                             sha256=sha256_bytes(data), bytes=len(data), rows=int(len(f)),
-                             columns=tuple(str(c) for c in f.columns),
-                             kinds=tuple(column_kind(f[c]) for c in f.columns), description=ROLE_DESCRIPTIONS[role]))
+        out.append(
+            FileStats(
+                role=role,
+                path=release_path(challenge, role),
+                source=source,
+                sha256=sha256_bytes(data),
+                bytes=len(data),
+                rows=int(len(f)),
+                columns=tuple(str(c) for c in f.columns),
+                kinds=tuple(column_kind(f[c]) for c in f.columns),
+                description=ROLE_DESCRIPTIONS[role],
+            )
+        )
     return tuple(out)
 
 
@@ -280,15 +290,35 @@ def column_stats(spec, cases: pd.DataFrame) -> tuple[ColumnStats, ...]:
     out = []
     for name in cases.columns:
         s = cases[name]
-        role = ("id" if name == spec.id_column else "target" if name in spec.target
-                else "split" if name == "split" else "feature")
+        role = (
+            "id"
+            if name == spec.id_column
+            else "target"
+            if name in spec.target
+            else "split"
+            if name == "split"
+            else "feature"
+        )
         kind = column_kind(s)
-        base = dict(name=str(name), role=role, kind=kind, count=int(len(s)), missing=int(s.isna().sum()),
-                    unique=int(s.nunique(dropna=True)))
+        base = dict(
+            name=str(name),
+            role=role,
+            kind=kind,
+            count=int(len(s)),
+            missing=int(s.isna().sum()),
+            unique=int(s.nunique(dropna=True)),
+        )
         if kind in ("integer", "float") and s.notna().any():
             q = s.quantile([0.25, 0.5, 0.75])
-            base.update(mean=_round(s.mean()), std=_round(s.std()), min=_round(s.min()), q25=_round(q[0.25]),
-                        median=_round(q[0.5]), q75=_round(q[0.75]), max=_round(s.max()))
+            base.update(
+                mean=_round(s.mean()),
+                std=_round(s.std()),
+                min=_round(s.min()),
+                q25=_round(q[0.25]),
+                median=_round(q[0.5]),
+                q75=_round(q[0.75]),
+                max=_round(s.max()),
+            )
         if role != "id" and base["unique"] <= 20:
             counts = s.dropna().astype(str).value_counts()
             base["levels"] = tuple(sorted(((str(k), int(v)) for k, v in counts.items()), key=_level_key))
@@ -310,15 +340,23 @@ SPLITS = ("train", "public test", "private test")
 
 def split_sizes(cases: pd.DataFrame) -> SplitSizes:
     counts = cases["split"].value_counts()
-    return SplitSizes(train=int(counts.get("train", 0)), public=int(counts.get("public test", 0)),
-                      private=int(counts.get("private test", 0)))
+    return SplitSizes(
+        train=int(counts.get("train", 0)),
+        public=int(counts.get("public test", 0)),
+        private=int(counts.get("private test", 0)),
+    )
 
 
 def _summary(values: pd.Series) -> Summary:
     v = values.dropna()
-    return Summary(n=int(len(v)), mean=_round(v.mean()) if len(v) else None,
-                   std=_round(v.std()) if len(v) > 1 else None, min=_round(v.min()) if len(v) else None,
-                   median=_round(v.median()) if len(v) else None, max=_round(v.max()) if len(v) else None)
+    return Summary(
+        n=int(len(v)),
+        mean=_round(v.mean()) if len(v) else None,
+        std=_round(v.std()) if len(v) > 1 else None,
+        min=_round(v.min()) if len(v) else None,
+        median=_round(v.median()) if len(v) else None,
+        max=_round(v.max()) if len(v) else None,
+    )
 
 
 def _by_split(cases: pd.DataFrame, column: str) -> list[pd.Series]:
@@ -333,8 +371,13 @@ def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
         values = sorted({str(v) for v in cases[col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
         classes = tuple((v, tuple(int((p.dropna().astype(str) == v).sum()) for p in parts)) for v in values)
         if spec.task == "binary":
-            return TargetStats(task=spec.task, columns=tuple(spec.target), splits=splits, classes=classes,
-                               positive_label=spec.positive_label or "")
+            return TargetStats(
+                task=spec.task,
+                columns=tuple(spec.target),
+                splits=splits,
+                classes=classes,
+                positive_label=spec.positive_label or "",
+            )
         time_col = spec.target[1]
     else:
         classes = ()
@@ -342,20 +385,31 @@ def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
     parts = _by_split(cases, time_col)
     all_values = cases[time_col].dropna().to_numpy(dtype=float)
     edges = np.histogram_bin_edges(all_values, bins=HIST_BINS) if len(all_values) else np.array([])
-    hist = tuple(tuple(int(c) for c in np.histogram(p.dropna().to_numpy(dtype=float), bins=edges)[0])
-                 for p in parts[:-1]) if len(edges) else ()
-    return TargetStats(task=spec.task, columns=tuple(spec.target), splits=splits, classes=classes,
-                       summaries=tuple(_summary(p) for p in parts),
-                       bin_edges=tuple(_round(e) for e in edges), histogram=hist)
+    hist = (
+        tuple(tuple(int(c) for c in np.histogram(p.dropna().to_numpy(dtype=float), bins=edges)[0]) for p in parts[:-1])
+        if len(edges)
+        else ()
+    )
+    return TargetStats(
+        task=spec.task,
+        columns=tuple(spec.target),
+        splits=splits,
+        classes=classes,
+        summaries=tuple(_summary(p) for p in parts),
+        bin_edges=tuple(_round(e) for e in edges),
+        histogram=hist,
+    )
 
 
-def find_sex_column(columns) -> Optional[str]:
+def find_sex_column(columns) -> str | None:
     return next((c for c in columns if normalise_name(c) in SEX_NAMES), None)
 
 
-def find_age_column(cases: pd.DataFrame) -> Optional[str]:
-    return next((c for c in cases.columns
-                 if AGE_NAMES.search(normalise_name(c)) and pd.api.types.is_numeric_dtype(cases[c])), None)
+def find_age_column(cases: pd.DataFrame) -> str | None:
+    return next(
+        (c for c in cases.columns if AGE_NAMES.search(normalise_name(c)) and pd.api.types.is_numeric_dtype(cases[c])),
+        None,
+    )
 
 
 def age_band(age: float, width: int = AGE_BAND) -> str:
@@ -380,26 +434,28 @@ def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
     if sex_col:
         values = sorted({str(v) for v in cases[sex_col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
         sex_str = cases[sex_col].astype(str)
-        out["sex"] = tuple((v, tuple(int(((cases["split"] == s) & (sex_str == v)).sum()) for s in splits))
-                           for v in values)
+        out["sex"] = tuple(
+            (v, tuple(int(((cases["split"] == s) & (sex_str == v)).sum()) for s in splits)) for v in values
+        )
         groups += [(f"{sex_col} = {v}", cases[sex_str == v]) for v in values]
     if age_col:
         ages = cases[age_col]
         bands = ages.dropna().map(age_band)
         order = age_band_order(bands.unique())
         band = ages.map(lambda a: age_band(a) if pd.notna(a) else None)
-        out["age_bands"] = tuple((b, tuple(int(((cases["split"] == s) & (band == b)).sum()) for s in splits))
-                                 for b in order)
+        out["age_bands"] = tuple(
+            (b, tuple(int(((cases["split"] == s) & (band == b)).sum()) for s in splits)) for b in order
+        )
         out["age_summary"] = _summary(ages)
         groups += [(f"{age_col} {b}", cases[band == b]) for b in order]
         if sex_col:
             values = [v for v, _ in out["sex"]]
             sex_str = cases[sex_col].astype(str)
-            out["pyramid"] = tuple((b, tuple(int(((band == b) & (sex_str == v)).sum()) for v in values))
-                                   for b in order)
+            out["pyramid"] = tuple((b, tuple(int(((band == b) & (sex_str == v)).sum()) for v in values)) for b in order)
     out["target_by_group"] = tuple(
         (label, int(g[target].notna().sum()), _round(g[target].mean()) if g[target].notna().any() else None)
-        for label, g in groups)
+        for label, g in groups
+    )
     return Subgroups(**out)
 
 
@@ -407,7 +463,7 @@ def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
 LEADERBOARD_COLUMNS = ("rank", "team", "score", "ci_low", "ci_high")
 
 
-def _float(x) -> Optional[float]:
+def _float(x) -> float | None:
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -415,34 +471,55 @@ def _float(x) -> Optional[float]:
     return None if math.isnan(v) else v
 
 
-def summarise_leaderboard(leaderboard: pd.DataFrame, spec, winners: tuple[Winner, ...] | list[Winner] = (),
-                          *, top: int = 3) -> LeaderboardSummary:
+def summarise_leaderboard(
+    leaderboard: pd.DataFrame, spec, winners: tuple[Winner, ...] | list[Winner] = (), *, top: int = 3
+) -> LeaderboardSummary:
     """The final private ranking in a few numbers, and the winners with the licence of their code."""
     from ..metrics import get_metric
 
     missing = [c for c in LEADERBOARD_COLUMNS if c not in leaderboard.columns]
     if missing:
-        raise CardError("the leaderboard lacks columns the card needs", where="leaderboard",
-                        fix=f"pass the final private ranking with columns {', '.join(LEADERBOARD_COLUMNS)}",
-                        problems=[Problem("column is missing", where=c) for c in missing])
+        raise CardError(
+            "the leaderboard lacks columns the card needs",
+            where="leaderboard",
+            fix=f"pass the final private ranking with columns {', '.join(LEADERBOARD_COLUMNS)}",
+            problems=[Problem("column is missing", where=c) for c in missing],
+        )
     metric = get_metric(spec.metrics.primary)
     board = leaderboard.sort_values(["rank", "team"], kind="mergesort").reset_index(drop=True)
     by_team = {w.team: w for w in winners}
     teams = set(board["team"].astype(str))
     unknown = [t for t in by_team if t not in teams]
     if unknown:
-        raise CardError("card winners are not on the leaderboard", where="challenge.winners",
-                        problems=[Problem("team is not on the final leaderboard", where=t,
-                                          fix="use the team name exactly as on the leaderboard") for t in unknown],
-                        fix="correct the team names in challenge.winners")
+        raise CardError(
+            "card winners are not on the leaderboard",
+            where="challenge.winners",
+            problems=[
+                Problem(
+                    "team is not on the final leaderboard",
+                    where=t,
+                    fix="use the team name exactly as on the leaderboard",
+                )
+                for t in unknown
+            ],
+            fix="correct the team names in challenge.winners",
+        )
     rows = []
     for r in board.itertuples(index=False):
         if int(r.rank) > top:
             break
         w = by_team.get(str(r.team))
-        rows.append(LeaderRow(rank=int(r.rank), team=str(r.team), score=_float(r.score), ci_low=_float(r.ci_low),
-                              ci_high=_float(r.ci_high), code_url=w.code_url if w else None,
-                              code_licence=w.code_licence if w else None))
+        rows.append(
+            LeaderRow(
+                rank=int(r.rank),
+                team=str(r.team),
+                score=_float(r.score),
+                ci_low=_float(r.ci_low),
+                ci_high=_float(r.ci_high),
+                code_url=w.code_url if w else None,
+                code_licence=w.code_licence if w else None,
+            )
+        )
     scores = pd.to_numeric(board["score"], errors="coerce").dropna()
     overlap = None
     if len(board):
@@ -454,9 +531,15 @@ def summarise_leaderboard(leaderboard: pd.DataFrame, spec, winners: tuple[Winner
             o_hi = pd.to_numeric(others["ci_high"], errors="coerce")
             overlap = int(((o_hi >= lo) & (o_lo <= hi)).sum())
     return LeaderboardSummary(
-        metric=metric.name, greater_is_better=metric.greater_is_better, precision=metric.precision,
-        n_teams=int(board["team"].nunique()), best=_float(scores.iloc[0]) if len(scores) else None,
-        median=_float(scores.median()) if len(scores) else None, top=tuple(rows), overlapping_winner=overlap)
+        metric=metric.name,
+        greater_is_better=metric.greater_is_better,
+        precision=metric.precision,
+        n_teams=int(board["team"].nunique()),
+        best=_float(scores.iloc[0]) if len(scores) else None,
+        median=_float(scores.median()) if len(scores) else None,
+        top=tuple(rows),
+        overlapping_winner=overlap,
+    )
 
 
 # -- plots ---------------------------------------------------------------------------------------
@@ -485,8 +568,13 @@ def plot_target(target: TargetStats) -> Plot:
         width = 0.8 / max(1, len(target.classes))
         x = np.arange(n)
         for i, (value, counts) in enumerate(target.classes):
-            ax.bar(x + (i - (len(target.classes) - 1) / 2) * width, counts[:n], width,
-                   label=f"{target.columns[0]} = {value}", color=PALETTE[i % len(PALETTE)])
+            ax.bar(
+                x + (i - (len(target.classes) - 1) / 2) * width,
+                counts[:n],
+                width,
+                label=f"{target.columns[0]} = {value}",
+                color=PALETTE[i % len(PALETTE)],
+            )
         ax.set_xticks(x, SPLITS)
         ax.set_ylabel("cases")
         ax.legend(frameon=False)
@@ -496,9 +584,18 @@ def plot_target(target: TargetStats) -> Plot:
         col = target.columns[-1]
         edges = np.asarray(target.bin_edges, dtype=float)
         bottom = np.zeros(len(edges) - 1)
-        for i, (split, counts) in enumerate(zip(SPLITS, target.histogram)):
-            ax.bar(edges[:-1], counts, np.diff(edges), bottom=bottom, align="edge", label=split,
-                   color=PALETTE[i % len(PALETTE)], edgecolor="white", linewidth=0.5)
+        for i, (split, counts) in enumerate(zip(SPLITS, target.histogram, strict=False)):
+            ax.bar(
+                edges[:-1],
+                counts,
+                np.diff(edges),
+                bottom=bottom,
+                align="edge",
+                label=split,
+                color=PALETTE[i % len(PALETTE)],
+                edgecolor="white",
+                linewidth=0.5,
+            )
             bottom += np.asarray(counts)
         ax.set_xlabel(col)
         ax.set_ylabel("cases")
@@ -526,12 +623,14 @@ def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
     total = sum(c.missing for c in cols)
     title = "Missing values per column" + (": none" if total == 0 else "")
     if total == 0:
-        ax.text(50, (len(shown) - 1) / 2, "no missing values in any column", ha="center", va="center",
-                color="#555555")
+        ax.text(50, (len(shown) - 1) / 2, "no missing values in any column", ha="center", va="center", color="#555555")
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
-    alt = ("no column has missing values" if total == 0 else
-           "; ".join(f"{c.name}: {100 * c.missing_fraction:.1f}%" for c in shown if c.missing))
+    alt = (
+        "no column has missing values"
+        if total == 0
+        else "; ".join(f"{c.name}: {100 * c.missing_fraction:.1f}%" for c in shown if c.missing)
+    )
     return Plot("missingness", title, alt, _png(fig))
 
 
@@ -557,8 +656,9 @@ def plot_pyramid(sub: Subgroups) -> Plot:
     title = f"Cases by {sub.age_column} band and {sub.sex_column}"
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
-    alt = "; ".join(f"{b}: " + ", ".join(f"{sub.sex_column}={v} {n}" for v, n in zip(sexes, c))
-                    for b, c in sub.pyramid)
+    alt = "; ".join(
+        f"{b}: " + ", ".join(f"{sub.sex_column}={v} {n}" for v, n in zip(sexes, c, strict=True)) for b, c in sub.pyramid
+    )
     return Plot("age_sex_pyramid", title, alt, _png(fig))
 
 
@@ -580,9 +680,14 @@ def compute_stats(challenge, frames: Mapping[str, pd.DataFrame] | None = None, *
     cases = cases_table(spec, frames)
     columns = column_stats(spec, cases)
     stats = CardStats(
-        files=file_stats(challenge, frames), columns=columns, n_cases=int(len(cases)),
-        n_features=sum(1 for c in columns if c.role == "feature"), splits=split_sizes(cases),
-        target=target_stats(spec, cases), subgroups=subgroup_stats(spec, cases))
+        files=file_stats(challenge, frames),
+        columns=columns,
+        n_cases=int(len(cases)),
+        n_features=sum(1 for c in columns if c.role == "feature"),
+        splits=split_sizes(cases),
+        target=target_stats(spec, cases),
+        subgroups=subgroup_stats(spec, cases),
+    )
     if plots:
         stats = replace(stats, plots=make_plots(stats))
     return stats

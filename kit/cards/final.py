@@ -6,6 +6,7 @@ leaderboard app's "export data card" button calls: the card with the final
 results once the challenge is closed, and without any leaderboard result while
 it is open, so a card exported during the challenge never shows a private score.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,16 @@ from pathlib import Path
 DEFAULT_SELECTION = "chosen"
 
 
-def final_board(challenge, ledger, *, selection: str = DEFAULT_SELECTION, n_resamples: int = 1000, seed: int = 0,
-                now: datetime | None = None, root=None):
+def final_board(
+    challenge,
+    ledger,
+    *,
+    selection: str = DEFAULT_SELECTION,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    now: datetime | None = None,
+    root=None,
+):
     """The private leaderboard with bootstrap intervals, rank ranges, P(first) and the tied top.
 
     ``selection``: which submission represents a team; ``chosen`` (the default,
@@ -34,9 +43,18 @@ def final_board(challenge, ledger, *, selection: str = DEFAULT_SELECTION, n_resa
     return board
 
 
-def export_card(challenge, *, workdir, root=None, out_dir: str | os.PathLike | None = None,
-                now: datetime | None = None, top: int = 3, selection: str = DEFAULT_SELECTION,
-                n_resamples: int = 1000, override=None):
+def export_card(
+    challenge,
+    *,
+    workdir,
+    root=None,
+    out_dir: str | os.PathLike | None = None,
+    now: datetime | None = None,
+    top: int = 3,
+    selection: str = DEFAULT_SELECTION,
+    n_resamples: int = 1000,
+    override=None,
+):
     """Build the data card for the leaderboard app's export button; return the :class:`~kit.cards.CardResult`.
 
     Closed challenge (``not spec.is_open(now)``) with scored submissions in the

@@ -19,12 +19,13 @@ Where a fact is unknown for a public dataset, the card must say so in words
 This module does not import :mod:`kit.challenge`, so the challenge spec can
 import :class:`PrivacyPolicy` from here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -32,7 +33,7 @@ from ..errors import KitError, Problem
 
 CARD_SCHEMA_VERSION = 1
 CARD_FILENAME = "card.yml"
-UNKNOWN_HINT = "write what is known, or say so explicitly (e.g. \"not reported by the dataset's authors\")"
+UNKNOWN_HINT = 'write what is known, or say so explicitly (e.g. "not reported by the dataset\'s authors")'
 
 
 class CardError(KitError):
@@ -66,8 +67,7 @@ class PrivacyPolicy(_Section):
     quasi_identifiers: list[Column] = Field(default_factory=list)
     sensitive_attributes: list[Column] = Field(default_factory=list)
     k_anonymity: int = Field(default=5, ge=1, description="smallest allowed group of equal quasi-identifiers")
-    l_diversity: int = Field(default=2, ge=1,
-                             description="fewest distinct sensitive values allowed in a group")
+    l_diversity: int = Field(default=2, ge=1, description="fewest distinct sensitive values allowed in a group")
     allowed_identifiers: list[Column] = Field(default_factory=list)
     rationale: str = Field(default="", description="why these columns and thresholds")
 
@@ -91,24 +91,25 @@ class PrivacyOverride(_Section):
 
     reason: Text
     by: Text = Field(description="who decided (name and role)")
-    date: Optional[dt.date] = None
+    date: dt.date | None = None
 
 
 # -- Datasheets sections ---------------------------------------------------------------
 class Licence(_Section):
     id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(other|[A-Za-z0-9.+-]+)$")] = Field(
-        description="SPDX identifier (CC-BY-4.0, BSD-3-Clause) or 'other'")
+        description="SPDX identifier (CC-BY-4.0, BSD-3-Clause) or 'other'"
+    )
     name: Text
-    url: Optional[Text] = None
-    statement: Optional[Text] = Field(default=None, description="who grants it and what it covers")
+    url: Text | None = None
+    statement: Text | None = Field(default=None, description="who grants it and what it covers")
 
 
 class DatasetInfo(_Section):
     name: Text = Field(description="the dataset's name (pretty name)")
     summary: Text
     creators: list[Text] = Field(min_length=1)
-    homepage: Optional[Text] = None
-    doi: Optional[Text] = None
+    homepage: Text | None = None
+    doi: Text | None = None
     version: Text = Field(description="version of this release of the data")
     keywords: list[Text] = Field(default_factory=list)
 
@@ -145,7 +146,7 @@ class Labelling(_Section):
     protocol: Text = Field(description="how labels were obtained (the annotation protocol)")
     annotators: Text = Field(description="who labelled, with what expertise")
     agreement: Text = Field(description="inter-annotator agreement, or why none is reported")
-    annotations_per_item: Optional[Text] = None
+    annotations_per_item: Text | None = None
 
 
 class Uses(_Section):
@@ -159,7 +160,7 @@ class Uses(_Section):
 class Distribution(_Section):
     licence: Licence
     citation: Text
-    terms: Optional[Text] = None
+    terms: Text | None = None
 
 
 class Maintenance(_Section):
@@ -177,19 +178,20 @@ class Ethics(_Section):
 class DeIdentification(_Section):
     status: Literal["anonymised", "pseudonymised"] = Field(
         description="anonymised: no one can re-link rows to people; pseudonymised: someone holds a key or "
-                    "the rows can be re-linked with additional information")
+        "the rows can be re-linked with additional information"
+    )
     method: Text
-    notes: Optional[Text] = None
+    notes: Text | None = None
 
 
 class Demographics(_Section):
     population: Text = Field(description="who the patients are (the counts are computed)")
-    notes: Optional[Text] = None
+    notes: Text | None = None
 
 
 class Winner(_Section):
     team: Text
-    code_url: Optional[Text] = None
+    code_url: Text | None = None
     code_licence: Text = Field(description="licence of the team's code (SPDX id), or 'not released'")
 
 
@@ -197,7 +199,7 @@ class ChallengeInfo(_Section):
     organisers: list[Text] = Field(min_length=1)
     contact: Text
     winners: list[Winner] = Field(default_factory=list, description="code and licence of the winning teams")
-    notes: Optional[Text] = None
+    notes: Text | None = None
 
 
 class Card(_Section):
@@ -218,8 +220,9 @@ class Card(_Section):
     demographics: Demographics
     challenge: ChallengeInfo
     privacy: PrivacyPolicy
-    privacy_override: Optional[PrivacyOverride] = Field(
-        default=None, description="a recorded decision to release although the privacy gate blocked")
+    privacy_override: PrivacyOverride | None = Field(
+        default=None, description="a recorded decision to release although the privacy gate blocked"
+    )
 
 
 # -- parsing with one problem per field -------------------------------------------------
@@ -242,8 +245,9 @@ def card_problems(error: ValidationError) -> list[Problem]:
         elif kind in ("string_too_short", "too_short") or (kind.endswith("_type") and e.get("input") is None):
             problems.append(Problem("required field is empty", where=where, fix=f"fill in `{where}`"))
         elif kind == "extra_forbidden":
-            problems.append(Problem("unknown field", where=where,
-                                    fix="remove it or check its spelling against kit/cards/schema.py"))
+            problems.append(
+                Problem("unknown field", where=where, fix="remove it or check its spelling against kit/cards/schema.py")
+            )
         elif kind == "literal_error":
             problems.append(Problem(msg, where=where, fix="use one of the allowed values"))
         else:
@@ -274,24 +278,37 @@ def _open_missing_sections(model: type[BaseModel], data: dict) -> dict:
 def parse_card(data, *, source: str = "card") -> Card:
     """Validate card data (a mapping); raise one :class:`CardError` listing every problem."""
     if not isinstance(data, dict):
-        raise CardError("a card must be a YAML mapping of sections", where=source,
-                        fix="start from starter_kits/breast-cancer/card.yml")
+        raise CardError(
+            "a card must be a YAML mapping of sections",
+            where=source,
+            fix="start from starter_kits/breast-cancer/card.yml",
+        )
     try:
         return Card.model_validate(_open_missing_sections(Card, data))
     except ValidationError as exc:
         problems = card_problems(exc)
-        raise CardError(f"{len(problems)} problem(s) in the data card", where=source, problems=problems,
-                        fix=f"fill in every field listed above: {UNKNOWN_HINT}"
-                        ) from None
+        raise CardError(
+            f"{len(problems)} problem(s) in the data card",
+            where=source,
+            problems=problems,
+            fix=f"fill in every field listed above: {UNKNOWN_HINT}",
+        ) from None
 
 
 def read_card(path: str | os.PathLike) -> Card:
     """Read and validate a card file."""
     from ..yamlfile import read_yaml
+
     path = Path(path)
-    data = read_yaml(path, error=CardError, missing=CardError(
-        f"no card file at {path}", where=str(path),
-        fix=f"write {CARD_FILENAME} beside challenge.yml (start from starter_kits/breast-cancer/card.yml)"))
+    data = read_yaml(
+        path,
+        error=CardError,
+        missing=CardError(
+            f"no card file at {path}",
+            where=str(path),
+            fix=f"write {CARD_FILENAME} beside challenge.yml (start from starter_kits/breast-cancer/card.yml)",
+        ),
+    )
     return parse_card(data, source=str(path))
 
 

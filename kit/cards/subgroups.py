@@ -12,14 +12,15 @@ every team). A subgroup that is too small to say anything is flagged, and so is 
 subgroup where a class is missing (a binary metric such as ``roc_auc`` is then
 undefined; the warning says which class) or, for survival, where no event occurs.
 """
+
 from __future__ import annotations
 
 import csv
 import html
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,16 +32,29 @@ from .compute import _level_key, _round, age_band, age_band_order, find_age_colu
 #: subgroups with fewer cases are flagged: their intervals are too wide to say anything
 MIN_CASES = 30
 DEFAULT_TOP = 3
-COLUMNS = ("subgroup", "variable", "level", "n_cases", "n_positive", "team", "rank", "metric", "score",
-           "ci_low", "ci_high", "subgroup_rank", "warning")
+COLUMNS = (
+    "subgroup",
+    "variable",
+    "level",
+    "n_cases",
+    "n_positive",
+    "team",
+    "rank",
+    "metric",
+    "score",
+    "ci_low",
+    "ci_high",
+    "subgroup_rank",
+    "warning",
+)
 
 
 @dataclass(frozen=True)
 class Subgroup:
     """A named set of cases: ``mask`` selects them among the analysed cases."""
 
-    label: str                 # "all private test cases", "sex = 1", "age 50-59"
-    variable: str              # "" for all cases, else the column that defines the subgroup
+    label: str  # "all private test cases", "sex = 1", "age 50-59"
+    variable: str  # "" for all cases, else the column that defines the subgroup
     level: str
     mask: np.ndarray = field(repr=False)
 
@@ -49,7 +63,7 @@ class Subgroup:
         return int(self.mask.sum())
 
 
-def subgroup_columns(spec, cases: pd.DataFrame) -> tuple[Optional[str], Optional[str]]:
+def subgroup_columns(spec, cases: pd.DataFrame) -> tuple[str | None, str | None]:
     """The (sex, age) columns of ``cases``, each None when absent (the card's demographics use the same)."""
     candidates = cases.drop(columns=[*spec.target, spec.id_column, "split"], errors="ignore")
     return find_sex_column(list(candidates.columns)), find_age_column(candidates)
@@ -66,8 +80,7 @@ def find_subgroups(spec, cases: pd.DataFrame, *, everyone: str = "all cases") ->
         out += [Subgroup(f"{sex_col} = {v}", sex_col, v, known & (sex_str == v)) for v in values]
     if age_col:
         band = cases[age_col].map(lambda a: age_band(a) if pd.notna(a) else None)
-        out += [Subgroup(f"{age_col} {b}", age_col, b, (band == b).to_numpy())
-                for b in age_band_order(band.dropna())]
+        out += [Subgroup(f"{age_col} {b}", age_col, b, (band == b).to_numpy()) for b in age_band_order(band.dropna())]
     return out
 
 
@@ -86,10 +99,21 @@ def _class_warnings(task: str, metric: Metric, y, target: str) -> list[str]:
     return []
 
 
-def subgroup_scores(y_true, predictions, teams: Sequence[str], subgroups: Sequence[Subgroup],
-                    metrics: Sequence[str | Metric], *, task: str, target: str = "target",
-                    ranks: Optional[Sequence] = None, n_resamples: int = 1000, seed: int = 0,
-                    alpha: float = 0.05, min_cases: int = MIN_CASES) -> pd.DataFrame:
+def subgroup_scores(
+    y_true,
+    predictions,
+    teams: Sequence[str],
+    subgroups: Sequence[Subgroup],
+    metrics: Sequence[str | Metric],
+    *,
+    task: str,
+    target: str = "target",
+    ranks: Sequence | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    min_cases: int = MIN_CASES,
+) -> pd.DataFrame:
     """Every metric of every team on every subgroup, with paired-bootstrap percentile intervals.
 
     ``y_true``: true values of the analysed cases (survival: an (n, 2) array of
@@ -109,7 +133,7 @@ def subgroup_scores(y_true, predictions, teams: Sequence[str], subgroups: Sequen
         idx = np.flatnonzero(g.mask)
         n = len(idx)
         yg, Pg = y[idx], P[:, idx]
-        n_pos = (int(yg.sum()) if task == "binary" else int(yg[:, 0].sum()) if task == "survival" else None)
+        n_pos = int(yg.sum()) if task == "binary" else int(yg[:, 0].sum()) if task == "survival" else None
         size_warning = [f"too small to say anything: {n} case(s), fewer than {min_cases}"] if n < min_cases else []
         for name in metrics:
             metric = get_metric(name) if isinstance(name, str) else name
@@ -123,9 +147,11 @@ def subgroup_scores(y_true, predictions, teams: Sequence[str], subgroups: Sequen
                     ci = boot.confidence_intervals()
                     low, high = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
                     if boot.n_invalid:
-                        warnings.append(f"{boot.n_invalid} of {boot.n_resamples} resamples left {metric.name} "
-                                        "undefined and were dropped")
-                except (MetricError, ValueError) as exc:   # scikit-learn/-survival raise ValueError
+                        warnings.append(
+                            f"{boot.n_invalid} of {boot.n_resamples} resamples left {metric.name} "
+                            "undefined and were dropped"
+                        )
+                except (MetricError, ValueError) as exc:  # scikit-learn/-survival raise ValueError
                     score = np.array([_score_or_nan(metric, yg, p) for p in Pg])
                     if not _class_warnings(task, metric, yg, target):
                         what = getattr(exc, "what", str(exc))
@@ -135,9 +161,23 @@ def subgroup_scores(y_true, predictions, teams: Sequence[str], subgroups: Sequen
             if finite.any():
                 sub_rank[finite] = rank_scores(score[finite], metric)
             for i, team in enumerate(teams):
-                rows.append((g.label, g.variable, g.level, n, n_pos, team, ranks[i], metric.name,
-                             _nan(score[i]), _nan(low[i]), _nan(high[i]),
-                             None if math.isnan(sub_rank[i]) else int(sub_rank[i]), "; ".join(warnings)))
+                rows.append(
+                    (
+                        g.label,
+                        g.variable,
+                        g.level,
+                        n,
+                        n_pos,
+                        team,
+                        ranks[i],
+                        metric.name,
+                        _nan(score[i]),
+                        _nan(low[i]),
+                        _nan(high[i]),
+                        None if math.isnan(sub_rank[i]) else int(sub_rank[i]),
+                        "; ".join(warnings),
+                    )
+                )
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["n_positive"] = table["n_positive"].astype("Int64")
     table["rank"] = table["rank"].astype("Int64")
@@ -163,15 +203,15 @@ class SubgroupResults:
     """Subgroup results of the top teams of a board (``table``: one row per subgroup, metric and team)."""
 
     challenge_id: str
-    split: str                                   # the board's split: private (final) or public
+    split: str  # the board's split: private (final) or public
     task: str
     target: str
-    teams: tuple[tuple[int, str], ...]           # (rank, team), best first
+    teams: tuple[tuple[int, str], ...]  # (rank, team), best first
     metrics: tuple[str, ...]
-    subgroups: tuple[tuple[str, int], ...]       # (label, cases), in table order
+    subgroups: tuple[tuple[str, int], ...]  # (label, cases), in table order
     table: pd.DataFrame = field(repr=False)
-    sex_column: Optional[str] = None
-    age_column: Optional[str] = None
+    sex_column: str | None = None
+    age_column: str | None = None
     min_cases: int = MIN_CASES
     n_resamples: int = 1000
     alpha: float = 0.05
@@ -199,20 +239,21 @@ class SubgroupResults:
     # -- display strings (shared by the card renderers and the notebook view) --------------------------
     def describe(self) -> str:
         teams = ", ".join(f"{r}. {t}" for r, t in self.teams)
-        return (f"Scores of the top {len(self.teams)} team(s) of the {self.split} leaderboard ({teams}) on the "
-                f"{self.split} test cases of each subgroup, with {100 * (1 - self.alpha):g}% paired bootstrap "
-                f"percentile intervals ({self.n_resamples} resamples of the subgroup's cases, seed {self.seed}). "
-                f"Subgroups with fewer than {self.min_cases} cases are flagged: their intervals are too wide to "
-                "say anything, and a difference between such subgroups is no evidence of a difference in "
-                "performance.")
+        return (
+            f"Scores of the top {len(self.teams)} team(s) of the {self.split} leaderboard ({teams}) on the "
+            f"{self.split} test cases of each subgroup, with {100 * (1 - self.alpha):g}% paired bootstrap "
+            f"percentile intervals ({self.n_resamples} resamples of the subgroup's cases, seed {self.seed}). "
+            f"Subgroups with fewer than {self.min_cases} cases are flagged: their intervals are too wide to "
+            "say anything, and a difference between such subgroups is no evidence of a difference in "
+            "performance."
+        )
 
     def metric_table(self, metric: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
         """(headers, rows) of one metric: a row per subgroup, a column per team (score [low, high])."""
         m = get_metric(metric)
         part = self.table[self.table["metric"] == metric]
         count = {"binary": f"{self.target} = 1", "survival": "events"}.get(self.task)
-        headers = ("subgroup", "cases", *((count,) if count else ()),
-                   *(f"{r}. {t}" for r, t in self.teams), "note")
+        headers = ("subgroup", "cases", *((count,) if count else ()), *(f"{r}. {t}" for r, t in self.teams), "note")
         rows = []
         for label, _ in self.subgroups:
             g = part[part["subgroup"] == label]
@@ -228,21 +269,27 @@ class SubgroupResults:
             rows.append(tuple(cells))
         return headers, tuple(rows)
 
-    def limitation(self) -> Optional[str]:
+    def limitation(self) -> str | None:
         """One sentence on what the subgroups cannot show (for Croissant's data limitations), or None."""
         small = self.small
-        classes = sorted({w.subgroup for w in self.warnings.itertuples() if "no case with" in w.warning
-                          or "no event" in w.warning})
+        classes = sorted(
+            {w.subgroup for w in self.warnings.itertuples() if "no case with" in w.warning or "no event" in w.warning}
+        )
         if not small and not classes:
             return None
         parts = []
         if small:
-            parts.append(f"{len(small)} subgroup(s) of the {self.split} test set have fewer than {self.min_cases} "
-                         "cases (" + ", ".join(f"{label}: {n}" for label, n in small) + ")")
+            parts.append(
+                f"{len(small)} subgroup(s) of the {self.split} test set have fewer than {self.min_cases} "
+                "cases (" + ", ".join(f"{label}: {n}" for label, n in small) + ")"
+            )
         if classes:
             parts.append("a class is missing in " + ", ".join(classes))
-        return ("Subgroup results of the top teams (data card, section Subgroup results): "
-                + "; ".join(parts) + ". Results there say little about performance in these subgroups.")
+        return (
+            "Subgroup results of the top teams (data card, section Subgroup results): "
+            + "; ".join(parts)
+            + ". Results there say little about performance in these subgroups."
+        )
 
     def to_csv(self) -> str:
         """The table as CSV, numbers at 6 significant digits, team names safe for spreadsheets."""
@@ -255,8 +302,10 @@ class SubgroupResults:
         return buf.getvalue()
 
     def __repr__(self) -> str:
-        return (f"SubgroupResults({self.challenge_id!r}, split={self.split!r}, teams={len(self.teams)}, "
-                f"subgroups={len(self.subgroups)}, metrics={list(self.metrics)}, warnings={len(self.warnings)})")
+        return (
+            f"SubgroupResults({self.challenge_id!r}, split={self.split!r}, teams={len(self.teams)}, "
+            f"subgroups={len(self.subgroups)}, metrics={list(self.metrics)}, warnings={len(self.warnings)})"
+        )
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -266,10 +315,13 @@ class SubgroupResults:
         for metric in self.metrics:
             m = get_metric(metric)
             headers, rows = self.metric_table(metric)
-            out.append(f"<p><b>{e(metric)}</b> {e(m.arrow)}</p><table><thead><tr>"
-                       + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr></thead><tbody>"
-                       + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
-                       + "</tbody></table>")
+            out.append(
+                f"<p><b>{e(metric)}</b> {e(m.arrow)}</p><table><thead><tr>"
+                + "".join(f"<th>{e(h)}</th>" for h in headers)
+                + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+                + "</tbody></table>"
+            )
         out.append("</div>")
         return "".join(out)
 
@@ -288,15 +340,23 @@ def _csv_safe(text: str) -> str:
 
 
 # -- from a board and its ledger ---------------------------------------------------------------------
-def subgroup_results(board, ledger, *, top: int = DEFAULT_TOP, n_resamples: int = 1000, seed: int = 0,
-                     alpha: float = 0.05, min_cases: int = MIN_CASES) -> SubgroupResults:
+def subgroup_results(
+    board,
+    ledger,
+    *,
+    top: int = DEFAULT_TOP,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    min_cases: int = MIN_CASES,
+) -> SubgroupResults:
     """Subgroup results of the teams ranked ``top`` or better on ``board`` (ties included).
 
     ``board``: a :class:`~kit.leaderboard.Leaderboard` (the final private board for a
     card); its split's cases are analysed. ``ledger``: the :class:`~kit.ledger.Ledger`
     holding the case predictions of the board's runs.
     """
-    from ..grading.scoring import read_labels, y_true_of
+    from ..labels import read_labels
 
     if top < 1:
         raise KitError(f"top must be at least 1, got {top}", fix="pass top=3 for the three best teams")
@@ -306,34 +366,66 @@ def subgroup_results(board, ledger, *, top: int = DEFAULT_TOP, n_resamples: int 
     ranked = t[t["rank"].notna()]
     chosen = ranked[ranked["rank"].astype(int) <= top]
     if chosen.empty:
-        raise KitError("no ranked team on this board", where=f"{ch.id} {board.phase} leaderboard",
-                       fix="grade submissions first (`kit grade ...`)")
+        raise KitError(
+            "no ranked team on this board",
+            where=f"{ch.id} {board.phase} leaderboard",
+            fix="grade submissions first (`kit grade ...`)",
+        )
     labels = read_labels(ch)
     features = pd.read_csv(ch.path("test"), dtype={spec.id_column: str})
-    cases = labels.merge(features.drop(columns=[c for c in labels.columns if c != spec.id_column
-                                                and c in features.columns]),
-                         on=spec.id_column, how="left", validate="one_to_one")
+    cases = labels.frame.merge(
+        features.drop(columns=[c for c in labels.frame.columns if c != spec.id_column and c in features.columns]),
+        on=spec.id_column,
+        how="left",
+        validate="one_to_one",
+    )
     run_ids = chosen["run_id"].astype(int).tolist()
     preds = ledger.case_predictions(run_ids)
-    missing = [str(team) for team, r in zip(chosen["team"], run_ids) if r not in preds]
+    missing = [str(team) for team, r in zip(chosen["team"], run_ids, strict=True) if r not in preds]
     if missing:
-        raise KitError(f"the ledger has no case predictions for {', '.join(missing)}",
-                       fix="regrade these submissions (`kit grade ... --regrade`)")
+        raise KitError(
+            f"the ledger has no case predictions for {', '.join(missing)}",
+            fix="regrade these submissions (`kit grade ... --regrade`)",
+        )
     P = np.stack([preds[r] for r in run_ids])
     if P.shape[1] != len(labels):
-        raise KitError("case predictions do not match the labels' length",
-                       fix="the labels changed since grading: regrade the submissions")
-    mask = (labels["split"] == board.phase).to_numpy()
+        raise KitError(
+            "case predictions do not match the labels' length",
+            fix="the labels changed since grading: regrade the submissions",
+        )
+    mask = labels.mask(board.phase)
     analysed = cases[mask].reset_index(drop=True)
     groups = find_subgroups(spec, analysed, everyone=f"all {board.phase} test cases")
     teams = [str(x) for x in chosen["team"]]
     ranks = [int(x) for x in chosen["rank"]]
-    table = subgroup_scores(y_true_of(ch, labels)[mask], P[:, mask], teams, groups, spec.metrics.all,
-                            task=spec.task, target=spec.target[0], ranks=ranks, n_resamples=n_resamples,
-                            seed=seed, alpha=alpha, min_cases=min_cases)
+    table = subgroup_scores(
+        labels.y_true(board.phase),
+        P[:, mask],
+        teams,
+        groups,
+        spec.metrics.all,
+        task=spec.task,
+        target=spec.target[0],
+        ranks=ranks,
+        n_resamples=n_resamples,
+        seed=seed,
+        alpha=alpha,
+        min_cases=min_cases,
+    )
     sex, age = subgroup_columns(spec, analysed)
     return SubgroupResults(
-        challenge_id=ch.id, split=board.phase, task=spec.task, target=spec.target[0],
-        teams=tuple(zip(ranks, teams)), metrics=tuple(spec.metrics.all),
-        subgroups=tuple((g.label, g.n) for g in groups), table=table, sex_column=sex, age_column=age,
-        min_cases=min_cases, n_resamples=n_resamples, alpha=alpha, seed=seed)
+        challenge_id=ch.id,
+        split=board.phase,
+        task=spec.task,
+        target=spec.target[0],
+        teams=tuple(zip(ranks, teams, strict=True)),
+        metrics=tuple(spec.metrics.all),
+        subgroups=tuple((g.label, g.n) for g in groups),
+        table=table,
+        sex_column=sex,
+        age_column=age,
+        min_cases=min_cases,
+        n_resamples=n_resamples,
+        alpha=alpha,
+        seed=seed,
+    )

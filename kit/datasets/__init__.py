@@ -4,11 +4,12 @@ Each loader returns a :class:`Dataset`: a DataFrame of feature and target
 columns (no id column) with its provenance. Nothing is downloaded: every file
 ships inside the installed packages.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 
@@ -38,6 +39,7 @@ def register_dataset(name: str):
     def deco(fn):
         _LOADERS[name] = fn
         return fn
+
     return deco
 
 
@@ -49,8 +51,9 @@ def load_dataset(name: str) -> Dataset:
     try:
         loader = _LOADERS[name]
     except KeyError:
-        raise KitError(f"{name!r} is not a bundled dataset",
-                       fix=f"use one of: {', '.join(get_dataset_names())}") from None
+        raise KitError(
+            f"{name!r} is not a bundled dataset", fix=f"use one of: {', '.join(get_dataset_names())}"
+        ) from None
     return loader()
 
 
@@ -67,15 +70,21 @@ def breast_cancer() -> Dataset:
     # scikit-learn codes 0 = malignant, 1 = benign; the medical question is "malignant?"
     frame["malignant"] = (bunch.target == 0).astype(int)
     return Dataset(
-        name="breast_cancer", frame=frame, targets=["malignant"],
+        name="breast_cancer",
+        frame=frame,
+        targets=["malignant"],
         title="Breast Cancer Wisconsin (Diagnostic)",
-        citation=("W.N. Street, W.H. Wolberg and O.L. Mangasarian. Nuclear feature extraction for breast "
-                  "tumor diagnosis. IS&T/SPIE 1993 International Symposium on Electronic Imaging, vol. 1905, "
-                  "pp. 861-870."),
+        citation=(
+            "W.N. Street, W.H. Wolberg and O.L. Mangasarian. Nuclear feature extraction for breast "
+            "tumor diagnosis. IS&T/SPIE 1993 International Symposium on Electronic Imaging, vol. 1905, "
+            "pp. 861-870."
+        ),
         license="CC BY 4.0 (UCI Machine Learning Repository)",
-        description=("569 fine needle aspirates of breast masses; 30 features computed from digitised images "
-                     "of the cell nuclei (mean, standard error and worst of ten measurements); diagnosis "
-                     "confirmed by pathology."),
+        description=(
+            "569 fine needle aspirates of breast masses; 30 features computed from digitised images "
+            "of the cell nuclei (mean, standard error and worst of ten measurements); diagnosis "
+            "confirmed by pathology."
+        ),
     )
 
 
@@ -84,23 +93,33 @@ def diabetes() -> Dataset:
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(as_frame=True, scaled=False)
-    frame = bunch.data.rename(columns={
-        "s1": "tc", "s2": "ldl", "s3": "hdl", "s4": "tch", "s5": "ltg", "s6": "glu"})
+    frame = bunch.data.rename(columns={"s1": "tc", "s2": "ldl", "s3": "hdl", "s4": "tch", "s5": "ltg", "s6": "glu"})
     frame["sex"] = frame["sex"].astype(int)
     frame["progression"] = bunch.target.astype(float)
     return Dataset(
-        name="diabetes", frame=frame, targets=["progression"],
+        name="diabetes",
+        frame=frame,
+        targets=["progression"],
         title="Diabetes disease progression (Efron et al.)",
-        citation=("B. Efron, T. Hastie, I. Johnstone and R. Tibshirani. Least Angle Regression. "
-                  "Annals of Statistics 32(2), 2004, pp. 407-499."),
+        citation=(
+            "B. Efron, T. Hastie, I. Johnstone and R. Tibshirani. Least Angle Regression. "
+            "Annals of Statistics 32(2), 2004, pp. 407-499."
+        ),
         license="Distributed with scikit-learn (BSD-3-Clause)",
-        description=("442 diabetes patients: age, sex, body mass index, average blood pressure and six blood "
-                     "serum measurements at baseline; the target is a quantitative measure of disease "
-                     "progression one year after baseline."),
-        column_notes={"tc": "total serum cholesterol", "ldl": "low-density lipoproteins",
-                      "hdl": "high-density lipoproteins", "tch": "total cholesterol / HDL",
-                      "ltg": "log of serum triglycerides level", "glu": "blood sugar level",
-                      "sex": "coded 1 or 2 in the source; the meaning of the codes is not documented"},
+        description=(
+            "442 diabetes patients: age, sex, body mass index, average blood pressure and six blood "
+            "serum measurements at baseline; the target is a quantitative measure of disease "
+            "progression one year after baseline."
+        ),
+        column_notes={
+            "tc": "total serum cholesterol",
+            "ldl": "low-density lipoproteins",
+            "hdl": "high-density lipoproteins",
+            "tch": "total cholesterol / HDL",
+            "ltg": "log of serum triglycerides level",
+            "glu": "blood sugar level",
+            "sex": "coded 1 or 2 in the source; the meaning of the codes is not documented",
+        },
     )
 
 
@@ -116,11 +135,16 @@ def whas500() -> Dataset:
     frame["event"] = y["fstat"].astype(int)
     frame["time"] = y["lenfol"].astype(float)
     return Dataset(
-        name="whas500", frame=frame, targets=["event", "time"],
+        name="whas500",
+        frame=frame,
+        targets=["event", "time"],
         title="Worcester Heart Attack Study (WHAS500)",
-        citation=("D.W. Hosmer, S. Lemeshow and S. May. Applied Survival Analysis: Regression Modeling of "
-                  "Time to Event Data, 2nd ed. John Wiley & Sons, 2008."),
+        citation=(
+            "D.W. Hosmer, S. Lemeshow and S. May. Applied Survival Analysis: Regression Modeling of "
+            "Time to Event Data, 2nd ed. John Wiley & Sons, 2008."
+        ),
         license="Distributed with scikit-survival (GPL-3.0)",
-        description=("500 patients admitted with acute myocardial infarction; follow-up time (days) to death "
-                     "or censoring."),
+        description=(
+            "500 patients admitted with acute myocardial infarction; follow-up time (days) to death or censoring."
+        ),
     )

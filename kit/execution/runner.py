@@ -11,6 +11,7 @@ It never uses papermill's ``cwd=`` (``os.chdir``, not thread-safe): the kernel s
 in the work folder. It is safe to call from several threads and processes at once:
 each call has its own event loop, kernel manager, sandbox, uid and ipc sockets.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,22 +106,32 @@ class RunResult:
             "timeout": "make the notebook faster (or train a smaller model) to fit the time limits",
             "killed": "use less memory, CPU time or processes; see the limits in challenge.yml",
         }
-        return ExecutionError(self.reason, where=where, fix=fixes[self.status], cell_index=self.cell_index,
-                              ename=self.ename, evalue=self.evalue, traceback=self.traceback)
+        return ExecutionError(
+            self.reason,
+            where=where,
+            fix=fixes[self.status],
+            cell_index=self.cell_index,
+            ename=self.ename,
+            evalue=self.evalue,
+            traceback=self.traceback,
+        )
 
     def _repr_html_(self) -> str:
         colour = {"ok": "#1a7f37", "failed": "#cf222e", "timeout": "#9a6700", "killed": "#cf222e"}[self.status]
-        rows = [("status", f'<b style="color:{colour}">{self.status}</b>'),
-                ("reason", html.escape(self.reason)),
-                ("duration", f"{self.duration:.2f} s (+{self.startup_seconds:.2f} s kernel start)"),
-                ("sandbox", html.escape(self.sandbox) + (" (warm kernel)" if self.warm else "")),
-                ("executed notebook", html.escape(self.output_path))]
+        rows = [
+            ("status", f'<b style="color:{colour}">{self.status}</b>'),
+            ("reason", html.escape(self.reason)),
+            ("duration", f"{self.duration:.2f} s (+{self.startup_seconds:.2f} s kernel start)"),
+            ("sandbox", html.escape(self.sandbox) + (" (warm kernel)" if self.warm else "")),
+            ("executed notebook", html.escape(self.output_path)),
+        ]
         if self.cell_index is not None:
             rows.append(("cell", str(self.cell_index)))
         if self.output_truncated:
             rows.append(("outputs", "truncated to the output limit"))
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-                       for k, v in rows)
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows
+        )
         return f"<table>{body}</table>"
 
 
@@ -130,7 +141,7 @@ class RunResult:
 class _RunState:
     """Shared between run_notebook, the engine, the client and the watchdog of one run."""
 
-    def __init__(self, limits: "Limits", kill, work_dir: Path | None = None):
+    def __init__(self, limits: Limits, kill, work_dir: Path | None = None):
         self.limits = limits
         self.kill = kill
         self.work_dir = work_dir
@@ -195,9 +206,11 @@ class _Watchdog(threading.Thread):
             if self.disk_cap is not None:
                 size, entries = _tree_size(state.work_dir, max_entries=MAX_WORK_DIR_ENTRIES)
                 if size > self.disk_cap or entries > MAX_WORK_DIR_ENTRIES:
-                    state.disk_exceeded = (f"disk limit: the work folder grew beyond "
-                                           f"{self.disk_cap // MB} MB" if size > self.disk_cap else
-                                           f"disk limit: more than {MAX_WORK_DIR_ENTRIES} files in the work folder")
+                    state.disk_exceeded = (
+                        f"disk limit: the work folder grew beyond {self.disk_cap // MB} MB"
+                        if size > self.disk_cap
+                        else f"disk limit: more than {MAX_WORK_DIR_ENTRIES} files in the work folder"
+                    )
                     log.warning("%s: killing the sandbox", state.disk_exceeded)
                     state.kill()
                     return
@@ -273,10 +286,14 @@ class _KitNotebookClient(PapermillNotebookClient):
                     slots.pop()
         if not state.truncated:
             state.truncated = True
-            outs.append(nbformat.v4.new_output(
-                "stream", name="stderr",
-                text=f"\n[challenge-kit: further output was dropped: the outputs reached the "
-                     f"output limit of {state.limits.output_mb} MB]\n"))
+            outs.append(
+                nbformat.v4.new_output(
+                    "stream",
+                    name="stderr",
+                    text=f"\n[challenge-kit: further output was dropped: the outputs reached the "
+                    f"output limit of {state.limits.output_mb} MB]\n",
+                )
+            )
         return None
 
 
@@ -315,22 +332,41 @@ class KitEngine(NBClientEngine):
     """
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                 stderr_file=None, start_timeout=60, execution_timeout=None,
-                                 kit_state: _RunState | None = None, **kwargs):
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=60,
+        execution_timeout=None,
+        kit_state: _RunState | None = None,
+        **kwargs,
+    ):
         kwargs.pop("input_path", None)
         kwargs.pop("timeout", None)
         kwargs.pop("startup_timeout", None)
         if kit_state is not None:
             kit_state.nb_man = nb_man
-            kwargs.update(timeout_func=kit_state.cell_timeout, on_notebook_start=kit_state.on_notebook_start,
-                          on_cell_start=kit_state.on_cell_start)
+            kwargs.update(
+                timeout_func=kit_state.cell_timeout,
+                on_notebook_start=kit_state.on_notebook_start,
+                on_cell_start=kit_state.on_cell_start,
+            )
         elif execution_timeout:
             kwargs["timeout"] = execution_timeout
-        client = _KitNotebookClient(nb_man, kit_state=kit_state, startup_timeout=start_timeout,
-                                    kernel_name=kernel_name, log=log,
-                                    log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
-                                    **kwargs)
+        client = _KitNotebookClient(
+            nb_man,
+            kit_state=kit_state,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=log,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+            **kwargs,
+        )
         if kit_state is not None:
             kit_state.client = client
         try:
@@ -349,12 +385,21 @@ papermill_engines.register(ENGINE_NAME, KitEngine)
 # --------------------------------------------------------------------------------------
 # run_notebook
 # --------------------------------------------------------------------------------------
-def run_notebook(input_path: str | os.PathLike, output_path: str | os.PathLike, *,
-                 work_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
-                 parameters: dict | None, limits: "Limits", sandbox: str = "bubblewrap",
-                 kernel_name: str = "python3", pool: "WarmKernelPool | None" = None,
-                 runtime_root: str | os.PathLike | None = None, start_timeout: float = 60,
-                 save_every_cell: bool = True) -> RunResult:
+def run_notebook(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    work_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | None,
+    parameters: dict | None,
+    limits: Limits,
+    sandbox: str = "bubblewrap",
+    kernel_name: str = "python3",
+    pool: WarmKernelPool | None = None,
+    runtime_root: str | os.PathLike | None = None,
+    start_timeout: float = 60,
+    save_every_cell: bool = True,
+) -> RunResult:
     """Execute the notebook *input_path* in a sandbox; write it executed to *output_path*.
 
     * The kernel starts in *work_dir* (read-write; the notebook's cwd) and sees
@@ -384,17 +429,53 @@ def run_notebook(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         pass
     else:  # called from a running event loop (e.g. inside Jupyter): run in a thread of our own
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kit-run") as ex:
-            return ex.submit(run_notebook, input_path, output_path, work_dir=work_dir, data_dir=data_dir,
-                             parameters=parameters, limits=limits, sandbox=sandbox, kernel_name=kernel_name,
-                             pool=pool, runtime_root=runtime_root, start_timeout=start_timeout,
-                             save_every_cell=save_every_cell).result()
-    return _Run(input_path, output_path, work_dir, data_dir, parameters or {}, limits, sandbox,
-                kernel_name, pool, runtime_root, start_timeout, save_every_cell).execute()
+            return ex.submit(
+                run_notebook,
+                input_path,
+                output_path,
+                work_dir=work_dir,
+                data_dir=data_dir,
+                parameters=parameters,
+                limits=limits,
+                sandbox=sandbox,
+                kernel_name=kernel_name,
+                pool=pool,
+                runtime_root=runtime_root,
+                start_timeout=start_timeout,
+                save_every_cell=save_every_cell,
+            ).result()
+    return _Run(
+        input_path,
+        output_path,
+        work_dir,
+        data_dir,
+        parameters or {},
+        limits,
+        sandbox,
+        kernel_name,
+        pool,
+        runtime_root,
+        start_timeout,
+        save_every_cell,
+    ).execute()
 
 
 class _Run:
-    def __init__(self, input_path, output_path, work_dir, data_dir, parameters, limits, sandbox,
-                 kernel_name, pool, runtime_root, start_timeout, save_every_cell):
+    def __init__(
+        self,
+        input_path,
+        output_path,
+        work_dir,
+        data_dir,
+        parameters,
+        limits,
+        sandbox,
+        kernel_name,
+        pool,
+        runtime_root,
+        start_timeout,
+        save_every_cell,
+    ):
         self.input_path = Path(input_path).absolute()
         self.output_path = Path(output_path).absolute()
         self.work_dir = Path(work_dir).absolute()
@@ -412,6 +493,7 @@ class _Run:
     # ----------------------------------------------------------------------------------
     def execute(self) -> RunResult:
         import papermill  # noqa: F401 - imported before the kernel is taken: a batch's first runs
+
         #                   import it while their kernels start, not after
         nb = self._read_notebook()
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -433,9 +515,15 @@ class _Run:
             params = {k: self._translate(v) for k, v in self.parameters.items()}
             try:
                 _papermill_execute(
-                    nb, str(self.input_path), str(self.output_path) if self.save_every_cell else None,
-                    parameters=params, kernel_name=self.kernel_name, start_timeout=self.start_timeout,
-                    km=self.km, kit_state=state)
+                    nb,
+                    str(self.input_path),
+                    str(self.output_path) if self.save_every_cell else None,
+                    parameters=params,
+                    kernel_name=self.kernel_name,
+                    start_timeout=self.start_timeout,
+                    km=self.km,
+                    kit_state=state,
+                )
             except Exception as exc:  # noqa: BLE001 - classified below
                 error = exc
             finally:
@@ -457,46 +545,60 @@ class _Run:
         finally:
             self._release()
         if result is None:  # infrastructure failure, already recorded in the notebook
-            raise KitError(f"the run could not be completed: {error!r}", where=str(self.input_path),
-                           fix="this is not the participant's fault: retry the run; if it persists, "
-                               "check the grader's log") from error
+            raise KitError(
+                f"the run could not be completed: {error!r}",
+                where=str(self.input_path),
+                fix="this is not the participant's fault: retry the run; if it persists, check the grader's log",
+            ) from error
         return result
 
     # ----------------------------------------------------------------------------------
     def _read_notebook(self):
         try:
             from papermill.iorw import load_notebook_node
+
             nb = load_notebook_node(str(self.input_path))  # nbformat's reader, with papermill's metadata
         except FileNotFoundError:
-            raise NotebookError("the notebook file does not exist", where=str(self.input_path),
-                                fix="check the path of the submitted notebook") from None
+            raise NotebookError(
+                "the notebook file does not exist",
+                where=str(self.input_path),
+                fix="check the path of the submitted notebook",
+            ) from None
         except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-            raise NotebookError(f"the file is not a readable Jupyter notebook ({exc.__class__.__name__}: "
-                                f"{str(exc)[:200]})", where=str(self.input_path),
-                                fix="hand in the .ipynb file saved by Jupyter (File > Save Notebook)") from exc
-        if self.parameters and not any("parameters" in c.get("metadata", {}).get("tags", [])
-                                       for c in nb.cells):
-            raise NotebookError("no cell is tagged 'parameters'", where=str(self.input_path),
-                                fix="tag the cell that defines " + ", ".join(sorted(self.parameters))
-                                    + " with 'parameters' (as in the starter notebook)")
+            raise NotebookError(
+                f"the file is not a readable Jupyter notebook ({exc.__class__.__name__}: {str(exc)[:200]})",
+                where=str(self.input_path),
+                fix="hand in the .ipynb file saved by Jupyter (File > Save Notebook)",
+            ) from exc
+        if self.parameters and not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+            raise NotebookError(
+                "no cell is tagged 'parameters'",
+                where=str(self.input_path),
+                fix="tag the cell that defines "
+                + ", ".join(sorted(self.parameters))
+                + " with 'parameters' (as in the starter notebook)",
+            )
         return nb
 
     def _start_kernel(self, loop):
         if self.pool is not None:
             self.pool.check_compatible(data_dir=self.data_dir, limits=self.limits, kernel_name=self.kernel_name)
             return self.pool.acquire(self.work_dir, timeout=self.start_timeout).kernel_manager()
-        km = self.sandbox.kernel_manager(self.work_dir, self.data_dir, self.limits, self.kernel_name,
-                                         runtime_root=self.runtime_root)
+        km = self.sandbox.kernel_manager(
+            self.work_dir, self.data_dir, self.limits, self.kernel_name, runtime_root=self.runtime_root
+        )
         try:
             loop.run_until_complete(km.start_kernel())
         except BaseException as exc:
             log_tail = km.run.read_log()
             loop.run_until_complete(km.close())
             km.close_run()
-            raise KitError(f"the kernel could not be started in sandbox {self.sandbox.name!r}: {exc}",
-                           where=f"kernel {self.kernel_name!r}",
-                           fix="check the sandbox (kit.execution.sandbox.get_sandbox(name).check()) "
-                               f"and the kernel log: {log_tail[-500:]!r}") from exc
+            raise KitError(
+                f"the kernel could not be started in sandbox {self.sandbox.name!r}: {exc}",
+                where=f"kernel {self.kernel_name!r}",
+                fix="check the sandbox (kit.execution.sandbox.get_sandbox(name).check()) "
+                f"and the kernel log: {log_tail[-500:]!r}",
+            ) from exc
         return km
 
     def _translate(self, value):
@@ -531,9 +633,14 @@ class _Run:
     # ----------------------------------------------------------------------------------
     def _classify(self, error, state: _RunState, exit_info, duration, startup, log_tail) -> RunResult | None:
         lim = self.limits
-        base = dict(duration=duration, startup_seconds=startup, output_path=str(self.output_path),
-                    sandbox=self.sandbox.name, warm=self.pool is not None,
-                    log_tail="" if error is None or isinstance(error, PapermillExecutionError) else log_tail)
+        base = dict(
+            duration=duration,
+            startup_seconds=startup,
+            output_path=str(self.output_path),
+            sandbox=self.sandbox.name,
+            warm=self.pool is not None,
+            log_tail="" if error is None or isinstance(error, PapermillExecutionError) else log_tail,
+        )
         kernel_exit = _describe_exit(exit_info)
         executed = state.nb_man.nb if state.nb_man is not None else None
 
@@ -542,39 +649,77 @@ class _Run:
 
         cell = sub(state.current_cell)
         if state.disk_exceeded:
-            return RunResult("killed", state.disk_exceeded, cell_index=cell, ename="DiskLimit",
-                             kernel_exit=kernel_exit, **base)
-        if state.watchdog_fired or (isinstance(error, CellTimeoutError)
-                                    and state.current_cell in state.wall_bound_cells):
-            return RunResult("timeout", f"wall-clock limit {_num(lim.wall_seconds)} s exceeded",
-                             cell_index=cell, ename="Timeout", kernel_exit=kernel_exit, **base)
+            return RunResult(
+                "killed", state.disk_exceeded, cell_index=cell, ename="DiskLimit", kernel_exit=kernel_exit, **base
+            )
+        if state.watchdog_fired or (
+            isinstance(error, CellTimeoutError) and state.current_cell in state.wall_bound_cells
+        ):
+            return RunResult(
+                "timeout",
+                f"wall-clock limit {_num(lim.wall_seconds)} s exceeded",
+                cell_index=cell,
+                ename="Timeout",
+                kernel_exit=kernel_exit,
+                **base,
+            )
         if isinstance(error, CellTimeoutError):
-            return RunResult("timeout", f"cell {cell} ran longer than the per-cell limit of "
-                                        f"{_num(lim.cell_seconds)} s", cell_index=cell, ename="Timeout",
-                             kernel_exit=kernel_exit, **base)
+            return RunResult(
+                "timeout",
+                f"cell {cell} ran longer than the per-cell limit of {_num(lim.cell_seconds)} s",
+                cell_index=cell,
+                ename="Timeout",
+                kernel_exit=kernel_exit,
+                **base,
+            )
         if isinstance(error, PapermillExecutionError):
             tb = _ANSI.sub("", "\n".join(error.traceback or []))
             index = sub(error.cell_index)
             reason = _reason_for_exception(error.ename, error.evalue, tb, index, lim)
-            return RunResult("failed", reason, cell_index=index, ename=error.ename,
-                             evalue=error.evalue, traceback=tb, kernel_exit=kernel_exit, **base)
+            return RunResult(
+                "failed",
+                reason,
+                cell_index=index,
+                ename=error.ename,
+                evalue=error.evalue,
+                traceback=tb,
+                kernel_exit=kernel_exit,
+                **base,
+            )
         if error is not None:
             dead = isinstance(error, DeadKernelError) or exit_info is not None
             if not dead or state.began is None:
                 # before the kernel answered, no participant code has run: not their failure
                 return None  # infrastructure failure: raised by execute()
-            return RunResult("killed", _reason_for_death(exit_info, log_tail, lim), cell_index=cell,
-                             ename="KernelDied", kernel_exit=kernel_exit, **base)
+            return RunResult(
+                "killed",
+                _reason_for_death(exit_info, log_tail, lim),
+                cell_index=cell,
+                ename="KernelDied",
+                kernel_exit=kernel_exit,
+                **base,
+            )
         base["log_tail"] = ""  # the kernel's own chatter matters only when it died
         exited = sub(_system_exit_cell(executed))
         if exited is not None:
-            return RunResult("ok", f"the notebook stopped itself with sys.exit() in cell {exited}; "
-                                   "the cells after it did not run", cell_index=exited, exited_early=True,
-                             kernel_exit=kernel_exit, **base)
+            return RunResult(
+                "ok",
+                f"the notebook stopped itself with sys.exit() in cell {exited}; the cells after it did not run",
+                cell_index=exited,
+                exited_early=True,
+                kernel_exit=kernel_exit,
+                **base,
+            )
         return RunResult("ok", "all cells ran", kernel_exit=kernel_exit, **base)
 
-    def _finalize(self, nb, result: RunResult | None, state: _RunState, *,
-                  reason: str = "the run was interrupted by an internal error (not the notebook's fault)") -> None:
+    def _finalize(
+        self,
+        nb,
+        result: RunResult | None,
+        state: _RunState,
+        *,
+        reason: str = "the run was interrupted by an internal error (not the notebook's fault)",
+    ) -> None:
         """Write the executed notebook: banner on failure, statuses fixed, outputs capped."""
         nb = nbformat.v4.upgrade(nb) or nb
         if result is not None:
@@ -587,8 +732,7 @@ class _Run:
         if status in ("timeout", "killed"):
             self._mark_stopped_cell(nb, state.current_cell, reason)
         if status != "ok" and not has_pm_banner:
-            banner = nbformat.v4.new_markdown_cell(
-                f"**Execution stopped ({status}): {html.escape(reason)}.**")
+            banner = nbformat.v4.new_markdown_cell(f"**Execution stopped ({status}): {html.escape(reason)}.**")
             banner.metadata["tags"] = [BANNER_TAG]
             nb.cells.insert(0, banner)
         text, capped = _cap_notebook(nb, self.limits.output_mb * MB)
@@ -602,8 +746,11 @@ class _Run:
             return
         cell = nb.cells[idx]
         if cell.cell_type == "code":
-            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-                "error", ename="ExecutionStopped", evalue=reason, traceback=[f"ExecutionStopped: {reason}"]))
+            cell.setdefault("outputs", []).append(
+                nbformat.v4.new_output(
+                    "error", ename="ExecutionStopped", evalue=reason, traceback=[f"ExecutionStopped: {reason}"]
+                )
+            )
         for j, c in enumerate(nb.cells):
             pm = c.get("metadata", {}).get("papermill")
             if pm is None:
@@ -633,16 +780,21 @@ def _cap_traceback(tb: list[str], max_chars: int = 32 * 1024) -> list[str]:
     return kept
 
 
-def _reason_for_exception(ename: str, evalue: str, tb: str, cell_index, lim: "Limits") -> str:
+def _reason_for_exception(ename: str, evalue: str, tb: str, cell_index, lim: Limits) -> str:
     text = f"{evalue}\n{tb}"
-    if ename in ("MemoryError", "_ArrayMemoryError") or "Unable to allocate" in evalue \
-            or "Cannot allocate memory" in text or "std::bad_alloc" in text:
+    if (
+        ename in ("MemoryError", "_ArrayMemoryError")
+        or "Unable to allocate" in evalue
+        or "Cannot allocate memory" in text
+        or "std::bad_alloc" in text
+    ):
         return f"memory limit ({lim.memory_mb} MB) exceeded in cell {cell_index}"
     if "File too large" in text or "[Errno 27]" in text:
         return f"file-size limit ({lim.file_size_mb} MB) exceeded in cell {cell_index}"
     if "can't start new thread" in text or (
-            "Resource temporarily unavailable" in text
-            and re.search(r"fork|Popen|_execute_child|spawn|Thread|\.start\(", tb)):
+        "Resource temporarily unavailable" in text
+        and re.search(r"fork|Popen|_execute_child|spawn|Thread|\.start\(", tb)
+    ):
         return f"process limit ({lim.processes} processes and threads) reached in cell {cell_index}"
     value = evalue if len(evalue) <= 300 else evalue[:300] + "…"
     return f"cell {cell_index} raised {ename}: {value}" if value else f"cell {cell_index} raised {ename}"
@@ -667,9 +819,8 @@ def _describe_exit(info: dict | None) -> str:
     return f"exit code {info.get('code')}"
 
 
-def _reason_for_death(info: dict | None, log_tail: str, lim: "Limits") -> str:
-    memory_hint = any(s in log_tail for s in ("MemoryError", "bad_alloc", "Cannot allocate memory",
-                                               "out of memory"))
+def _reason_for_death(info: dict | None, log_tail: str, lim: Limits) -> str:
+    memory_hint = any(s in log_tail for s in ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory"))
     if info and "signal" in info:
         sig = int(info["signal"])
         if sig == signal.SIGXCPU:
@@ -689,8 +840,9 @@ def _reason_for_death(info: dict | None, log_tail: str, lim: "Limits") -> str:
     return "kernel died" + (f"; memory limit ({lim.memory_mb} MB) exceeded" if memory_hint else "")
 
 
-def _papermill_execute(nb, input_path: str, output_path: str | None, *, parameters: dict, kernel_name: str,
-                       **engine_kwargs):
+def _papermill_execute(
+    nb, input_path: str, output_path: str | None, *, parameters: dict, kernel_name: str, **engine_kwargs
+):
     """What ``papermill.execute_notebook`` does, for a notebook already read and checked.
 
     The same steps, with papermill's own functions: inject the parameters, record the
@@ -705,12 +857,18 @@ def _papermill_execute(nb, input_path: str, output_path: str | None, *, paramete
     from papermill.parameterize import parameterize_notebook
 
     if parameters:
-        nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, language="python",
-                                   engine_name=ENGINE_NAME)
+        nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, language="python", engine_name=ENGINE_NAME)
     nb = remove_error_markers(prepare_notebook_metadata(nb, input_path, output_path))
     nb = papermill_engines.execute_notebook_with_engine(
-        ENGINE_NAME, nb, input_path=input_path, output_path=output_path, kernel_name=kernel_name,
-        progress_bar=False, log_output=False, **engine_kwargs)
+        ENGINE_NAME,
+        nb,
+        input_path=input_path,
+        output_path=output_path,
+        kernel_name=kernel_name,
+        progress_bar=False,
+        log_output=False,
+        **engine_kwargs,
+    )
     raise_for_execution_errors(nb, output_path)
     return nb
 
@@ -720,8 +878,11 @@ def _system_exit_cell(nb) -> int | None:
         return None
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and out.get("ename") == "SystemExit" \
-                    and out.get("evalue") in ("", "0", "None"):
+            if (
+                out.get("output_type") == "error"
+                and out.get("ename") == "SystemExit"
+                and out.get("evalue") in ("", "0", "None")
+            ):
                 return i
     return None
 
@@ -766,10 +927,14 @@ def _cap_notebook(nb, cap_bytes: int) -> tuple[str, bool]:
     for ci, ois in drop.items():
         cell = nb.cells[ci]
         kept = [o for k, o in enumerate(cell.outputs) if k not in ois]
-        kept.append(nbformat.v4.new_output(
-            "stream", name="stderr",
-            text=f"[challenge-kit: {len(ois)} output(s) removed: the executed notebook exceeded the "
-                 f"output limit of {cap_bytes // MB} MB]\n"))
+        kept.append(
+            nbformat.v4.new_output(
+                "stream",
+                name="stderr",
+                text=f"[challenge-kit: {len(ois)} output(s) removed: the executed notebook exceeded the "
+                f"output limit of {cap_bytes // MB} MB]\n",
+            )
+        )
         cell.outputs = kept
     return nbformat.writes(nb), True
 

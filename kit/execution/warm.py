@@ -49,6 +49,7 @@ pool; ``random`` and numpy's global generator are reseeded per kernel).
 Create a pool in the process that uses it (not before a ``fork``): its sandboxes are
 tied to its filler thread (``--die-with-parent`` follows the parent *thread*).
 """
+
 from __future__ import annotations
 
 import collections
@@ -74,10 +75,24 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
 from ..errors import KitError
-from .sandbox import (CLIENT_CONNECTION_FILE, IPC_PREFIX, KERNEL_ARGS, KERNEL_CONNECTION_FILE, KERNEL_EXIT_FILE,
-                      KERNEL_LOG_FILE, BubblewrapSandbox, Sandbox, SandboxKernelManager, SandboxRun,
-                      _deny_user_namespaces, _enter_sandbox, get_sandbox, is_private_dir, kernel_argv,
-                      sandbox_env)
+from .sandbox import (
+    CLIENT_CONNECTION_FILE,
+    IPC_PREFIX,
+    KERNEL_ARGS,
+    KERNEL_CONNECTION_FILE,
+    KERNEL_EXIT_FILE,
+    KERNEL_LOG_FILE,
+    BubblewrapSandbox,
+    Sandbox,
+    SandboxKernelManager,
+    SandboxRun,
+    _deny_user_namespaces,
+    _enter_sandbox,
+    get_sandbox,
+    is_private_dir,
+    kernel_argv,
+    sandbox_env,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..challenge import Limits
@@ -86,28 +101,73 @@ log = logging.getLogger(__name__)
 
 #: Modules the zygote imports once (missing ones are skipped and reported).
 DEFAULT_PRELOAD = (
-    "numpy", "pandas", "scipy", "scipy.sparse", "scipy.stats", "scipy.optimize", "scipy.special",
-    "sklearn", "sklearn.base", "sklearn.linear_model", "sklearn.ensemble", "sklearn.tree",
-    "sklearn.model_selection", "sklearn.metrics", "sklearn.preprocessing", "sklearn.pipeline",
-    "sklearn.impute", "sklearn.compose", "sklearn.neighbors", "sklearn.svm",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scipy.sparse",
+    "scipy.stats",
+    "scipy.optimize",
+    "scipy.special",
+    "sklearn",
+    "sklearn.base",
+    "sklearn.linear_model",
+    "sklearn.ensemble",
+    "sklearn.tree",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "sklearn.pipeline",
+    "sklearn.impute",
+    "sklearn.compose",
+    "sklearn.neighbors",
+    "sklearn.svm",
     # matplotlib's heavy parts, but not pyplot nor the inline backend: importing the
     # backend before the kernel's shell exists would skip ipykernel's inline set-up
     # (figures would display as text); the kernel imports them, fast, on first use
-    "matplotlib", "matplotlib.figure", "matplotlib.axes", "matplotlib.backends.backend_agg",
-    "matplotlib.font_manager", "matplotlib.colors", "matplotlib.ticker", "matplotlib.text",
-    "matplotlib.image", "matplotlib.collections", "matplotlib.lines", "matplotlib.patches",
-    "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.comm",
-    "IPython.core.debugger", "IPython.core.completer", "IPython.core.interactiveshell",
-    "jupyter_client.session", "zmq",
+    "matplotlib",
+    "matplotlib.figure",
+    "matplotlib.axes",
+    "matplotlib.backends.backend_agg",
+    "matplotlib.font_manager",
+    "matplotlib.colors",
+    "matplotlib.ticker",
+    "matplotlib.text",
+    "matplotlib.image",
+    "matplotlib.collections",
+    "matplotlib.lines",
+    "matplotlib.patches",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.comm",
+    "IPython.core.debugger",
+    "IPython.core.completer",
+    "IPython.core.interactiveshell",
+    "jupyter_client.session",
+    "zmq",
     # imported by IPKernelApp.initialize (measured: debugpy alone is 0.15 s of a 0.2 s start)
-    "ipykernel.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
-    "IPython.extensions.storemagic", "IPython.utils.wildcard", "sqlite3", "tornado.gen",
-    "tornado.locks", "tornado.queues", "tornado.platform.asyncio", "http.server", "xmlrpc.client",
-    "encodings.idna", "mimetypes", "IPython.core.logger", "pandas.io.formats.html",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "sqlite3",
+    "tornado.gen",
+    "tornado.locks",
+    "tornado.queues",
+    "tornado.platform.asyncio",
+    "http.server",
+    "xmlrpc.client",
+    "encodings.idna",
+    "mimetypes",
+    "IPython.core.logger",
+    "pandas.io.formats.html",
     "pandas.io.formats.string",
     # what the starter notebook's kit.check(...) uses: the public spec schema (pydantic, yaml),
     # the metric registry and the prediction checks; participant-facing code, no grader state
-    "pydantic", "yaml", "kit.checker",
+    "pydantic",
+    "yaml",
+    "kit.checker",
 )
 
 
@@ -138,8 +198,14 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
             failed[name] = f"{exc.__class__.__name__}: {exc}"
     with open("/proc/self/status") as fh:
         threads = int(next(line.split()[1] for line in fh if line.startswith("Threads:")))
-    hello = {"ok": True, "seconds": time.perf_counter() - t0, "failed": failed, "threads": threads,
-             "modules": len(sys.modules), "pid": os.getpid()}
+    hello = {
+        "ok": True,
+        "seconds": time.perf_counter() - t0,
+        "failed": failed,
+        "threads": threads,
+        "modules": len(sys.modules),
+        "pid": os.getpid(),
+    }
     protocol_out.write((json.dumps(hello) + "\n").encode())
     protocol_out.flush()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
@@ -159,10 +225,12 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
             os.dup2(devnull, 1)
             # the log and the exit file are opened by their host paths before joining: an error
             # while joining is then written where the pool reads the kernel's log
-            exit_fd = os.open(req["exit_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                              | os.O_CLOEXEC, 0o644)
-            log_fd = os.open(req["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, 0o644)
+            exit_fd = os.open(
+                req["exit_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+            )
+            log_fd = os.open(
+                req["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+            )
             os.dup2(log_fd, 2)
             if req.get("join_pid"):
                 _join_sandbox(libc, req["join_pid"], req.get("join_user"))
@@ -173,11 +241,13 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
                 os.closerange(3, 65536)
                 _enter_sandbox(req["child"])  # noqa: F821 - shipped alongside this function
                 import random
+
                 random.seed()
                 if "numpy" in sys.modules:
                     sys.modules["numpy"].random.seed()
                 sys.argv = ["ipykernel_launcher", *req["argv"]]
                 from ipykernel.kernelapp import IPKernelApp
+
                 IPKernelApp.launch_instance(argv=req["argv"])
                 os._exit(0)
             os.close(log_fd)
@@ -194,6 +264,7 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
             os.close(exit_fd)
         except BaseException:  # noqa: BLE001 - the pool sees the kernel never answer
             import traceback
+
             traceback.print_exc()
             code = 127
         finally:
@@ -247,8 +318,7 @@ def _join_sandbox(libc, target, join_user):  # pragma: no cover - runs in the zy
             raise OSError(err, f"setns({name}) into the sandbox of pid {target}: {os.strerror(err)}")
         os.close(fd)
 
-    others = [(name, fd) for name in ("cgroup", "ipc", "uts", "net", "pid", "mnt")
-              if (fd := ns_fd(name)) is not None]
+    others = [(name, fd) for name in ("cgroup", "ipc", "uts", "net", "pid", "mnt") if (fd := ns_fd(name)) is not None]
     root = os.open(f"/proc/{target}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     inner = None
     if join_user:
@@ -271,6 +341,7 @@ def _join_sandbox(libc, target, join_user):  # pragma: no cover - runs in the zy
 
 def _alive(pid):  # pragma: no cover - runs in the zygote
     import os
+
     try:
         os.kill(pid, 0)
         return True
@@ -279,16 +350,31 @@ def _alive(pid):  # pragma: no cover - runs in the zygote
 
 
 def zygote_source() -> str:
-    return "\n".join([inspect.getsource(_enter_sandbox), inspect.getsource(_deny_user_namespaces),
-                      inspect.getsource(_alive), inspect.getsource(_join_sandbox),
-                      inspect.getsource(_zygote_main), "_zygote_main()"])
+    return "\n".join(
+        [
+            inspect.getsource(_enter_sandbox),
+            inspect.getsource(_deny_user_namespaces),
+            inspect.getsource(_alive),
+            inspect.getsource(_join_sandbox),
+            inspect.getsource(_zygote_main),
+            "_zygote_main()",
+        ]
+    )
 
 
 class Zygote:
     """A process that has imported the participants' libraries and forks kernels on request."""
 
-    def __init__(self, *, python: str | None = None, preload=DEFAULT_PRELOAD, env: dict[str, str] | None = None,
-                 log_path: str | os.PathLike | None = None, start_timeout: float = 120, wait: bool = True):
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        preload=DEFAULT_PRELOAD,
+        env: dict[str, str] | None = None,
+        log_path: str | os.PathLike | None = None,
+        start_timeout: float = 120,
+        wait: bool = True,
+    ):
         self.python = python or sys.executable
         self.preload = tuple(preload)
         self._lock = threading.Lock()
@@ -296,10 +382,21 @@ class Zygote:
         self.hello: dict | None = None
         environment = dict(env or {})
         self.proc = subprocess.Popen(
-            [self.python, "-I", "-c", zygote_source(),
-             json.dumps({"preload": list(self.preload), "parent": os.getpid()})],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=environment, cwd="/",
-            close_fds=True, start_new_session=True)
+            [
+                self.python,
+                "-I",
+                "-c",
+                zygote_source(),
+                json.dumps({"preload": list(self.preload), "parent": os.getpid()}),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=environment,
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,
+        )
         if wait:
             self.wait_ready(start_timeout)
 
@@ -310,12 +407,15 @@ class Zygote:
             self.hello = json.loads(line)
         except ValueError:
             self.close()
-            raise KitError(f"the kernel zygote did not start: {line!r}", where=self.python,
-                           fix="check that numpy, pandas, scikit-learn and ipykernel import in this "
-                               "environment") from None
+            raise KitError(
+                f"the kernel zygote did not start: {line!r}",
+                where=self.python,
+                fix="check that numpy, pandas, scikit-learn and ipykernel import in this environment",
+            ) from None
         if self.hello.get("threads", 1) != 1:
-            log.warning("the zygote has %s threads after its imports: forking it is not safe",
-                        self.hello.get("threads"))
+            log.warning(
+                "the zygote has %s threads after its imports: forking it is not safe", self.hello.get("threads")
+            )
         if self.hello.get("failed"):
             log.info("zygote: modules not preloaded: %s", self.hello["failed"])
         return self.hello
@@ -335,15 +435,21 @@ class Zygote:
         """Fork a kernel as described by *request*; returns the supervisor's pid."""
         with self._lock:
             if self.proc.poll() is not None:
-                raise KitError("the kernel zygote has exited", where=f"pid {self.proc.pid}",
-                               fix="close the pool and start a new one")
+                raise KitError(
+                    "the kernel zygote has exited",
+                    where=f"pid {self.proc.pid}",
+                    fix="close the pool and start a new one",
+                )
             assert self.proc.stdin is not None
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
             reply = json.loads(self._read_line(timeout) or b"{}")
         if "pid" not in reply:
-            raise KitError(f"the kernel zygote could not fork: {reply.get('error', reply)}",
-                           where=f"zygote pid {self.proc.pid}", fix="see the zygote log")
+            raise KitError(
+                f"the kernel zygote could not fork: {reply.get('error', reply)}",
+                where=f"zygote pid {self.proc.pid}",
+                fix="see the zygote log",
+            )
         return int(reply["pid"])
 
     def close(self) -> None:
@@ -438,7 +544,7 @@ class WarmKernel:
             return info
         return {"signal": signal.SIGKILL} if self._killed else None
 
-    def kernel_manager(self) -> "WarmKernelManager":
+    def kernel_manager(self) -> WarmKernelManager:
         """An AsyncKernelManager bound to this kernel (create it in the thread that uses it)."""
         return WarmKernelManager(warm=self)
 
@@ -462,6 +568,7 @@ class _WarmProvisioner(KernelProvisionerBase):
 
     async def wait(self) -> int | None:
         import asyncio
+
         while (ret := await self.poll()) is None:
             await asyncio.sleep(0.05)
         return ret
@@ -480,8 +587,11 @@ class _WarmProvisioner(KernelProvisionerBase):
         self.warm.kill()
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        raise KitError("a warm kernel is already running and cannot be relaunched",
-                       where="WarmKernelManager", fix="take another kernel from the pool")
+        raise KitError(
+            "a warm kernel is already running and cannot be relaunched",
+            where="WarmKernelManager",
+            fix="take another kernel from the pool",
+        )
 
     async def cleanup(self, restart: bool = False) -> None:
         pass
@@ -502,19 +612,29 @@ class WarmKernelManager(SandboxKernelManager):
         self.warm = warm
         super().__init__(run=warm.run, kernel_name=warm.kernel_name, **kwargs)
         self.load_connection_info(warm.connection_info)
-        self.provisioner = _WarmProvisioner(warm=warm, kernel_id=self.kernel_id or "warm",
-                                            kernel_spec=self.kernel_spec, parent=self)
+        self.provisioner = _WarmProvisioner(
+            warm=warm, kernel_id=self.kernel_id or "warm", kernel_spec=self.kernel_spec, parent=self
+        )
 
     @property
     def kernel_spec(self) -> KernelSpec | None:  # type: ignore[override]
         if self._kernel_spec is None:
-            self._kernel_spec = KernelSpec(argv=["<warm kernel>"], display_name=f"{self.kernel_name} (warm)",
-                                           language="python", interrupt_mode="message", env={}, metadata={})
+            self._kernel_spec = KernelSpec(
+                argv=["<warm kernel>"],
+                display_name=f"{self.kernel_name} (warm)",
+                language="python",
+                interrupt_mode="message",
+                env={},
+                metadata={},
+            )
         return self._kernel_spec
 
     async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-        raise KitError("a warm kernel is already running", where="WarmKernelManager.start_kernel",
-                       fix="use it as is (papermill: km=...)")
+        raise KitError(
+            "a warm kernel is already running",
+            where="WarmKernelManager.start_kernel",
+            fix="use it as is (papermill: km=...)",
+        )
 
     def kernel_exit_code(self) -> int | None:
         if self.warm.alive():
@@ -559,10 +679,20 @@ class WarmKernelPool:
     runs' work folders (then a hand-out is a rename); default ``runtime_root``.
     """
 
-    def __init__(self, *, data_dir: str | os.PathLike | None, limits: "Limits",
-                 sandbox: "str | Sandbox" = "bubblewrap", size: int = 2, kernel_name: str = "python3",
-                 preload=DEFAULT_PRELOAD, runtime_root: str | os.PathLike | None = None, work_root: str | os.PathLike | None = None,
-                 ready_timeout: float = 60, start: bool = True):
+    def __init__(
+        self,
+        *,
+        data_dir: str | os.PathLike | None,
+        limits: Limits,
+        sandbox: str | Sandbox = "bubblewrap",
+        size: int = 2,
+        kernel_name: str = "python3",
+        preload=DEFAULT_PRELOAD,
+        runtime_root: str | os.PathLike | None = None,
+        work_root: str | os.PathLike | None = None,
+        ready_timeout: float = 60,
+        start: bool = True,
+    ):
         if size < 1:
             raise KitError("a warm pool needs at least one kernel", where=f"size={size}", fix="pass size >= 1")
         self.data_dir = Path(data_dir).resolve() if data_dir is not None else None
@@ -578,8 +708,11 @@ class WarmKernelPool:
         self.work_root.mkdir(parents=True, exist_ok=True)
         argv = kernel_argv(kernel_name)
         if argv[1:3] != ["-m", "ipykernel_launcher"]:
-            raise KitError(f"kernel {kernel_name!r} is not an ipykernel kernel: it cannot be pre-warmed",
-                           where=" ".join(argv), fix="run it without a pool (cold kernels)")
+            raise KitError(
+                f"kernel {kernel_name!r} is not an ipykernel kernel: it cannot be pre-warmed",
+                where=" ".join(argv),
+                fix="run it without a pool (cold kernels)",
+            )
         self.python = argv[0]
         self._extra_kernel_args = argv[3:]
         self._cond = threading.Condition()
@@ -597,7 +730,7 @@ class WarmKernelPool:
             self.start()
 
     # life cycle -------------------------------------------------------------------------
-    def start(self) -> "WarmKernelPool":
+    def start(self) -> WarmKernelPool:
         if self._thread is not None:
             return self
         self.sandbox.check()
@@ -605,7 +738,7 @@ class WarmKernelPool:
         self._thread.start()
         return self
 
-    def __enter__(self) -> "WarmKernelPool":
+    def __enter__(self) -> WarmKernelPool:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -639,8 +772,11 @@ class WarmKernelPool:
         if kernel_name != self.kernel_name:
             problems.append(f"kernel {kernel_name!r} is not the pool's {self.kernel_name!r}")
         if problems:
-            raise KitError("this run cannot use the warm pool: " + "; ".join(problems), where="pool",
-                           fix="make one pool per challenge and pass its data_dir and limits to every run")
+            raise KitError(
+                "this run cannot use the warm pool: " + "; ".join(problems),
+                where="pool",
+                fix="make one pool per challenge and pass its data_dir and limits to every run",
+            )
 
     def expect(self, n: int | None) -> None:
         """Say how many more kernels will be asked for (``None``: an open-ended stream).
@@ -675,15 +811,20 @@ class WarmKernelPool:
                         while not self._ready and not self._closed and self._error is None:
                             left = deadline - time.monotonic()
                             if left <= 0:
-                                raise KitError(f"no warm kernel became ready within {timeout:g} s", where="pool",
-                                               fix="give the pool more time (timeout=) or more kernels (size=)")
+                                raise KitError(
+                                    f"no warm kernel became ready within {timeout:g} s",
+                                    where="pool",
+                                    fix="give the pool more time (timeout=) or more kernels (size=)",
+                                )
                             self._cond.wait(left)
                         if self._closed:
                             raise KitError("the warm pool is closed", where="pool", fix="start a new pool")
                         if not self._ready and self._error is not None:
-                            raise KitError(f"the warm pool cannot start kernels: {self._error}", where="pool",
-                                           fix="see the log; run without a pool to get the kernel's own error") \
-                                from self._error
+                            raise KitError(
+                                f"the warm pool cannot start kernels: {self._error}",
+                                where="pool",
+                                fix="see the log; run without a pool to get the kernel's own error",
+                            ) from self._error
                         warm = self._ready.popleft()
                         if warm.alive():
                             break
@@ -741,16 +882,16 @@ class WarmKernelPool:
     def _fill(self) -> None:
         try:
             env = _zygote_env(self._root)
-            zygote = Zygote(python=self.python, preload=self.preload, env=env,
-                            log_path=self._root / "zygote.log", wait=False)
+            zygote = Zygote(
+                python=self.python, preload=self.preload, env=env, log_path=self._root / "zygote.log", wait=False
+            )
             with self._cond:
                 self.zygote = zygote
                 closed = self._closed
             if closed:  # closed before it was even started: stop it rather than wait for it
                 zygote.proc.kill()
             zygote.wait_ready()
-            log.info("zygote ready in %.2f s (%d modules)", self.zygote.hello["seconds"],
-                     self.zygote.hello["modules"])
+            log.info("zygote ready in %.2f s (%d modules)", self.zygote.hello["seconds"], self.zygote.hello["modules"])
         except BaseException as exc:  # noqa: BLE001 - reported by acquire
             self._fail(exc)
             return
@@ -821,11 +962,13 @@ class WarmKernelPool:
         run = self.sandbox.open_run(slot, self.data_dir, self.limits, runtime_root=self._root)
         holder = None
         try:
-            fname, info = write_connection_file(str(run.runtime_dir / CLIENT_CONNECTION_FILE), transport="ipc",
-                                                ip=str(run.runtime_dir / IPC_PREFIX))
+            fname, info = write_connection_file(
+                str(run.runtime_dir / CLIENT_CONNECTION_FILE), transport="ipc", ip=str(run.runtime_dir / IPC_PREFIX)
+            )
             kernel_info = dict(info)
-            kernel_info["key"] = kernel_info["key"].decode() if isinstance(kernel_info["key"], bytes) \
-                else kernel_info["key"]
+            kernel_info["key"] = (
+                kernel_info["key"].decode() if isinstance(kernel_info["key"], bytes) else kernel_info["key"]
+            )
             kernel_info["ip"] = f"{run.kernel_runtime_dir}/{IPC_PREFIX}"
             kernel_info.pop("kernel_name", None)
             kpath = run.runtime_dir / KERNEL_CONNECTION_FILE
@@ -846,8 +989,14 @@ class WarmKernelPool:
             }
             assert self.zygote is not None
             pid = self.zygote.spawn(request)
-            warm = WarmKernel(run=run, holder=holder, supervisor_pid=pid, connection_info=info,
-                              kernel_name=self.kernel_name, started=t0)
+            warm = WarmKernel(
+                run=run,
+                holder=holder,
+                supervisor_pid=pid,
+                connection_info=info,
+                kernel_name=self.kernel_name,
+                started=t0,
+            )
             try:
                 warm._pidfd = os.pidfd_open(pid)
                 if _ppid(pid) != self.zygote.pid:  # exited and its pid reused already
@@ -892,9 +1041,16 @@ class WarmKernelPool:
         try:
             cmd = self.sandbox.holder_command(run, info_fd=info_w)
             with open(run.log_path, "ab") as log_fh:
-                holder = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_fh,
-                                          pass_fds=(info_w,), start_new_session=True,
-                                          env={"PATH": "/usr/bin:/bin"}, cwd="/")
+                holder = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=log_fh,
+                    pass_fds=(info_w,),
+                    start_new_session=True,
+                    env={"PATH": "/usr/bin:/bin"},
+                    cwd="/",
+                )
         finally:
             os.close(info_w)
         try:
@@ -903,8 +1059,11 @@ class WarmKernelPool:
             ready, _, _ = select.select([holder.stdout], [], [], 10)
             line = holder.stdout.readline() if ready else b""
             if line.strip() != b"ready":
-                raise KitError(f"the sandbox did not start: {run.read_log()[-500:]!r}",
-                               where=" ".join(cmd[:3]), fix="check bubblewrap (sandbox.check())")
+                raise KitError(
+                    f"the sandbox did not start: {run.read_log()[-500:]!r}",
+                    where=" ".join(cmd[:3]),
+                    fix="check bubblewrap (sandbox.check())",
+                )
             data = b""
             while True:
                 chunk = os.read(info_r, 4096)
@@ -964,11 +1123,15 @@ def _wait_ready(info: dict, warm: WarmKernel, timeout: float) -> None:
                 if answered:
                     break
                 if not warm.alive():
-                    raise KitError("the warm kernel died while starting", where="pool",
-                                   fix=f"see its log: {warm.run.read_log()[-500:]!r}")
+                    raise KitError(
+                        "the warm kernel died while starting",
+                        where="pool",
+                        fix=f"see its log: {warm.run.read_log()[-500:]!r}",
+                    )
                 if time.monotonic() > deadline:
-                    raise KitError(f"the warm kernel did not answer within {timeout:g} s", where="pool",
-                                   fix="see the kernel log")
+                    raise KitError(
+                        f"the warm kernel did not answer within {timeout:g} s", where="pool", fix="see the kernel log"
+                    )
             # drain iopub status messages of the probe
             while True:
                 try:
@@ -987,9 +1150,13 @@ def _zygote_env(root: Path) -> dict[str, str]:
     env = sandbox_env()
     mpl = _private_cache("matplotlib") or root / "matplotlib"
     mpl.mkdir(exist_ok=True)
-    env.update(HOME=str(root), TMPDIR=str(root), MPLCONFIGDIR=str(mpl),
-               IPYTHONDIR=str(root / "ipython"),
-               MPLBACKEND="module://matplotlib_inline.backend_inline")
+    env.update(
+        HOME=str(root),
+        TMPDIR=str(root),
+        MPLCONFIGDIR=str(mpl),
+        IPYTHONDIR=str(root / "ipython"),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
     return env
 
 

@@ -4,6 +4,7 @@ The names below are imported on first use, so that the trusted scoring kernel, w
 needs ``kit.grading.scoring``, does not import the grader's machinery (nbformat and its
 JSON-schema stack alone take more than a second to import).
 """
+
 from __future__ import annotations
 
 import importlib

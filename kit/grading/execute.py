@@ -9,6 +9,7 @@ the submission's run folder; the work folder is removed.
 Everything here is plain data in and out, so an executor can run it in a
 thread, a process pool or on a Dask worker.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,6 +46,7 @@ class ExecOutcome:
 
 def _runner():
     from ..execution.runner import run_notebook  # imported when used: it pulls in papermill and nbclient
+
     return run_notebook
 
 
@@ -114,8 +116,18 @@ def captured_output(executed_path: Path, limit: int) -> str:
     return "".join(parts)
 
 
-def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, data_dir: str, limits: dict,
-                       sandbox: str, scratch_dir: str, kernel_name: str = "python3", pool=None) -> ExecOutcome:
+def execute_submission(
+    *,
+    submission_id: int,
+    notebook_path: str,
+    run_dir: str,
+    data_dir: str,
+    limits: dict,
+    sandbox: str,
+    scratch_dir: str,
+    kernel_name: str = "python3",
+    pool=None,
+) -> ExecOutcome:
     """Run a stored notebook in a fresh work folder against the batch's read-only data folder.
 
     Never raises for the participant's errors: they are in the outcome. ``pool`` is an
@@ -129,14 +141,23 @@ def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, 
     work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch_dir))
     nb = work / "submission.ipynb"
     shutil.copyfile(notebook_path, nb)
-    outcome = ExecOutcome(submission_id=submission_id, status="ok", started_at=started, duration_s=0.0,
-                          run_dir=str(run))
+    outcome = ExecOutcome(
+        submission_id=submission_id, status="ok", started_at=started, duration_s=0.0, run_dir=str(run)
+    )
     try:
         executed = run / "executed.ipynb"
-        result = _runner()(nb, executed, work_dir=work, data_dir=data_dir,
-                           parameters={"data_dir": str(data_dir), "predictions_path": str(work / PREDICTIONS_NAME)},
-                           limits=lim, sandbox=sandbox, kernel_name=kernel_name, save_every_cell=False,
-                           **({"pool": pool} if pool is not None else {}))
+        result = _runner()(
+            nb,
+            executed,
+            work_dir=work,
+            data_dir=data_dir,
+            parameters={"data_dir": str(data_dir), "predictions_path": str(work / PREDICTIONS_NAME)},
+            limits=lim,
+            sandbox=sandbox,
+            kernel_name=kernel_name,
+            save_every_cell=False,
+            **({"pool": pool} if pool is not None else {}),
+        )
         if executed.exists():
             outcome.executed_path = str(executed)
             out_txt = run / "output.txt"
@@ -145,17 +166,24 @@ def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, 
         outcome.details["run_seconds"] = round(result.duration, 3)
         if result.status != "ok":
             outcome.status = "failed"
-            limits_text = (f"{lim.cell_seconds:g} s per cell, {lim.wall_seconds:g} s in all, {lim.memory_mb} MB of "
-                           f"memory, {lim.processes} processes, files up to {lim.file_size_mb} MB, no network")
-            fix = ("run the notebook top to bottom in a fresh kernel (Kernel > Restart and Run All) and fix the "
-                   "first error" if result.status == "failed" and "limit" not in result.reason
-                   else f"make the notebook fit the challenge's limits: {limits_text}")
+            limits_text = (
+                f"{lim.cell_seconds:g} s per cell, {lim.wall_seconds:g} s in all, {lim.memory_mb} MB of "
+                f"memory, {lim.processes} processes, files up to {lim.file_size_mb} MB, no network"
+            )
+            fix = (
+                "run the notebook top to bottom in a fresh kernel (Kernel > Restart and Run All) and fix the "
+                "first error"
+                if result.status == "failed" and "limit" not in result.reason
+                else f"make the notebook fit the challenge's limits: {limits_text}"
+            )
             outcome.error = {
                 "kind": "execution" if result.status == "failed" else result.status,
                 "what": result.reason or f"{result.ename}: {result.evalue}",
                 "where": f"cell {result.cell_index}" if result.cell_index is not None else "",
                 "fix": fix,
-                "cell_index": result.cell_index, "ename": result.ename, "evalue": result.evalue,
+                "cell_index": result.cell_index,
+                "ename": result.ename,
+                "evalue": result.evalue,
                 "traceback": result.traceback,
             }
             return outcome
@@ -164,11 +192,14 @@ def execute_submission(*, submission_id: int, notebook_path: str, run_dir: str, 
             outcome.status = "failed"
             outcome.error = {
                 "kind": "no-predictions",
-                "what": ("the notebook ran to the end but wrote no predictions at predictions_path"
-                         if why == "missing" else f"the predictions file {why}"),
+                "what": (
+                    "the notebook ran to the end but wrote no predictions at predictions_path"
+                    if why == "missing"
+                    else f"the predictions file {why}"
+                ),
                 "where": "predictions_path",
                 "fix": "write the predictions with DataFrame.to_csv(predictions_path, index=False) "
-                       "and do not stop the notebook early",
+                "and do not stop the notebook early",
             }
             return outcome
         outcome.predictions_path = str(run / PREDICTIONS_NAME)

@@ -9,12 +9,13 @@
 An executor yields outcomes as they complete; it never raises for a participant's
 error (those are outcomes), only for infrastructure failures.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
 import logging
 import threading
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from ..challenge import Limits
 from ..errors import KitError
@@ -29,6 +30,7 @@ def register_executor(name: str):
         cls.name = name
         _EXECUTORS[name] = cls
         return cls
+
     return deco
 
 
@@ -48,16 +50,33 @@ def make_pool(*, sandbox: str, data_dir, limits: dict, size: int, work_root, ker
     if not warm or sandbox == "none":
         return None
     from ..execution.warm import WarmKernelPool
-    return WarmKernelPool(data_dir=data_dir, limits=Limits(**limits), sandbox=sandbox, size=size,
-                          kernel_name=kernel_name, work_root=work_root)
+
+    return WarmKernelPool(
+        data_dir=data_dir,
+        limits=Limits(**limits),
+        sandbox=sandbox,
+        size=size,
+        kernel_name=kernel_name,
+        work_root=work_root,
+    )
 
 
 class Executor:
     name = "base"
 
-    def __init__(self, *, workers: int = 1, sandbox: str, data_dir, limits: dict, scratch_dir,
-                 kernel_name: str = "python3", warm: bool = True, scheduler: str | None = None,
-                 keep_warm: bool = True):
+    def __init__(
+        self,
+        *,
+        workers: int = 1,
+        sandbox: str,
+        data_dir,
+        limits: dict,
+        scratch_dir,
+        kernel_name: str = "python3",
+        warm: bool = True,
+        scheduler: str | None = None,
+        keep_warm: bool = True,
+    ):
         if workers < 1:
             raise KitError(f"--workers must be at least 1, got {workers}", fix="pass --workers 1 or more")
         self.workers = workers
@@ -71,8 +90,14 @@ class Executor:
         self.keep_warm = keep_warm  # False: one batch, warm kernels are released as soon as it has run
 
     def job_kwargs(self, job: dict) -> dict:
-        return dict(job, data_dir=self.data_dir, limits=self.limits, sandbox=self.sandbox,
-                    scratch_dir=self.scratch_dir, kernel_name=self.kernel_name)
+        return dict(
+            job,
+            data_dir=self.data_dir,
+            limits=self.limits,
+            sandbox=self.sandbox,
+            scratch_dir=self.scratch_dir,
+            kernel_name=self.kernel_name,
+        )
 
     def run(self, jobs: Iterable[dict]) -> Iterator[ExecOutcome]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -105,9 +130,18 @@ class LocalExecutor(Executor):
     def _pool(self):
         with self._lock:
             if self.pool is None:
-                self.pool = make_pool(sandbox=self.sandbox, data_dir=self.data_dir, limits=self.limits,
-                                      size=self.workers, work_root=self.scratch_dir, kernel_name=self.kernel_name,
-                                      warm=self.warm) or False
+                self.pool = (
+                    make_pool(
+                        sandbox=self.sandbox,
+                        data_dir=self.data_dir,
+                        limits=self.limits,
+                        size=self.workers,
+                        work_root=self.scratch_dir,
+                        kernel_name=self.kernel_name,
+                        warm=self.warm,
+                    )
+                    or False
+                )
             return self.pool or None
 
     def run(self, jobs):
@@ -157,9 +191,15 @@ def _execute_on_worker(kwargs: dict, warm: bool, size: int) -> ExecOutcome:
     with _WORKER_LOCK:
         pool = _WORKER_POOLS.get(key)
         if pool is None and warm:
-            pool = make_pool(sandbox=kwargs["sandbox"], data_dir=kwargs["data_dir"], limits=kwargs["limits"],
-                             size=size, work_root=kwargs["scratch_dir"], kernel_name=kwargs["kernel_name"],
-                             warm=warm)
+            pool = make_pool(
+                sandbox=kwargs["sandbox"],
+                data_dir=kwargs["data_dir"],
+                limits=kwargs["limits"],
+                size=size,
+                work_root=kwargs["scratch_dir"],
+                kernel_name=kwargs["kernel_name"],
+                warm=warm,
+            )
             _WORKER_POOLS[key] = pool
     return execute_submission(**kwargs, pool=pool)
 
@@ -187,19 +227,29 @@ class DaskExecutor(Executor):
         try:
             from distributed import Client
         except ImportError:
-            raise KitError("the dask executor needs the 'distributed' package",
-                           fix="pip install 'challenge-kit[dask]'") from None
+            raise KitError(
+                "the dask executor needs the 'distributed' package", fix="pip install 'challenge-kit[dask]'"
+            ) from None
         self.client = self.scheduler if hasattr(self.scheduler, "submit") else Client(self.scheduler)
         self._own_client = not hasattr(self.scheduler, "submit")
 
     def run(self, jobs):
         from distributed import as_completed
+
         jobs = list(jobs)
         if not jobs:
             return
-        futures = [self.client.submit(_execute_on_worker, self.job_kwargs(j), self.warm, self.workers,
-                                      pure=False, key=f"kit-sub-{j['submission_id']}-{id(self)}")
-                   for j in jobs]
+        futures = [
+            self.client.submit(
+                _execute_on_worker,
+                self.job_kwargs(j),
+                self.warm,
+                self.workers,
+                pure=False,
+                key=f"kit-sub-{j['submission_id']}-{id(self)}",
+            )
+            for j in jobs
+        ]
         for f in as_completed(futures):
             yield f.result()
 

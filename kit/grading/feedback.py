@@ -7,6 +7,7 @@ rendered by nbconvert with its HTML outputs sanitised (a notebook's own
 HTML/JavaScript never runs in the reader's browser). Every participant-supplied
 string is escaped.
 """
+
 from __future__ import annotations
 
 import html
@@ -35,6 +36,7 @@ def _exporter():
     exp = getattr(_EXPORTERS, "exp", None)
     if exp is None:
         from nbconvert import HTMLExporter
+
         exp = HTMLExporter(template_name="basic")
         exp.sanitize_html = True
         _EXPORTERS.exp = exp
@@ -49,19 +51,34 @@ def failing_cell(executed_path: str | Path | None, cell_index: int | None) -> di
         cells = json.loads(Path(executed_path).read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
         return None
-    code = [c for c in cells if c.get("cell_type") == "code"
-            and not {"injected-parameters", "kit-execution-stopped"} & set(c.get("metadata", {}).get("tags", []))]
+    code = [
+        c
+        for c in cells
+        if c.get("cell_type") == "code"
+        and not {"injected-parameters", "kit-execution-stopped"} & set(c.get("metadata", {}).get("tags", []))
+    ]
     # cell_index counts the cells of the notebook as handed in
-    handed_in = [c for c in cells if not {"injected-parameters", "kit-execution-stopped"}
-                 & set(c.get("metadata", {}).get("tags", []))]
+    handed_in = [
+        c
+        for c in cells
+        if not {"injected-parameters", "kit-execution-stopped"} & set(c.get("metadata", {}).get("tags", []))
+    ]
     if 0 <= cell_index < len(handed_in) and handed_in[cell_index].get("cell_type") == "code":
         return handed_in[cell_index]
     return code[-1] if code else None
 
 
-def write_feedback(run_dir: str | Path, *, challenge, team: str, filename: str, status: str,
-                   scores: dict | None = None, error: dict | None = None,
-                   executed_path: str | Path | None = None) -> Path:
+def write_feedback(
+    run_dir: str | Path,
+    *,
+    challenge,
+    team: str,
+    filename: str,
+    status: str,
+    scores: dict | None = None,
+    error: dict | None = None,
+    executed_path: str | Path | None = None,
+) -> Path:
     """Write ``feedback.html`` into the run folder and return its path.
 
     The summary is HTML we build (every participant string escaped); the cell that failed,
@@ -72,19 +89,24 @@ def write_feedback(run_dir: str | Path, *, challenge, team: str, filename: str, 
     spec = challenge.spec
     ok = status == "scored"
     rows = [("team", team), ("file", filename), ("status", status)]
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback: {e(spec.title)}</title>{_CSS}"
-             "</head><body><div class='kit-feedback'>",
-             f"<h2>{e(spec.title)} <small>({e(spec.id)})</small></h2>",
-             "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in rows) + "</table>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback: {e(spec.title)}</title>{_CSS}"
+        "</head><body><div class='kit-feedback'>",
+        f"<h2>{e(spec.title)} <small>({e(spec.id)})</small></h2>",
+        "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in rows) + "</table>",
+    ]
     public = (scores or {}).get("public") or {}
     if ok and public:
-        parts.append("<h3 class='kit-ok'>&#10004; Scored on the public test cases</h3><table>"
-                     "<tr><th>metric</th><th></th><th>public score</th></tr>")
+        parts.append(
+            "<h3 class='kit-ok'>&#10004; Scored on the public test cases</h3><table>"
+            "<tr><th>metric</th><th></th><th>public score</th></tr>"
+        )
         for name in spec.metrics.all:
             m = get_metric(name)
             primary = " (ranks the leaderboard)" if name == spec.metrics.primary else ""
-            parts.append(f"<tr><td>{e(name)}{primary}</td><td>{e(m.arrow)}</td>"
-                         f"<td>{e(m.format(public.get(name)))}</td></tr>")
+            parts.append(
+                f"<tr><td>{e(name)}{primary}</td><td>{e(m.arrow)}</td><td>{e(m.format(public.get(name)))}</td></tr>"
+            )
         parts.append("</table><p>The private test cases decide the final ranking after the challenge closes.</p>")
     if error:
         what = _ANSI.sub("", str(error.get("what", "")))
@@ -93,9 +115,16 @@ def write_feedback(run_dir: str | Path, *, challenge, team: str, filename: str, 
             parts.append(f"<p>Where: {e(str(error['where']))}</p>")
         problems = error.get("problems") or []
         if problems:
-            parts.append("<ul>" + "".join(
-                f"<li><b>{e(p.get('where', ''))}</b> {e(p.get('what', ''))}"
-                + (f"<br><i>Fix:</i> {e(p['fix'])}" if p.get("fix") else "") + "</li>" for p in problems) + "</ul>")
+            parts.append(
+                "<ul>"
+                + "".join(
+                    f"<li><b>{e(p.get('where', ''))}</b> {e(p.get('what', ''))}"
+                    + (f"<br><i>Fix:</i> {e(p['fix'])}" if p.get("fix") else "")
+                    + "</li>"
+                    for p in problems
+                )
+                + "</ul>"
+            )
         if error.get("fix"):
             parts.append(f"<p><b>How to fix it:</b> {e(str(error['fix']))}</p>")
         if error.get("traceback"):
@@ -104,8 +133,10 @@ def write_feedback(run_dir: str | Path, *, challenge, team: str, filename: str, 
     cell = failing_cell(executed_path, (error or {}).get("cell_index")) if error else None
     if cell is not None:
         import nbformat
-        nb = nbformat.reads(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
-                            as_version=4)  # rejoins the JSON's line lists
+
+        nb = nbformat.reads(
+            json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), as_version=4
+        )  # rejoins the JSON's line lists
         body, _ = _exporter().from_notebook_node(nb)
         parts.append("<h3>The cell that failed, as the grader ran it</h3>")
         parts.append(body)

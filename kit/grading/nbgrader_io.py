@@ -11,13 +11,14 @@ constant baseline (its sample submission): ``100 * (score - baseline) / (best - 
 clipped to [0, 100]; the baseline earns 0 points and a perfect score 100, whatever the
 metric's direction or range.
 """
+
 from __future__ import annotations
 
 import glob
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..challenge import load_challenge
 from ..errors import KitError
@@ -33,19 +34,23 @@ def is_course_dir(path: Path) -> bool:
 
 def _course(course_dir: Path):
     from nbgrader.coursedir import CourseDirectory
+
     return CourseDirectory(root=str(Path(course_dir).resolve()))
 
 
 def iter_course(course_dir, assignment: str | None = None) -> Iterator[HandIn]:
     """Hand-ins of an nbgrader course directory (one assignment, or all)."""
     from nbgrader.utils import parse_utc
+
     course = _course(course_dir)
     pattern = course.format_path(course.submitted_directory, "*", assignment or "*")
     folders = sorted(glob.glob(pattern))
     if not folders:
-        raise KitError(f"no submissions for assignment {assignment or '(any)'} in the nbgrader course",
-                       where=str(Path(course_dir) / course.submitted_directory),
-                       fix="collect them first (nbgrader collect / zip_collect) or check --assignment")
+        raise KitError(
+            f"no submissions for assignment {assignment or '(any)'} in the nbgrader course",
+            where=str(Path(course_dir) / course.submitted_directory),
+            fix="collect them first (nbgrader collect / zip_collect) or check --assignment",
+        )
     for folder in folders:
         folder = Path(folder)
         student, assign = folder.parent.name, folder.name
@@ -55,8 +60,11 @@ def iter_course(course_dir, assignment: str | None = None) -> Iterator[HandIn]:
             try:
                 stamp = parse_utc(stamp_file.read_text().strip()).isoformat()
             except Exception as exc:  # noqa: BLE001 - a bad timestamp is reported, not fatal
-                raise KitError(f"cannot read the timestamp ({exc})", where=str(stamp_file),
-                               fix="write it as nbgrader does, e.g. 2026-03-02 12:00:00.000000 UTC") from None
+                raise KitError(
+                    f"cannot read the timestamp ({exc})",
+                    where=str(stamp_file),
+                    fix="write it as nbgrader does, e.g. 2026-03-02 12:00:00.000000 UTC",
+                ) from None
         for p in sorted(folder.iterdir()):
             if p.suffix.lower() in KINDS and not p.name.startswith("."):
                 yield HandIn(path=p, team=student, submitted_at=stamp, source=f"nbgrader:{assign}")
@@ -68,8 +76,10 @@ def skill_points(score: float, baseline: float, metric) -> float:
         return 0.0
     best = metric.best
     if not math.isfinite(best) or best == baseline:
-        raise KitError(f"metric {metric.name} has no finite best value to scale points against",
-                       fix="choose a bounded primary metric to push scores into nbgrader")
+        raise KitError(
+            f"metric {metric.name} has no finite best value to scale points against",
+            fix="choose a bounded primary metric to push scores into nbgrader",
+        )
     return float(min(MAX_POINTS, max(0.0, MAX_POINTS * (score - baseline) / (best - baseline))))
 
 
@@ -79,6 +89,7 @@ class _scripts_on_path:
 
     def __enter__(self):
         import sys
+
         self.old = os.environ.get("PATH", "")
         os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), self.old])
 
@@ -86,13 +97,16 @@ class _scripts_on_path:
         os.environ["PATH"] = self.old
 
 
-def push_to_gradebook(challenge, course_dir, *, workdir, assignment: str | None = None, phase: str = "auto",
-                      root=None, now=None) -> dict[str, float]:
+def push_to_gradebook(
+    challenge, course_dir, *, workdir, assignment: str | None = None, phase: str = "auto", root=None, now=None
+) -> dict[str, float]:
     """Write each team's (student's) points into the course gradebook; returns {student: points}."""
     from nbgrader.api import Gradebook
 
+    from ..labels import read_labels
     from ..leaderboard import leaderboard
-    from .scoring import read_labels, score_file
+    from ..scoring import score_file
+
     ch = load_challenge(challenge, root=root)
     board = leaderboard(ch, workdir=workdir, phase=phase, now=now)
     labels = read_labels(ch)
@@ -110,6 +124,7 @@ def push_to_gradebook(challenge, course_dir, *, workdir, assignment: str | None 
             student = str(row.team)
             gb.update_or_create_student(student)
             from nbgrader.utils import parse_utc
+
             gb.update_or_create_submission(assignment, student, timestamp=parse_utc(str(row.submitted_at)))
             grade = gb.find_grade(GRADE_CELL, notebook, assignment, student)
             grade.auto_score = skill_points(row.score, base, board.metric)

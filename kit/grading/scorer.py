@@ -11,6 +11,7 @@ A run starts with the batch's first predictions and is fed the others as their
 notebooks finish (:class:`ScoringRun`, a JSON-lines manifest), so scoring overlaps
 the notebook runs and only the last submissions are scored after them.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ from pathlib import Path
 from ..challenge import Challenge
 from ..errors import GradingError
 
-WARM_IMPORTS = "import json, pandas, numpy, sklearn.metrics, kit.grading.scoring, kit.challenge"
+WARM_IMPORTS = "import json, pandas, numpy, sklearn.metrics, kit.scoring, kit.challenge"
 
 
 class Scorer:
@@ -48,6 +49,7 @@ class Scorer:
         """A trusted kernel in the grading folder, over IPC (no TCP port to collide or to expose)."""
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
+
         km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc")
         run = Path(tempfile.mkdtemp(prefix="kit-scorer-"))  # short: socket paths are limited to ~100 bytes
         km.connection_file = str(run / "kernel.json")
@@ -58,6 +60,7 @@ class Scorer:
     def _start_warm(self) -> None:
         try:
             from jupyter_client.blocking import BlockingKernelClient
+
             km = self._new_kernel()
             with self._lock:
                 if self._closed:  # the session ended while the kernel started
@@ -86,11 +89,12 @@ class Scorer:
     def _kernel(self):
         self._ready.wait()
         from jupyter_core.utils import run_sync
+
         if self.km is not None and not run_sync(self.km.is_alive)():
             self.km = None  # died: this batch runs cold
         return self.km
 
-    def start(self) -> "ScoringRun":
+    def start(self) -> ScoringRun:
         """Start one run of the grading notebook; give it entries with ``add``, then ``finish``."""
         return ScoringRun(self)
 
@@ -103,17 +107,29 @@ class Scorer:
         if own:
             km = self._new_kernel()
         import kit.execution.runner  # noqa: F401 - registers papermill's "kit" engine (quick kernel readiness)
+
         try:
             pm.execute_notebook(
-                str(self.ch.grade_notebook), str(batch / "grade.ipynb"), progress_bar=False, km=km,
-                engine_name="kit", request_save_on_cell_execute=False,
-                parameters={"spec_path": str(self.ch.spec_path), "labels_path": str(self.ch.path("labels")),
-                            "manifest_path": str(manifest_path), "results_path": str(results_path)})
+                str(self.ch.grade_notebook),
+                str(batch / "grade.ipynb"),
+                progress_bar=False,
+                km=km,
+                engine_name="kit",
+                request_save_on_cell_execute=False,
+                parameters={
+                    "spec_path": str(self.ch.spec_path),
+                    "labels_path": str(self.ch.path("labels")),
+                    "manifest_path": str(manifest_path),
+                    "results_path": str(results_path),
+                },
+            )
         except PapermillExecutionError as exc:
-            raise GradingError(f"the hidden grading notebook failed: {exc.ename}: {exc.evalue}",
-                               where=str(batch / "grade.ipynb"),
-                               fix="open the executed grading notebook to see the error; no submission was lost: "
-                                   "run `kit grade` again once it is fixed") from None
+            raise GradingError(
+                f"the hidden grading notebook failed: {exc.ename}: {exc.evalue}",
+                where=str(batch / "grade.ipynb"),
+                fix="open the executed grading notebook to see the error; no submission was lost: "
+                "run `kit grade` again once it is fixed",
+            ) from None
         finally:
             if own:
                 _shutdown(km)
@@ -139,7 +155,8 @@ class ScoringRun:
     """
 
     def __init__(self, scorer: Scorer):
-        from .scoring import END_OF_MANIFEST
+        from ..scoring import END_OF_MANIFEST
+
         self._end = END_OF_MANIFEST
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.batch = scorer.base / "batches" / stamp
@@ -166,7 +183,7 @@ class ScoringRun:
     def _write(self, entry: dict) -> None:
         data = (json.dumps(entry) + "\n").encode("utf-8")
         while data:  # a regular file takes the whole line at once; the loop is for the rule
-            data = data[os.write(self._fd, data):]
+            data = data[os.write(self._fd, data) :]
 
     def _close_manifest(self) -> None:
         if self._fd >= 0:
@@ -185,8 +202,11 @@ class ScoringRun:
         try:
             return json.loads(self.results_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise GradingError("the hidden grading notebook wrote no results", where=str(self.batch / "grade.ipynb"),
-                               fix="make it call score_batch(..., results_path)") from None
+            raise GradingError(
+                "the hidden grading notebook wrote no results",
+                where=str(self.batch / "grade.ipynb"),
+                fix="make it call score_batch(..., results_path)",
+            ) from None
 
     def abort(self) -> None:
         """End the manifest and let the notebook finish without waiting for it (an error path)."""
@@ -195,6 +215,7 @@ class ScoringRun:
 
 def _shutdown(km) -> None:
     from jupyter_core.utils import run_sync
+
     try:
         run_sync(km.shutdown_kernel)(now=True)
     finally:

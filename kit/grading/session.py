@@ -14,36 +14,70 @@ In a batch, the kernels' zygote starts importing while the hand-ins are read, an
 grading notebook starts with the first predictions and is fed the others as their
 notebooks finish: after the last notebook, only its own scoring and the recording remain.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 from ..challenge import load_challenge
 from ..errors import KitError
 from .execute import ExecOutcome, prepare_data_dir, remove_data_dir
-from .grader import (DEFAULT_WORKDIR, Entry, GradeReport, _exclusive, _intake, _manifest_entry, _pending,
-                     _predictions_outcome, _progress, _record_failure, _record_scores, _run_dir, collect_hand_ins,
-                     open_ledger)
+from .grader import (
+    DEFAULT_WORKDIR,
+    Entry,
+    GradeReport,
+    _exclusive,
+    _intake,
+    _manifest_entry,
+    _pending,
+    _predictions_outcome,
+    _progress,
+    _record_failure,
+    _record_scores,
+    _run_dir,
+    collect_hand_ins,
+    open_ledger,
+)
 from .intake import HandIn, check_notebook
 from .scorer import Scorer
 
 
 class GradingSession:
-    def __init__(self, challenge, *, workdir=DEFAULT_WORKDIR, sandbox: str = "bubblewrap", workers: int = 1,
-                 executor: str = "local", scheduler=None, kernel_name: str = "python3", warm: bool = True,
-                 warm_scorer: bool = False, root=None, score_every: int = 200, keep_warm: bool = True):
+    def __init__(
+        self,
+        challenge,
+        *,
+        workdir=DEFAULT_WORKDIR,
+        sandbox: str = "bubblewrap",
+        workers: int = 1,
+        executor: str = "local",
+        scheduler=None,
+        kernel_name: str = "python3",
+        warm: bool = True,
+        warm_scorer: bool = False,
+        root=None,
+        score_every: int = 200,
+        keep_warm: bool = True,
+    ):
         from ..execution.sandbox import get_sandbox
         from .executors import get_executor
+
         self.ch = load_challenge(challenge, root=root)
         self.ch.verify()
         get_sandbox(sandbox).check()  # fail now, with the install hint, not per submission
         self.executor_cls = get_executor(executor)
         self.workdir = Path(workdir).resolve()
         self.base = self.workdir / self.ch.id
-        self.options = dict(workers=workers, sandbox=sandbox, kernel_name=kernel_name, warm=warm,
-                            scheduler=scheduler, keep_warm=keep_warm)
+        self.options = dict(
+            workers=workers,
+            sandbox=sandbox,
+            kernel_name=kernel_name,
+            warm=warm,
+            scheduler=scheduler,
+            keep_warm=keep_warm,
+        )
         self.score_every = score_every
         self._lock = _exclusive(self.base).__enter__()
         try:
@@ -56,7 +90,7 @@ class GradingSession:
         self._data_dir: Path | None = None
 
     # -- life cycle ---------------------------------------------------------------------
-    def start(self) -> "GradingSession":
+    def start(self) -> GradingSession:
         """Create the executor now (its kernels warm up while the caller waits for hand-ins)."""
         self._ensure_executor()
         if getattr(self._executor, "_pool", None):
@@ -66,11 +100,17 @@ class GradingSession:
     def _ensure_executor(self):
         if self._executor is None:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-            self._data_dir = prepare_data_dir(self.base / "scratch" / f"data-{stamp}",
-                                              {k: str(v) for k, v in self.ch.public_files.items()},
-                                              self.ch.spec_path)
-            self._executor = self.executor_cls(data_dir=self._data_dir, limits=self.ch.spec.limits.model_dump(),
-                                               scratch_dir=self.base / "scratch", **self.options)
+            self._data_dir = prepare_data_dir(
+                self.base / "scratch" / f"data-{stamp}",
+                {k: str(v) for k, v in self.ch.public_files.items()},
+                self.ch.spec_path,
+            )
+            self._executor = self.executor_cls(
+                data_dir=self._data_dir,
+                limits=self.ch.spec.limits.model_dump(),
+                scratch_dir=self.base / "scratch",
+                **self.options,
+            )
         return self._executor
 
     def close(self) -> None:
@@ -91,9 +131,17 @@ class GradingSession:
         self.close()
 
     # -- grading ------------------------------------------------------------------------
-    def grade(self, sources: Sequence = (), *, team: str | None = None, hand_ins: Sequence[HandIn] = (),
-              regrade: bool = False, now: datetime | None = None, progress: bool | None = None,
-              assignment: str | None = None) -> GradeReport:
+    def grade(
+        self,
+        sources: Sequence = (),
+        *,
+        team: str | None = None,
+        hand_ins: Sequence[HandIn] = (),
+        regrade: bool = False,
+        now: datetime | None = None,
+        progress: bool | None = None,
+        assignment: str | None = None,
+    ) -> GradeReport:
         """Record, run, score and report a batch (and whatever an interrupted grader left)."""
         started = datetime.now(timezone.utc)
         report = GradeReport(challenge=self.ch, workdir=str(self.workdir))
@@ -145,9 +193,19 @@ class GradingSession:
             for item in queue:
                 started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
                 if item["data"] is None:
-                    _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                                    error={"kind": "lost", "what": "the stored copy of this submission is missing",
-                                           "fix": "hand the file in again"})
+                    _record_failure(
+                        ledger,
+                        item,
+                        report,
+                        status="invalid",
+                        stage="intake",
+                        started=started,
+                        error={
+                            "kind": "lost",
+                            "what": "the stored copy of this submission is missing",
+                            "fix": "hand the file in again",
+                        },
+                    )
                     advance()
                 elif item["kind"] == "predictions":
                     feed(item, _predictions_outcome(self.base, item))
@@ -155,19 +213,33 @@ class GradingSession:
                     try:
                         check_notebook(item["data"], where=item["filename"])
                     except KitError as exc:
-                        _record_failure(ledger, item, report, status="invalid", stage="intake", started=started,
-                                        error=exc.to_dict())
+                        _record_failure(
+                            ledger, item, report, status="invalid", stage="intake", started=started, error=exc.to_dict()
+                        )
                         advance()
                         continue
                     items[item["submission_id"]] = item
-                    jobs.append({"submission_id": item["submission_id"], "notebook_path": item["stored_path"],
-                                 "run_dir": str(_run_dir(self.base, item["submission_id"]))})
+                    jobs.append(
+                        {
+                            "submission_id": item["submission_id"],
+                            "notebook_path": item["stored_path"],
+                            "run_dir": str(_run_dir(self.base, item["submission_id"])),
+                        }
+                    )
             if jobs:
                 for outcome in self._ensure_executor().run(jobs):
                     item = items[outcome.submission_id]
                     if outcome.status != "ok":
-                        _record_failure(ledger, item, report, status="failed", stage="execute",
-                                        started=outcome.started_at, error=outcome.error, outcome=outcome)
+                        _record_failure(
+                            ledger,
+                            item,
+                            report,
+                            status="failed",
+                            stage="execute",
+                            started=outcome.started_at,
+                            error=outcome.error,
+                            outcome=outcome,
+                        )
                         advance()
                     else:
                         feed(item, outcome)

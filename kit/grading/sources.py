@@ -2,10 +2,11 @@
 
 - ``folder``: ``<root>/<team>/<name>.ipynb|.csv`` (the team is the folder name)
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import KitError
 from .intake import KINDS, HandIn
@@ -17,6 +18,7 @@ def register_source(name: str):
     def deco(fn):
         _SOURCES[name] = fn
         return fn
+
     return deco
 
 
@@ -24,7 +26,9 @@ def get_source(name: str):
     try:
         return _SOURCES[name]
     except KeyError:
-        raise KitError(f"{name!r} is not a submission source", fix=f"use one of {', '.join(sorted(_SOURCES))}") from None
+        raise KitError(
+            f"{name!r} is not a submission source", fix=f"use one of {', '.join(sorted(_SOURCES))}"
+        ) from None
 
 
 def _gradable(p: Path) -> bool:

@@ -6,11 +6,12 @@ being copied is never read half-written). Each new file is graded at once in a
 session whose participant kernels and grading kernel are already warm, so the
 score is in the ledger (and on the live board) about a second after the hand-in.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .intake import KINDS, HandIn
 from .session import GradingSession
@@ -25,14 +26,25 @@ def _scan(folder: Path) -> dict[Path, tuple[int, int]]:
     return found
 
 
-def watch(challenge, folder, *, workdir, sandbox: str = "bubblewrap", workers: int = 2, interval: float = 0.1,
-          root=None, echo: Callable[[str], None] = print, stop: Callable[[], bool] | None = None,
-          on_report=None) -> None:
+def watch(
+    challenge,
+    folder,
+    *,
+    workdir,
+    sandbox: str = "bubblewrap",
+    workers: int = 2,
+    interval: float = 0.1,
+    root=None,
+    echo: Callable[[str], None] = print,
+    stop: Callable[[], bool] | None = None,
+    on_report=None,
+) -> None:
     """Grade every file that appears in ``folder`` until ``stop()`` is true (or Ctrl-C)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with GradingSession(challenge, workdir=workdir, sandbox=sandbox, workers=workers, warm_scorer=True,
-                        root=root) as session:
+    with GradingSession(
+        challenge, workdir=workdir, sandbox=sandbox, workers=workers, warm_scorer=True, root=root
+    ) as session:
         session.start()
         done: dict[Path, tuple[int, int]] = {}
         last = _scan(folder)
@@ -45,8 +57,10 @@ def watch(challenge, folder, *, workdir, sandbox: str = "bubblewrap", workers: i
                 last = now
                 if not stable:
                     continue
-                report = session.grade(hand_ins=[HandIn(path=p, team=p.parent.name, source=str(folder))
-                                                 for p in sorted(stable)], progress=False)
+                report = session.grade(
+                    hand_ins=[HandIn(path=p, team=p.parent.name, source=str(folder)) for p in sorted(stable)],
+                    progress=False,
+                )
                 for p in stable:
                     done[p] = now[p]
                 echo(repr(report))

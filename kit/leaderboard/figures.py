@@ -1,4 +1,5 @@
 """The figures of a board, by name, for the widget app and reports (built by kit.leaderboard.plots)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -26,11 +27,18 @@ def board_figures(board, st, *, history: pd.DataFrame, scores: pd.DataFrame, sho
     if show_private and pub_col in scores and priv_col in scores and len(ranked):
         sel = scores.reindex(ranked["submission_id"].astype(int))
         figs["public vs private"] = plots.plot_public_private(
-            sel[pub_col].to_numpy(), sel[priv_col].to_numpy(), ranked["team"].tolist(), metric=metric)
+            sel[pub_col].to_numpy(), sel[priv_col].to_numpy(), ranked["team"].tolist(), metric=metric
+        )
     if pub_col in scores and len(history):
         scored = history[history["status"] == "scored"]
-        frame = pd.DataFrame({"team": scored["team"].to_numpy(),
-                              "time": pd.to_datetime(scored["submitted_at"], utc=True, format="ISO8601").dt.tz_localize(None).to_numpy(),
-                              "score": scores.reindex(scored["submission_id"].astype(int))[pub_col].to_numpy()})
+        frame = pd.DataFrame(
+            {
+                "team": scored["team"].to_numpy(),
+                "time": pd.to_datetime(scored["submitted_at"], utc=True, format="ISO8601")
+                .dt.tz_localize(None)
+                .to_numpy(),
+                "score": scores.reindex(scored["submission_id"].astype(int))[pub_col].to_numpy(),
+            }
+        )
         figs["public scores over time"] = plots.plot_scores_over_time(frame.dropna(), metric=metric)
     return figs

@@ -14,9 +14,10 @@ notebook. Team names are arbitrary unicode: every name goes through
 :func:`plot_scores_over_time`   submissions and best score so far, per team
 =============================  ==============================================
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
@@ -49,7 +50,7 @@ def escape_label(name) -> str:
 def _short(name, max_len: int = 28) -> str:
     """An escaped label cut to ``max_len`` characters (tick labels, legends, annotations)."""
     text = str(name)
-    return escape_label(text if len(text) <= max_len else text[:max_len - 1] + "…")
+    return escape_label(text if len(text) <= max_len else text[: max_len - 1] + "…")
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -65,11 +66,11 @@ def _ranks(values: np.ndarray, greater: bool) -> np.ndarray:
     return rankdata(-values if greater else values, method="min")
 
 
-def _metric_label(metric: Optional[Metric], fallback: str = "score") -> str:
+def _metric_label(metric: Metric | None, fallback: str = "score") -> str:
     return f"{metric.name} {metric.arrow}" if metric is not None else fallback
 
 
-def _top_order(result: BootstrapResult, top: Optional[int]) -> np.ndarray:
+def _top_order(result: BootstrapResult, top: int | None) -> np.ndarray:
     """Team indices best first (full-data rank, then input order), the first ``top``."""
     order = np.argsort(result.observed_ranks, kind="stable")
     if top is not None:
@@ -79,8 +80,7 @@ def _top_order(result: BootstrapResult, top: Optional[int]) -> np.ndarray:
     return order
 
 
-def plot_score_distribution(result: BootstrapResult, *, kind: str = "violin",
-                            top: Optional[int] = None) -> Figure:
+def plot_score_distribution(result: BootstrapResult, *, kind: str = "violin", top: int | None = None) -> Figure:
     """Bootstrap distribution of each team's score, best team at the top.
 
     Parameters
@@ -118,14 +118,15 @@ def plot_score_distribution(result: BootstrapResult, *, kind: str = "violin",
     ax.set_yticks(y, [_short(result.teams[i]) for i in order])
     ax.set_ylim(k + 0.7, 0.3)  # best on top
     ax.set_xlabel(_metric_label(result.metric))
-    ax.set_title(f"Bootstrap distribution of {escape_label(result.metric.name)} "
-                 f"({result.replicates.shape[1]} resamples)")
+    ax.set_title(
+        f"Bootstrap distribution of {escape_label(result.metric.name)} ({result.replicates.shape[1]} resamples)"
+    )
     ax.legend(loc="best", fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
-def plot_rank_blobs(result: BootstrapResult, *, top: Optional[int] = None) -> Figure:
+def plot_rank_blobs(result: BootstrapResult, *, top: int | None = None) -> Figure:
     """challengeR's blob plot of bootstrap ranks.
 
     Teams along x in full-data rank order; for each rank a team takes in the
@@ -161,8 +162,7 @@ def plot_rank_blobs(result: BootstrapResult, *, top: Optional[int] = None) -> Fi
     top_rank = int(max(high.max(), result.observed_ranks[order].max()))
     ax.set_ylim(top_rank + 0.8, 0.2)  # rank 1 on top
     ax.set_ylabel("rank")
-    ax.set_title(f"Bootstrap ranks ({escape_label(result.metric.name)}, "
-                 f"{result.replicates.shape[1]} resamples)")
+    ax.set_title(f"Bootstrap ranks ({escape_label(result.metric.name)}, {result.replicates.shape[1]} resamples)")
     handles = [
         Line2D([], [], ls="", marker="o", color=_BEST, alpha=0.6, ms=9, label="frequency of the rank (area)"),
         Line2D([], [], ls="", marker="x", color="black", label="median rank"),
@@ -174,8 +174,7 @@ def plot_rank_blobs(result: BootstrapResult, *, top: Optional[int] = None) -> Fi
     return fig
 
 
-def plot_significance_map(significance: SignificanceResult, *,
-                          order: Optional[Sequence[str]] = None) -> Figure:
+def plot_significance_map(significance: SignificanceResult, *, order: Sequence[str] | None = None) -> Figure:
     """Heat map of the pairwise significance matrix: row beats column significantly.
 
     Parameters
@@ -195,8 +194,11 @@ def plot_significance_map(significance: SignificanceResult, *,
     else:
         missing = [t for t in order if t not in teams]
         if missing or len(order) != len(teams):
-            raise KitError("order must list every team of the significance result exactly once",
-                           where=", ".join(map(repr, missing[:5])), fix="pass significance.teams in rank order")
+            raise KitError(
+                "order must list every team of the significance result exactly once",
+                where=", ".join(map(repr, missing[:5])),
+                fix="pass significance.teams in rank order",
+            )
         idx = np.array([teams.index(t) for t in order])
     k = len(idx)
     matrix = significance.significant[np.ix_(idx, idx)].astype(float)
@@ -217,14 +219,16 @@ def plot_significance_map(significance: SignificanceResult, *,
     ax.set_ylabel("beats")
     method = "Wilcoxon" if significance.method == "wilcoxon" else "bootstrap"
     ax.set_title(f"Significant wins ({method}, Holm, alpha = {significance.alpha:g})")
-    ax.legend(handles=[Patch(color="#d62728", label="row beats column"),
-                       Patch(color="#f0f0f0", label="not significant")],
-              loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+    ax.legend(
+        handles=[Patch(color="#d62728", label="row beats column"), Patch(color="#f0f0f0", label="not significant")],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize="small",
+    )
     return fig
 
 
-def plot_public_private(public, private, teams: Sequence[str], *, metric=None,
-                        label_top: int = 10) -> Figure:
+def plot_public_private(public, private, teams: Sequence[str], *, metric=None, label_top: int = 10) -> Figure:
     """Public against private leaderboard scores, with the identity line.
 
     Parameters
@@ -245,8 +249,10 @@ def plot_public_private(public, private, teams: Sequence[str], *, metric=None,
     priv = np.asarray(private, dtype=float)
     teams = [str(t) for t in teams]
     if not (pub.shape == priv.shape == (len(teams),)):
-        raise KitError(f"public ({pub.shape}), private ({priv.shape}) and teams ({len(teams)}) do not match",
-                       fix="pass one public and one private score per team")
+        raise KitError(
+            f"public ({pub.shape}), private ({priv.shape}) and teams ({len(teams)}) do not match",
+            fix="pass one public and one private score per team",
+        )
     metric = get_metric(metric) if isinstance(metric, str) else metric
     ok = np.isfinite(pub) & np.isfinite(priv)
     fig = _figure(6.0, 5.5)
@@ -256,17 +262,27 @@ def plot_public_private(public, private, teams: Sequence[str], *, metric=None,
         change = np.zeros(len(teams))
         change[ok] = _ranks(pub[ok], greater) - _ranks(priv[ok], greater)  # > 0: moved up
         lim = max(1.0, float(np.abs(change).max()))
-        points = ax.scatter(pub[ok], priv[ok], c=change[ok], cmap="coolwarm_r", vmin=-lim, vmax=lim,
-                            edgecolors="black", linewidths=0.4, zorder=3)
+        points = ax.scatter(
+            pub[ok],
+            priv[ok],
+            c=change[ok],
+            cmap="coolwarm_r",
+            vmin=-lim,
+            vmax=lim,
+            edgecolors="black",
+            linewidths=0.4,
+            zorder=3,
+        )
         fig.colorbar(points, ax=ax, label="places gained on the private board")
         lo = float(min(pub[ok].min(), priv[ok].min()))
         hi = float(max(pub[ok].max(), priv[ok].max()))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="gray", lw=1, ls="--", zorder=1)
-        best = np.argsort(_ranks(priv[ok], greater), kind="stable")[:max(0, label_top)]
+        best = np.argsort(_ranks(priv[ok], greater), kind="stable")[: max(0, label_top)]
         for i in np.flatnonzero(ok)[best]:
-            ax.annotate(_short(teams[i]), (pub[i], priv[i]), xytext=(4, 4),
-                        textcoords="offset points", fontsize="small")
+            ax.annotate(
+                _short(teams[i]), (pub[i], priv[i]), xytext=(4, 4), textcoords="offset points", fontsize="small"
+            )
     ax.set_xlabel(f"public {_metric_label(metric)}")
     ax.set_ylabel(f"private {_metric_label(metric)}")
     ax.set_title("Public against private leaderboard")
@@ -274,8 +290,15 @@ def plot_public_private(public, private, teams: Sequence[str], *, metric=None,
     return fig
 
 
-def plot_scores_over_time(frame: pd.DataFrame, *, team: str = "team", time: str = "time",
-                          score: str = "score", metric=None, top: Optional[int] = 10) -> Figure:
+def plot_scores_over_time(
+    frame: pd.DataFrame,
+    *,
+    team: str = "team",
+    time: str = "time",
+    score: str = "score",
+    metric=None,
+    top: int | None = 10,
+) -> Figure:
     """Every submission's score over time and each team's best score so far.
 
     Parameters
@@ -295,13 +318,17 @@ def plot_scores_over_time(frame: pd.DataFrame, *, team: str = "team", time: str 
     """
     missing = [c for c in (team, time, score) if c not in frame.columns]
     if missing:
-        raise KitError(f"columns {', '.join(map(repr, missing))} are missing", where="scores over time",
-                       fix=f"pass a DataFrame with the columns {team!r}, {time!r} and {score!r}")
+        raise KitError(
+            f"columns {', '.join(map(repr, missing))} are missing",
+            where="scores over time",
+            fix=f"pass a DataFrame with the columns {team!r}, {time!r} and {score!r}",
+        )
     metric = get_metric(metric) if isinstance(metric, str) else metric
     greater = metric.greater_is_better if metric is not None else True
     df = frame[[team, time, score]].dropna().sort_values([team, time], kind="stable")
-    best_so_far = df.groupby(team, sort=False)[score].cummax() if greater else \
-        df.groupby(team, sort=False)[score].cummin()
+    best_so_far = (
+        df.groupby(team, sort=False)[score].cummax() if greater else df.groupby(team, sort=False)[score].cummin()
+    )
     df = df.assign(_best=best_so_far.to_numpy())
     final = df.groupby(team)["_best"].last().sort_values(ascending=not greater, kind="stable")
     shown = list(final.index[:top] if top is not None else final.index)
@@ -312,13 +339,14 @@ def plot_scores_over_time(frame: pd.DataFrame, *, team: str = "team", time: str 
         rows = df[df[team] == name]
         color = colors(k % colors.N)
         ax.plot(rows[time].to_numpy(), rows[score].to_numpy(), "o", color=color, ms=3.5, alpha=0.5)
-        ax.step(rows[time].to_numpy(), rows["_best"].to_numpy(), where="post", color=color,
-                lw=1.6, label=_short(name))
+        ax.step(rows[time].to_numpy(), rows["_best"].to_numpy(), where="post", color=color, lw=1.6, label=_short(name))
     ax.set_xlabel(escape_label(time))
     ax.set_ylabel(_metric_label(metric, escape_label(score)))
     hidden = len(final) - len(shown)
-    ax.set_title("Scores over time (dots: submissions, lines: best so far)"
-                 + (f"; {hidden} more teams not drawn" if hidden > 0 else ""))
+    ax.set_title(
+        "Scores over time (dots: submissions, lines: best so far)"
+        + (f"; {hidden} more teams not drawn" if hidden > 0 else "")
+    )
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     ax.grid(alpha=0.3)

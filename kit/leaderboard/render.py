@@ -3,6 +3,7 @@
 Team and file names are data supplied by participants: every renderer escapes
 them for its format (HTML entities, Markdown punctuation, CSV formula prefixes).
 """
+
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,7 @@ import html
 import io
 import math
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -31,6 +32,7 @@ def register_renderer(name: str):
     def deco(fn):
         _RENDERERS[name] = fn
         return fn
+
     return deco
 
 
@@ -42,8 +44,9 @@ def get_renderer(name: str) -> Callable:
     try:
         return _RENDERERS[name]
     except KeyError:
-        raise KitError(f"{name!r} is not a leaderboard format",
-                       fix=f"use one of: {', '.join(get_renderer_names())}") from None
+        raise KitError(
+            f"{name!r} is not a leaderboard format", fix=f"use one of: {', '.join(get_renderer_names())}"
+        ) from None
 
 
 def render(board, fmt: str = "table") -> str:
@@ -56,6 +59,7 @@ TABLE_SECONDARY = 3  # secondary metrics shown by the text table; every format b
 def _cells(board, max_secondary: int | None = None) -> tuple[list[str], list[list[str]]]:
     """Display strings: scores at the metric's precision, missing values as '—'."""
     from ..metrics import get_metric
+
     drop = _hidden(board)
     if max_secondary is not None:
         drop += board.challenge.spec.metrics.secondary[max_secondary:]
@@ -64,7 +68,7 @@ def _cells(board, max_secondary: int | None = None) -> tuple[list[str], list[lis
     precision = {c: get_metric(c).precision for c in t.columns if _is_metric(c)}
     for rec in t.itertuples(index=False):
         row = []
-        for col, v in zip(header, rec):
+        for col, v in zip(header, rec, strict=True):
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 row.append("—")
             elif col in ("score", "public_score", "ci_low", "ci_high"):
@@ -88,6 +92,7 @@ def _cells(board, max_secondary: int | None = None) -> tuple[list[str], list[lis
 
 def _is_metric(col: str) -> bool:
     from ..metrics import get_metric_names
+
     return col in get_metric_names()
 
 
@@ -113,7 +118,9 @@ def to_table(board) -> str:
     right = [i for i, h in enumerate(header) if h not in ("team", "submitted_at")]
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     out = [_title(board), line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
     out += [f"note: {n}" for n in board.notes]
@@ -152,8 +159,12 @@ def _md(text: str) -> str:
 def to_markdown(board) -> str:
     header, rows = _cells(board)
     team_i = header.index("team") if "team" in header else -1
-    lines = [f"### {_md(_title(board))}", "", "| " + " | ".join(_md(h) for h in header) + " |",
-             "|" + "|".join("---:" if h not in ("team", "submitted_at") else ":---" for h in header) + "|"]
+    lines = [
+        f"### {_md(_title(board))}",
+        "",
+        "| " + " | ".join(_md(h) for h in header) + " |",
+        "|" + "|".join("---:" if h not in ("team", "submitted_at") else ":---" for h in header) + "|",
+    ]
     for r in rows:
         cells = [_md(c) if i == team_i else c.replace("|", "\\|") for i, c in enumerate(r)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -168,5 +179,7 @@ def to_html(board) -> str:
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
     notes = "".join(f"<p><i>{e(n)}</i></p>" for n in board.notes)
-    return (f'<div class="kit-leaderboard"><h3>{e(_title(board))}</h3>'
-            f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</div>\n')
+    return (
+        f'<div class="kit-leaderboard"><h3>{e(_title(board))}</h3>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</div>\n"
+    )

@@ -66,6 +66,7 @@ Missing values
 The Ladder (:func:`ladder`)
     The parameter-free Ladder of Blum & Hardt (ICML 2015, Algorithm 2).
 """
+
 from __future__ import annotations
 
 import html
@@ -74,9 +75,10 @@ import os
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -117,37 +119,53 @@ def _prepare(y_true, predictions, teams, metric: MetricLike):
     try:
         P = np.asarray(predictions, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise MetricError(f"{metric.name}: predictions are not numeric ({exc})",
-                          fix="pass a float array of shape (teams, cases)") from None
+        raise MetricError(
+            f"{metric.name}: predictions are not numeric ({exc})", fix="pass a float array of shape (teams, cases)"
+        ) from None
     if P.ndim == 1:
         P = P[None, :]
     if P.ndim != 2 or P.shape[0] == 0:
-        raise MetricError(f"{metric.name}: predictions must be a 2-d array (teams × cases), got shape {P.shape}",
-                          fix="stack one row of predictions per team, cases in the order of y_true")
+        raise MetricError(
+            f"{metric.name}: predictions must be a 2-d array (teams × cases), got shape {P.shape}",
+            fix="stack one row of predictions per team, cases in the order of y_true",
+        )
     teams = tuple(str(t) for t in teams)
     if len(teams) != P.shape[0]:
-        raise MetricError(f"{len(teams)} team names for {P.shape[0]} rows of predictions",
-                          fix="give exactly one name per row of predictions")
+        raise MetricError(
+            f"{len(teams)} team names for {P.shape[0]} rows of predictions",
+            fix="give exactly one name per row of predictions",
+        )
     if len(set(teams)) != len(teams):
         dup = sorted(t for t, k in Counter(teams).items() if k > 1)
-        raise MetricError(f"team names are not unique: {', '.join(map(repr, dup))}",
-                          fix="give every row of predictions a distinct name")
+        raise MetricError(
+            f"team names are not unique: {', '.join(map(repr, dup))}",
+            fix="give every row of predictions a distinct name",
+        )
     bad = ~np.isfinite(P).all(axis=1)
     if bad.any():
-        problems = [Problem(f"{int((~np.isfinite(P[i])).sum())} of {P.shape[1]} predictions are NaN or infinite",
-                            where=f"team {teams[i]!r}") for i in np.flatnonzero(bad)]
+        problems = [
+            Problem(
+                f"{int((~np.isfinite(P[i])).sum())} of {P.shape[1]} predictions are NaN or infinite",
+                where=f"team {teams[i]!r}",
+            )
+            for i in np.flatnonzero(bad)
+        ]
         raise MetricError(
             f"{int(bad.sum())} team(s) have missing or infinite predictions; their scores are undefined",
-            where="predictions", problems=problems,
+            where="predictions",
+            problems=problems,
             fix="fix their predictions, or leave them out explicitly with "
-                "kit.leaderboard.stats.exclude_incomplete(predictions, teams)")
+            "kit.leaderboard.stats.exclude_incomplete(predictions, teams)",
+        )
     if metric.task == "binary":
         out = ((P < 0) | (P > 1)).any(axis=1)
         if out.any():
             names = ", ".join(repr(teams[i]) for i in np.flatnonzero(out)[:10])
-            raise MetricError(f"{metric.name}: binary predictions must be probabilities in [0, 1]",
-                              where=f"teams {names}",
-                              fix="predict the probability of the positive class")
+            raise MetricError(
+                f"{metric.name}: binary predictions must be probabilities in [0, 1]",
+                where=f"teams {names}",
+                fix="predict the probability of the positive class",
+            )
     y, _ = check_inputs(metric, y_true, P[0])
     return metric, y, P, teams
 
@@ -174,11 +192,16 @@ def exclude_incomplete(predictions, teams):
         P = P[None, :]
     teams = tuple(str(t) for t in teams)
     if len(teams) != P.shape[0]:
-        raise MetricError(f"{len(teams)} team names for {P.shape[0]} rows of predictions",
-                          fix="give exactly one name per row of predictions")
+        raise MetricError(
+            f"{len(teams)} team names for {P.shape[0]} rows of predictions",
+            fix="give exactly one name per row of predictions",
+        )
     keep = np.isfinite(P).all(axis=1)
-    return (P[keep], tuple(t for t, k in zip(teams, keep) if k),
-            tuple(t for t, k in zip(teams, keep) if not k))
+    return (
+        P[keep],
+        tuple(t for t, k in zip(teams, keep, strict=True) if k),
+        tuple(t for t, k in zip(teams, keep, strict=True) if not k),
+    )
 
 
 def _case_losses(metric: Metric, y, P: np.ndarray) -> np.ndarray:
@@ -213,8 +236,9 @@ def bootstrap_indices(n_cases: int, n_resamples: int = 1000, seed=0) -> np.ndarr
         Row ``b`` lists the cases drawn (with replacement) in resample ``b``.
     """
     if n_cases < 1 or n_resamples < 1:
-        raise MetricError(f"cannot draw {n_resamples} resamples of {n_cases} cases",
-                          fix="use at least one case and one resample")
+        raise MetricError(
+            f"cannot draw {n_resamples} resamples of {n_cases} cases", fix="use at least one case and one resample"
+        )
     rng = np.random.default_rng(seed)
     return rng.integers(0, n_cases, size=(n_resamples, n_cases), dtype=np.int32)
 
@@ -224,11 +248,14 @@ def _check_indices(indices, n: int) -> np.ndarray:
     if idx.ndim == 1:
         idx = idx[None, :]
     if idx.ndim != 2 or idx.shape[1] == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise MetricError(f"resample indices must be a 2-d integer array (resamples × draws), got "
-                          f"{idx.dtype} of shape {idx.shape}", fix="pass e.g. bootstrap_indices(n_cases, 1000)")
+        raise MetricError(
+            f"resample indices must be a 2-d integer array (resamples × draws), got {idx.dtype} of shape {idx.shape}",
+            fix="pass e.g. bootstrap_indices(n_cases, 1000)",
+        )
     if idx.min() < 0 or idx.max() >= n:
-        raise MetricError(f"resample indices must lie in [0, {n - 1}]", where="indices",
-                          fix="index the cases of y_true")
+        raise MetricError(
+            f"resample indices must lie in [0, {n - 1}]", where="indices", fix="index the cases of y_true"
+        )
     return idx
 
 
@@ -238,10 +265,9 @@ def _counts(indices: np.ndarray, n: int) -> np.ndarray:
     out = np.empty((R, n), dtype=np.int32 if m > 65535 else np.uint16)
     step = max(1, 2_000_000 // max(m, 1))
     for b0 in range(0, R, step):
-        chunk = indices[b0:b0 + step].astype(np.int64)
+        chunk = indices[b0 : b0 + step].astype(np.int64)
         offsets = np.arange(chunk.shape[0], dtype=np.int64)[:, None] * n
-        out[b0:b0 + step] = np.bincount((chunk + offsets).ravel(),
-                                        minlength=chunk.shape[0] * n).reshape(-1, n)
+        out[b0 : b0 + step] = np.bincount((chunk + offsets).ravel(), minlength=chunk.shape[0] * n).reshape(-1, n)
     return out.astype(np.uint8) if out.max(initial=0) <= 255 else out
 
 
@@ -261,8 +287,8 @@ def _per_case_scores(metric, y, P, indices, n_jobs):
     out = np.empty((len(losses), indices.shape[0]))
     counts = _counts(indices, P.shape[1])
     for b0 in range(0, counts.shape[0], 4 * CHUNK):
-        C = counts[b0:b0 + 4 * CHUNK].astype(float)
-        out[:, b0:b0 + C.shape[0]] = (losses @ C.T) / C.sum(axis=1)
+        C = counts[b0 : b0 + 4 * CHUNK].astype(float)
+        out[:, b0 : b0 + C.shape[0]] = (losses @ C.T) / C.sum(axis=1)
     return _from_mean_loss(metric, out)[inverse]
 
 
@@ -331,11 +357,11 @@ def _auc_scores(metric, y, P, indices, n_jobs):
         return a_cases[order], lo, (None if np.array_equal(lo, hi) else hi)
 
     def run(teams, preps, g0):
-        Wg = packed[g0:g0 + group_chunk]
+        Wg = packed[g0 : g0 + group_chunk]
         gc = Wg.shape[0]
         rows = slice(g0 * lanes, (g0 + gc) * lanes)
         E = np.zeros((gc, len(a_cases) + 1), dtype=np.uint64)
-        for t, (cols, lo, hi) in zip(teams, preps):
+        for t, (cols, lo, hi) in zip(teams, preps, strict=True):
             np.cumsum(np.take(Wg, cols, axis=1), axis=1, out=E[:, 1:])
             G = np.take(E, lo, axis=1)
             if hi is None:
@@ -379,11 +405,11 @@ def _confusion_scores(formula):
         counts = _counts(indices, P.shape[1])
         out = np.empty((P.shape[0], counts.shape[0]))
         for b0 in range(0, counts.shape[0], 4 * CHUNK):
-            C = counts[b0:b0 + 4 * CHUNK].astype(float)
+            C = counts[b0 : b0 + 4 * CHUNK].astype(float)
             tp, fp = C @ tp_cases, C @ fp_cases
             npos, nneg = (C @ yt)[:, None], (C @ (1.0 - yt))[:, None]
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[:, b0:b0 + C.shape[0]] = formula(tp, fp, npos - tp, nneg - fp).T
+                out[:, b0 : b0 + C.shape[0]] = formula(tp, fp, npos - tp, nneg - fp).T
         return out
 
     return scorer
@@ -421,7 +447,7 @@ def _r2_scores(metric, y, P, indices, n_jobs):
     counts = _counts(indices, P.shape[1])
     out = np.empty((sq_err.shape[1], counts.shape[0]))
     for b0 in range(0, counts.shape[0], 4 * CHUNK):
-        C = counts[b0:b0 + 4 * CHUNK].astype(float)
+        C = counts[b0 : b0 + 4 * CHUNK].astype(float)
         w = C.sum(axis=1)
         drawn = C > 0
         constant = np.where(drawn, y, -np.inf).max(axis=1) == np.where(drawn, y, np.inf).min(axis=1)
@@ -432,7 +458,7 @@ def _r2_scores(metric, y, P, indices, n_jobs):
         with np.errstate(invalid="ignore", divide="ignore"):
             r2 = 1.0 - ss_res / ss_tot[:, None]
         r2 = np.where(ss_res == 0, 1.0, np.where(ss_tot[:, None] == 0, 0.0, r2))
-        out[:, b0:b0 + C.shape[0]] = r2.T
+        out[:, b0 : b0 + C.shape[0]] = r2.T
     return out[inverse]
 
 
@@ -506,8 +532,11 @@ def _observed(metric, y, P, n_jobs, teams):
     scores = _scorer(metric)(metric, y, P, full, n_jobs)[:, 0]
     if np.isnan(scores).any():
         names = ", ".join(repr(teams[i]) for i in np.flatnonzero(np.isnan(scores))[:10])
-        raise MetricError(f"{metric.name} is undefined on the full test set", where=f"teams {names}",
-                          fix="check the test labels and predictions")
+        raise MetricError(
+            f"{metric.name} is undefined on the full test set",
+            where=f"teams {names}",
+            fix="check the test labels and predictions",
+        )
     return scores
 
 
@@ -601,13 +630,15 @@ class BootstrapResult(_PicklesMetricByName):
         """Fraction of resamples in which each team (row) takes each rank (column)."""
         T = len(self.teams)
         freq = np.stack([np.bincount(r - 1, minlength=T) for r in self.ranks]) / self.ranks.shape[1]
-        return pd.DataFrame(freq, index=pd.Index(self.teams, name="team"),
-                            columns=pd.Index(np.arange(1, T + 1), name="rank"))
+        return pd.DataFrame(
+            freq, index=pd.Index(self.teams, name="team"), columns=pd.Index(np.arange(1, T + 1), name="rank")
+        )
 
     def winner_frequency(self) -> pd.Series:
         """Fraction of resamples in which each team ranks first (ties count for all)."""
-        return pd.Series((self.ranks == 1).mean(axis=1), index=pd.Index(self.teams, name="team"),
-                         name="winner_frequency")
+        return pd.Series(
+            (self.ranks == 1).mean(axis=1), index=pd.Index(self.teams, name="team"), name="winner_frequency"
+        )
 
     def stability(self) -> pd.Series:
         """Kendall's tau between the full-data ranking and the resampled rankings."""
@@ -616,8 +647,9 @@ class BootstrapResult(_PicklesMetricByName):
             values = dict(mean=np.nan, std=np.nan, q_low=np.nan, median=np.nan, q_high=np.nan)
         else:
             q = np.quantile(tau, [self.alpha / 2, 0.5, 1 - self.alpha / 2])
-            values = dict(mean=tau.mean(), std=tau.std(ddof=1) if tau.size > 1 else 0.0,
-                          q_low=q[0], median=q[1], q_high=q[2])
+            values = dict(
+                mean=tau.mean(), std=tau.std(ddof=1) if tau.size > 1 else 0.0, q_low=q[0], median=q[1], q_high=q[2]
+            )
         return pd.Series({**values, "n": int(tau.size)}, name="kendall_tau")
 
     def summary(self) -> pd.DataFrame:
@@ -625,36 +657,50 @@ class BootstrapResult(_PicklesMetricByName):
         ci = self.confidence_intervals()
         q = self.alpha / 2
         rank_low, rank_med, rank_high = np.quantile(self.ranks, [q, 0.5, 1 - q], axis=1, method="inverted_cdf")
-        df = pd.DataFrame({
-            "score": self.observed,
-            "ci_low": ci["ci_low"].to_numpy(),
-            "ci_high": ci["ci_high"].to_numpy(),
-            "rank": self.observed_ranks,
-            "median_rank": rank_med.astype(int),
-            "rank_ci_low": rank_low.astype(int),
-            "rank_ci_high": rank_high.astype(int),
-            "mean_rank": self.ranks.mean(axis=1),
-            "winner_frequency": self.winner_frequency().to_numpy(),
-        }, index=pd.Index(self.teams, name="team"))
+        df = pd.DataFrame(
+            {
+                "score": self.observed,
+                "ci_low": ci["ci_low"].to_numpy(),
+                "ci_high": ci["ci_high"].to_numpy(),
+                "rank": self.observed_ranks,
+                "median_rank": rank_med.astype(int),
+                "rank_ci_low": rank_low.astype(int),
+                "rank_ci_high": rank_high.astype(int),
+                "mean_rank": self.ranks.mean(axis=1),
+                "winner_frequency": self.winner_frequency().to_numpy(),
+            },
+            index=pd.Index(self.teams, name="team"),
+        )
         return df.iloc[np.argsort(self.observed_ranks, kind="stable")]
 
     def _repr_html_(self) -> str:
         st = self.stability()
-        head = (f"<p><b>Paired bootstrap</b> of {html.escape(self.metric.name)} {self.metric.arrow}: "
-                f"{self.replicates.shape[1]} valid resamples of {self.n_resamples}"
-                f"{f' ({self.n_invalid} undefined, dropped)' if self.n_invalid else ''}; "
-                f"{100 * (1 - self.alpha):g}% percentile intervals. Ranking stability "
-                f"(Kendall's tau with the full-data ranking): mean {st['mean']:.3f}, "
-                f"{100 * (1 - self.alpha):g}% range [{st['q_low']:.3f}, {st['q_high']:.3f}].</p>")
+        head = (
+            f"<p><b>Paired bootstrap</b> of {html.escape(self.metric.name)} {self.metric.arrow}: "
+            f"{self.replicates.shape[1]} valid resamples of {self.n_resamples}"
+            f"{f' ({self.n_invalid} undefined, dropped)' if self.n_invalid else ''}; "
+            f"{100 * (1 - self.alpha):g}% percentile intervals. Ranking stability "
+            f"(Kendall's tau with the full-data ranking): mean {st['mean']:.3f}, "
+            f"{100 * (1 - self.alpha):g}% range [{st['q_low']:.3f}, {st['q_high']:.3f}].</p>"
+        )
         p = self.metric.precision
         fmt = {c: (lambda v, p=p: f"{v:.{p}f}") for c in ("score", "ci_low", "ci_high")}
         fmt.update(mean_rank=lambda v: f"{v:.2f}", winner_frequency=lambda v: f"{v:.1%}")
         return head + self.summary().to_html(formatters=fmt, escape=True)
 
 
-def paired_bootstrap(y_true, predictions, teams: Sequence[str], metric: MetricLike, *,
-                     n_resamples: int = 1000, seed=0, alpha: float = 0.05,
-                     indices=None, n_jobs: Optional[int] = None) -> BootstrapResult:
+def paired_bootstrap(
+    y_true,
+    predictions,
+    teams: Sequence[str],
+    metric: MetricLike,
+    *,
+    n_resamples: int = 1000,
+    seed=0,
+    alpha: float = 0.05,
+    indices=None,
+    n_jobs: int | None = None,
+) -> BootstrapResult:
     """Paired bootstrap over test cases: the same resamples for every team.
 
     Parameters
@@ -699,15 +745,27 @@ def paired_bootstrap(y_true, predictions, teams: Sequence[str], metric: MetricLi
     reps = scorer(metric, y, P, indices, n_jobs)
     valid = ~np.isnan(reps).any(axis=0)
     if not valid.any():
-        raise MetricError(f"{metric.name} is undefined on every resample",
-                          fix="use more test cases (both classes must be drawn) or more resamples")
+        raise MetricError(
+            f"{metric.name} is undefined on every resample",
+            fix="use more test cases (both classes must be drawn) or more resamples",
+        )
     reps = reps[:, valid]
     observed_ranks = rank_scores(observed, metric)
     ranks = rank_scores(reps, metric)
     tau = _kendall_taus(observed_ranks, ranks)
-    return BootstrapResult(teams=teams, metric=metric, observed=observed, observed_ranks=observed_ranks,
-                           replicates=reps, ranks=ranks, tau=tau, alpha=alpha,
-                           n_resamples=int(indices.shape[0]), n_invalid=int((~valid).sum()), seed=seed)
+    return BootstrapResult(
+        teams=teams,
+        metric=metric,
+        observed=observed,
+        observed_ranks=observed_ranks,
+        replicates=reps,
+        ranks=ranks,
+        tau=tau,
+        alpha=alpha,
+        n_resamples=int(indices.shape[0]),
+        n_invalid=int((~valid).sum()),
+        seed=seed,
+    )
 
 
 def _kendall_taus(reference: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -730,14 +788,20 @@ def aggregate_then_rank(y_true, predictions, teams, metric: MetricLike) -> pd.Da
     """
     metric, y, P, teams = _prepare(y_true, predictions, teams, metric)
     scores = _observed(metric, y, P, None, teams)
-    df = pd.DataFrame({"score": scores, "rank": rank_scores(scores, metric)},
-                      index=pd.Index(teams, name="team"))
+    df = pd.DataFrame({"score": scores, "rank": rank_scores(scores, metric)}, index=pd.Index(teams, name="team"))
     return df.sort_values("rank", kind="stable")
 
 
-def rank_then_aggregate(y_true, predictions, teams, metric: MetricLike, *,
-                        bootstrap: Optional[BootstrapResult] = None, n_resamples: int = 1000,
-                        seed=0) -> pd.DataFrame:
+def rank_then_aggregate(
+    y_true,
+    predictions,
+    teams,
+    metric: MetricLike,
+    *,
+    bootstrap: BootstrapResult | None = None,
+    n_resamples: int = 1000,
+    seed=0,
+) -> pd.DataFrame:
     """Rank the teams on every test case, then rank their mean rank (challengeR).
 
     With a per-case loss, teams are ranked on every case by that loss (ties take
@@ -761,17 +825,20 @@ def rank_then_aggregate(y_true, predictions, teams, metric: MetricLike, *,
         _check_same_teams(bootstrap, teams)
         mean_rank = bootstrap.ranks.mean(axis=1)
         basis = "bootstrap resamples"
-    df = pd.DataFrame({"mean_rank": mean_rank,
-                       "rank": sps.rankdata(mean_rank, method="min").astype(int)},
-                      index=pd.Index(teams, name="team"))
+    df = pd.DataFrame(
+        {"mean_rank": mean_rank, "rank": sps.rankdata(mean_rank, method="min").astype(int)},
+        index=pd.Index(teams, name="team"),
+    )
     df.attrs["basis"] = basis
     return df.sort_values("rank", kind="stable")
 
 
 def _check_same_teams(result, teams):
     if tuple(result.teams) != tuple(teams):
-        raise MetricError("the bootstrap result was computed for other teams",
-                          fix="pass the BootstrapResult of these very predictions and teams")
+        raise MetricError(
+            "the bootstrap result was computed for other teams",
+            fix="pass the BootstrapResult of these very predictions and teams",
+        )
 
 
 # =============================================================================
@@ -830,8 +897,9 @@ def _resolve_method(method: str, metric: Metric) -> str:
     if method == "auto":
         return "wilcoxon" if metric.per_case is not None else "bootstrap"
     if method == "wilcoxon" and metric.per_case is None:
-        raise MetricError(f"{metric.name} has no per-case loss for a Wilcoxon test",
-                          fix="use method='bootstrap' (or 'auto')")
+        raise MetricError(
+            f"{metric.name} has no per-case loss for a Wilcoxon test", fix="use method='bootstrap' (or 'auto')"
+        )
     return method
 
 
@@ -883,16 +951,30 @@ class SignificanceResult(_PicklesMetricByName):
         return df.sort_values("rank", kind="stable")
 
     def _repr_html_(self) -> str:
-        what = ("one-sided paired Wilcoxon signed-rank tests on per-case losses" if self.method == "wilcoxon"
-                else "one-sided paired bootstrap z-tests")
-        head = (f"<p><b>Test-based ranking</b> ({html.escape(self.metric.name)}): {what}, "
-                f"Holm-adjusted, alpha = {self.alpha:g}.</p>")
+        what = (
+            "one-sided paired Wilcoxon signed-rank tests on per-case losses"
+            if self.method == "wilcoxon"
+            else "one-sided paired bootstrap z-tests"
+        )
+        head = (
+            f"<p><b>Test-based ranking</b> ({html.escape(self.metric.name)}): {what}, "
+            f"Holm-adjusted, alpha = {self.alpha:g}.</p>"
+        )
         return head + self.ranking().to_html(escape=True)
 
 
-def pairwise_significance(y_true, predictions, teams, metric: MetricLike, *, alpha: float = 0.05,
-                          method: str = "auto", bootstrap: Optional[BootstrapResult] = None,
-                          n_resamples: int = 1000, seed=0) -> SignificanceResult:
+def pairwise_significance(
+    y_true,
+    predictions,
+    teams,
+    metric: MetricLike,
+    *,
+    alpha: float = 0.05,
+    method: str = "auto",
+    bootstrap: BootstrapResult | None = None,
+    n_resamples: int = 1000,
+    seed=0,
+) -> SignificanceResult:
     """One-sided paired tests between every ordered pair of teams, Holm-corrected.
 
     Parameters
@@ -940,8 +1022,17 @@ def pairwise_significance(y_true, predictions, teams, metric: MetricLike, *, alp
     significant = np.nan_to_num(adjusted, nan=1.0) <= alpha
     wins = significant.sum(axis=1)
     rank = sps.rankdata(-wins, method="min").astype(int)
-    return SignificanceResult(teams=teams, metric=metric, method=method, alpha=alpha, p_values=p,
-                              adjusted=adjusted, significant=significant, wins=wins, rank=rank)
+    return SignificanceResult(
+        teams=teams,
+        metric=metric,
+        method=method,
+        alpha=alpha,
+        p_values=p,
+        adjusted=adjusted,
+        significant=significant,
+        wins=wins,
+        rank=rank,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -969,15 +1060,26 @@ class TiedTop:
 
     def _repr_html_(self) -> str:
         names = ", ".join(html.escape(t) for t in self.teams)
-        head = (f"<p><b>Statistically tied at the top</b> (leader {html.escape(self.leader)}; "
-                f"{self.method} one-sided tests, Holm over {len(self.table) - 1} comparisons, "
-                f"alpha = {self.alpha:g}): {names}</p>")
+        head = (
+            f"<p><b>Statistically tied at the top</b> (leader {html.escape(self.leader)}; "
+            f"{self.method} one-sided tests, Holm over {len(self.table) - 1} comparisons, "
+            f"alpha = {self.alpha:g}): {names}</p>"
+        )
         return head + self.table.to_html(escape=True)
 
 
-def statistically_tied_top(y_true, predictions, teams, metric: MetricLike, *, alpha: float = 0.05,
-                           method: str = "auto", bootstrap: Optional[BootstrapResult] = None,
-                           n_resamples: int = 1000, seed=0) -> TiedTop:
+def statistically_tied_top(
+    y_true,
+    predictions,
+    teams,
+    metric: MetricLike,
+    *,
+    alpha: float = 0.05,
+    method: str = "auto",
+    bootstrap: BootstrapResult | None = None,
+    n_resamples: int = 1000,
+    seed=0,
+) -> TiedTop:
     """The teams whose difference with the leader the data cannot establish (for prizes).
 
     The leader (best full-data score) is compared with every other team by a
@@ -1015,17 +1117,28 @@ def statistically_tied_top(y_true, predictions, teams, metric: MetricLike, *, al
     adjusted = holm(p)
     tied = np.nan_to_num(adjusted, nan=1.0) > alpha
     tied[leader] = True
-    table = pd.DataFrame({"score": observed, "rank": ranks, "p_value": p, "p_adjusted": adjusted,
-                          "tied": tied}, index=pd.Index(teams, name="team"))
+    table = pd.DataFrame(
+        {"score": observed, "rank": ranks, "p_value": p, "p_adjusted": adjusted, "tied": tied},
+        index=pd.Index(teams, name="team"),
+    )
     table = table.iloc[np.argsort(ranks, kind="stable")]
-    return TiedTop(leader=teams[leader], teams=tuple(table.index[table["tied"]]), table=table,
-                   method=method, alpha=alpha)
+    return TiedTop(
+        leader=teams[leader], teams=tuple(table.index[table["tied"]]), table=table, method=method, alpha=alpha
+    )
 
 
-def ranking_schemes(y_true, predictions, teams, metric: MetricLike, *,
-                    bootstrap: Optional[BootstrapResult] = None,
-                    significance: Optional[SignificanceResult] = None, alpha: float = 0.05,
-                    n_resamples: int = 1000, seed=0) -> pd.DataFrame:
+def ranking_schemes(
+    y_true,
+    predictions,
+    teams,
+    metric: MetricLike,
+    *,
+    bootstrap: BootstrapResult | None = None,
+    significance: SignificanceResult | None = None,
+    alpha: float = 0.05,
+    n_resamples: int = 1000,
+    seed=0,
+) -> pd.DataFrame:
     """The three rankings side by side: aggregate-then-rank, rank-then-aggregate, test-based.
 
     Returns
@@ -1037,15 +1150,22 @@ def ranking_schemes(y_true, predictions, teams, metric: MetricLike, *,
     agg = aggregate_then_rank(y_true, predictions, teams, metric)
     if bootstrap is None and metric.per_case is None:  # both other schemes need one: draw it once
         bootstrap = paired_bootstrap(y_true, predictions, teams, metric, n_resamples=n_resamples, seed=seed)
-    rta = rank_then_aggregate(y_true, predictions, teams, metric, bootstrap=bootstrap,
-                              n_resamples=n_resamples, seed=seed)
+    rta = rank_then_aggregate(
+        y_true, predictions, teams, metric, bootstrap=bootstrap, n_resamples=n_resamples, seed=seed
+    )
     if significance is None:
-        significance = pairwise_significance(y_true, predictions, teams, metric, alpha=alpha,
-                                             bootstrap=bootstrap, n_resamples=n_resamples, seed=seed)
+        significance = pairwise_significance(
+            y_true, predictions, teams, metric, alpha=alpha, bootstrap=bootstrap, n_resamples=n_resamples, seed=seed
+        )
     test = significance.ranking()
-    return pd.DataFrame({"score": agg["score"], "aggregate_then_rank": agg["rank"],
-                         "rank_then_aggregate": rta["rank"].reindex(agg.index),
-                         "test_based": test["rank"].reindex(agg.index)})
+    return pd.DataFrame(
+        {
+            "score": agg["score"],
+            "aggregate_then_rank": agg["rank"],
+            "rank_then_aggregate": rta["rank"].reindex(agg.index),
+            "test_based": test["rank"].reindex(agg.index),
+        }
+    )
 
 
 # =============================================================================
@@ -1075,15 +1195,16 @@ class LadderResult:
     threshold: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"raw": self.raw, "released": self.released, "improved": self.improved,
-                             "threshold": self.threshold},
-                            index=pd.RangeIndex(1, len(self.raw) + 1, name="submission"))
+        return pd.DataFrame(
+            {"raw": self.raw, "released": self.released, "improved": self.improved, "threshold": self.threshold},
+            index=pd.RangeIndex(1, len(self.raw) + 1, name="submission"),
+        )
 
     def _repr_html_(self) -> str:
         return "<p><b>Ladder leaderboard</b> (Blum &amp; Hardt 2015)</p>" + self.to_frame().to_html()
 
 
-def ladder(losses, metric: Optional[MetricLike] = None, *, round_released: bool = True) -> LadderResult:
+def ladder(losses, metric: MetricLike | None = None, *, round_released: bool = True) -> LadderResult:
     """The parameter-free Ladder (Blum & Hardt, ICML 2015, Algorithm 2).
 
     With ``R_0 = inf`` and ``l_best`` the per-case losses of the last released
@@ -1114,18 +1235,24 @@ def ladder(losses, metric: Optional[MetricLike] = None, *, round_released: bool 
     if L.ndim == 1:
         L = L[None, :]
     if L.ndim != 2 or L.shape[0] == 0 or L.shape[1] < 2:
-        raise MetricError(f"the Ladder needs per-case losses of shape (submissions, cases >= 2), got {L.shape}",
-                          fix="pass one row of per-case losses per submission, in chronological order")
+        raise MetricError(
+            f"the Ladder needs per-case losses of shape (submissions, cases >= 2), got {L.shape}",
+            fix="pass one row of per-case losses per submission, in chronological order",
+        )
     if not np.isfinite(L).all():
         bad = np.flatnonzero(~np.isfinite(L).all(axis=1)) + 1
-        raise MetricError("per-case losses contain NaN or infinite values",
-                          where=f"submissions {', '.join(map(str, bad[:10]))}",
-                          fix="score complete predictions only")
+        raise MetricError(
+            "per-case losses contain NaN or infinite values",
+            where=f"submissions {', '.join(map(str, bad[:10]))}",
+            fix="score complete predictions only",
+        )
     if metric is not None:
         metric = _as_metric(metric)
         if metric.per_case is None:
-            raise MetricError(f"{metric.name} has no per-case loss; the Ladder is defined on mean losses",
-                              fix="use a metric with a per-case loss (e.g. log_loss, brier, accuracy)")
+            raise MetricError(
+                f"{metric.name} has no per-case loss; the Ladder is defined on mean losses",
+                fix="use a metric with a per-case loss (e.g. log_loss, brier, accuracy)",
+            )
     k, n = L.shape
     mean = L.mean(axis=1)
     released = np.empty(k)

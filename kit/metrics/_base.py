@@ -6,11 +6,12 @@ its direction, its bounds, its display precision and, where one exists, a
 per-case loss whose mean gives the score back (``from_mean_loss``). Leaderboards
 read the direction from here; nobody negates scores.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ..errors import MetricError
 
 TASKS = ("binary", "regression", "survival")
 
-_REGISTRY: dict[str, "Metric"] = {}
+_REGISTRY: dict[str, Metric] = {}
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Metric:
     precision: int
     description: str
     #: ``per_case(y_true, y_pred) -> losses`` (lower is better for every case)
-    per_case: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = field(default=None, repr=False)
+    per_case: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     #: turns the mean of the per-case losses back into the score
     from_mean_loss: Callable[[float], float] = field(default=lambda m: m, repr=False)
     #: binary metrics that need both classes present in y_true
@@ -83,8 +84,9 @@ class Metric:
 
 def register(metric: Metric) -> Metric:
     if metric.task not in TASKS:
-        raise MetricError(f"unknown task {metric.task!r} for metric {metric.name!r}",
-                          fix=f"use one of {', '.join(TASKS)}")
+        raise MetricError(
+            f"unknown task {metric.task!r} for metric {metric.name!r}", fix=f"use one of {', '.join(TASKS)}"
+        )
     if metric.name in _REGISTRY:
         raise MetricError(f"metric {metric.name!r} is already registered")
     _REGISTRY[metric.name] = metric
@@ -115,8 +117,10 @@ def check_inputs(metric: Metric, y_true, y_pred):
     if y_pred.ndim == 2 and y_pred.shape[1] == 1:
         y_pred = y_pred[:, 0]
     if y_pred.ndim != 1:
-        raise MetricError(f"{metric.name}: predictions must be one value per case, got shape {y_pred.shape}",
-                          fix="pass a 1-d array (for binary tasks: the probability of the positive class)")
+        raise MetricError(
+            f"{metric.name}: predictions must be one value per case, got shape {y_pred.shape}",
+            fix="pass a 1-d array (for binary tasks: the probability of the positive class)",
+        )
     if metric.task == "survival":
         y_true = _survival_target(metric, y_true)
         n_true = len(y_true[0])
@@ -133,18 +137,22 @@ def check_inputs(metric: Metric, y_true, y_pred):
     if n_true != len(y_pred):
         raise MetricError(
             f"{metric.name}: inconsistent numbers of cases: y_true has {n_true}, y_pred has {len(y_pred)}",
-            fix="give exactly one prediction per case, in the same order as the labels")
+            fix="give exactly one prediction per case, in the same order as the labels",
+        )
     if len(y_pred) == 0:
         raise MetricError(f"{metric.name}: no cases to score")
     if not np.all(np.isfinite(y_pred)):
-        raise MetricError(f"{metric.name}: predictions contain NaN or infinite values",
-                          fix="replace them with finite numbers")
+        raise MetricError(
+            f"{metric.name}: predictions contain NaN or infinite values", fix="replace them with finite numbers"
+        )
     if metric.task == "binary":
         if not np.all(np.isin(y_true, (0.0, 1.0))):
             raise MetricError(f"{metric.name}: binary labels must be 0 or 1")
         if np.any((y_pred < 0) | (y_pred > 1)):
-            raise MetricError(f"{metric.name}: binary predictions are probabilities and must lie in [0, 1]",
-                              fix="predict the probability of the positive class (predict_proba(...)[:, 1])")
+            raise MetricError(
+                f"{metric.name}: binary predictions are probabilities and must lie in [0, 1]",
+                fix="predict the probability of the positive class (predict_proba(...)[:, 1])",
+            )
         if metric.needs_both_classes and len(np.unique(y_true)) < 2:
             raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
     elif metric.task == "regression":
@@ -161,8 +169,7 @@ def _survival_target(metric: Metric, y_true):
     else:
         arr = np.asarray(y_true, dtype=float)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise MetricError(
-                f"{metric.name}: survival targets need two columns (event, time), got shape {arr.shape}")
+            raise MetricError(f"{metric.name}: survival targets need two columns (event, time), got shape {arr.shape}")
         event, time = arr[:, 0], arr[:, 1]
     event = np.asarray(event)
     time = np.asarray(time, dtype=float)

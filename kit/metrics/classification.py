@@ -1,4 +1,5 @@
 """Binary classification metrics. Predictions are probabilities of the positive class."""
+
 from __future__ import annotations
 
 import math
@@ -21,44 +22,112 @@ def _log_loss_cases(y, p):
     return -(y * np.log(p) + (1 - y) * np.log1p(-p))
 
 
-register(Metric(
-    name="roc_auc", func=skm.roc_auc_score, task="binary", greater_is_better=True,
-    lower=0.0, upper=1.0, precision=4, needs_both_classes=True,
-    description="Area under the ROC curve (scikit-learn roc_auc_score)."))
+register(
+    Metric(
+        name="roc_auc",
+        func=skm.roc_auc_score,
+        task="binary",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        needs_both_classes=True,
+        description="Area under the ROC curve (scikit-learn roc_auc_score).",
+    )
+)
 
-register(Metric(
-    name="average_precision", func=skm.average_precision_score, task="binary",
-    greater_is_better=True, lower=0.0, upper=1.0, precision=4, needs_both_classes=True,
-    description="Average precision, the area under the precision-recall curve (scikit-learn)."))
+register(
+    Metric(
+        name="average_precision",
+        func=skm.average_precision_score,
+        task="binary",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        needs_both_classes=True,
+        description="Average precision, the area under the precision-recall curve (scikit-learn).",
+    )
+)
 
-register(Metric(
-    name="log_loss", func=lambda y, p: skm.log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1]),
-    task="binary", greater_is_better=False, lower=0.0, upper=math.inf, precision=4,
-    per_case=_log_loss_cases,
-    description="Binary cross-entropy of the predicted probabilities (scikit-learn log_loss)."))
+register(
+    Metric(
+        name="log_loss",
+        func=lambda y, p: skm.log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1]),
+        task="binary",
+        greater_is_better=False,
+        lower=0.0,
+        upper=math.inf,
+        precision=4,
+        per_case=_log_loss_cases,
+        description="Binary cross-entropy of the predicted probabilities (scikit-learn log_loss).",
+    )
+)
 
-register(Metric(
-    name="brier", func=skm.brier_score_loss, task="binary", greater_is_better=False,
-    lower=0.0, upper=1.0, precision=4, per_case=lambda y, p: (p - y) ** 2,
-    description="Brier score: mean squared error of the probabilities (scikit-learn brier_score_loss)."))
+register(
+    Metric(
+        name="brier",
+        func=skm.brier_score_loss,
+        task="binary",
+        greater_is_better=False,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        per_case=lambda y, p: (p - y) ** 2,
+        description="Brier score: mean squared error of the probabilities (scikit-learn brier_score_loss).",
+    )
+)
 
-register(Metric(
-    name="accuracy", func=lambda y, p: skm.accuracy_score(y, _labels(p)), task="binary",
-    greater_is_better=True, lower=0.0, upper=1.0, precision=4,
-    per_case=lambda y, p: (_labels(p) != y).astype(float), from_mean_loss=lambda m: 1.0 - m,
-    description=f"Accuracy of the labels p >= {THRESHOLD} (scikit-learn accuracy_score)."))
+register(
+    Metric(
+        name="accuracy",
+        func=lambda y, p: skm.accuracy_score(y, _labels(p)),
+        task="binary",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        per_case=lambda y, p: (_labels(p) != y).astype(float),
+        from_mean_loss=lambda m: 1.0 - m,
+        description=f"Accuracy of the labels p >= {THRESHOLD} (scikit-learn accuracy_score).",
+    )
+)
 
-register(Metric(
-    name="balanced_accuracy", func=lambda y, p: skm.balanced_accuracy_score(y, _labels(p)),
-    task="binary", greater_is_better=True, lower=0.0, upper=1.0, precision=4,
-    description=f"Mean of sensitivity and specificity at p >= {THRESHOLD} (scikit-learn)."))
+register(
+    Metric(
+        name="balanced_accuracy",
+        func=lambda y, p: skm.balanced_accuracy_score(y, _labels(p)),
+        task="binary",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        description=f"Mean of sensitivity and specificity at p >= {THRESHOLD} (scikit-learn).",
+    )
+)
 
-register(Metric(
-    name="f1", func=lambda y, p: skm.f1_score(y, _labels(p), zero_division=0.0), task="binary",
-    greater_is_better=True, lower=0.0, upper=1.0, precision=4,
-    description=f"F1 score of the positive class at p >= {THRESHOLD} (scikit-learn f1_score)."))
+register(
+    Metric(
+        name="f1",
+        func=lambda y, p: skm.f1_score(y, _labels(p), zero_division=0.0),
+        task="binary",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        description=f"F1 score of the positive class at p >= {THRESHOLD} (scikit-learn f1_score).",
+    )
+)
 
-register(Metric(
-    name="mcc", func=lambda y, p: skm.matthews_corrcoef(y, _labels(p)), task="binary",
-    greater_is_better=True, lower=-1.0, upper=1.0, precision=4,
-    description=f"Matthews correlation coefficient at p >= {THRESHOLD} (scikit-learn)."))
+register(
+    Metric(
+        name="mcc",
+        func=lambda y, p: skm.matthews_corrcoef(y, _labels(p)),
+        task="binary",
+        greater_is_better=True,
+        lower=-1.0,
+        upper=1.0,
+        precision=4,
+        description=f"Matthews correlation coefficient at p >= {THRESHOLD} (scikit-learn).",
+    )
+)

@@ -1,4 +1,5 @@
 """Regression metrics."""
+
 from __future__ import annotations
 
 import math
@@ -8,18 +9,44 @@ from sklearn import metrics as skm
 
 from ._base import Metric, register
 
-register(Metric(
-    name="rmse", func=skm.root_mean_squared_error, task="regression", greater_is_better=False,
-    lower=0.0, upper=math.inf, precision=3, per_case=lambda y, p: (p - y) ** 2,
-    from_mean_loss=math.sqrt,
-    description="Root mean squared error (scikit-learn root_mean_squared_error)."))
+register(
+    Metric(
+        name="rmse",
+        func=skm.root_mean_squared_error,
+        task="regression",
+        greater_is_better=False,
+        lower=0.0,
+        upper=math.inf,
+        precision=3,
+        per_case=lambda y, p: (p - y) ** 2,
+        from_mean_loss=math.sqrt,
+        description="Root mean squared error (scikit-learn root_mean_squared_error).",
+    )
+)
 
-register(Metric(
-    name="mae", func=skm.mean_absolute_error, task="regression", greater_is_better=False,
-    lower=0.0, upper=math.inf, precision=3, per_case=lambda y, p: np.abs(p - y),
-    description="Mean absolute error (scikit-learn mean_absolute_error)."))
+register(
+    Metric(
+        name="mae",
+        func=skm.mean_absolute_error,
+        task="regression",
+        greater_is_better=False,
+        lower=0.0,
+        upper=math.inf,
+        precision=3,
+        per_case=lambda y, p: np.abs(p - y),
+        description="Mean absolute error (scikit-learn mean_absolute_error).",
+    )
+)
 
-register(Metric(
-    name="r2", func=skm.r2_score, task="regression", greater_is_better=True,
-    lower=-math.inf, upper=1.0, precision=4,
-    description="Coefficient of determination R² (scikit-learn r2_score)."))
+register(
+    Metric(
+        name="r2",
+        func=skm.r2_score,
+        task="regression",
+        greater_is_better=True,
+        lower=-math.inf,
+        upper=1.0,
+        precision=4,
+        description="Coefficient of determination R² (scikit-learn r2_score).",
+    )
+)

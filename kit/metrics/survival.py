@@ -1,4 +1,5 @@
 """Survival metrics. Predictions are risk scores: higher means earlier event."""
+
 from __future__ import annotations
 
 from ._base import Metric, register
@@ -11,7 +12,15 @@ def _c_index(y, risk):
     return concordance_index_censored(event, time, risk)[0]
 
 
-register(Metric(
-    name="c_index", func=_c_index, task="survival", greater_is_better=True,
-    lower=0.0, upper=1.0, precision=4,
-    description="Harrell's concordance index of risk scores (scikit-survival concordance_index_censored)."))
+register(
+    Metric(
+        name="c_index",
+        func=_c_index,
+        task="survival",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        description="Harrell's concordance index of risk scores (scikit-survival concordance_index_censored).",
+    )
+)

@@ -1,4 +1,5 @@
 """ipywidgets apps: the live leaderboard of notebooks/leaderboard.ipynb."""
+
 from .app import LeaderboardApp
 
 __all__ = ["LeaderboardApp"]

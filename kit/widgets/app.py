@@ -7,6 +7,7 @@ the widgets only choose what to show. It reads the ledger and never re-runs anyt
 Audiences: ``organiser`` sees everything; ``public`` (a class screen) never sees a
 private-split result while the challenge is open.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,9 +21,9 @@ import pandas as pd
 from ..challenge import list_challenges, load_challenge
 from ..errors import KitError
 from ..grading.grader import DEFAULT_WORKDIR, ledger_path
-from ..ledger import Ledger
 from ..leaderboard import leaderboard, render
 from ..leaderboard.render import _cells
+from ..ledger import Ledger
 
 AUDIENCES = ("organiser", "public")
 SORTABLE = ("rank", "team", "score", "entries", "submitted_at")
@@ -38,9 +39,18 @@ _CSS = """<style>
 class LeaderboardApp:
     """A live, widget-based leaderboard. Display it in a notebook or serve it with Voilà."""
 
-    def __init__(self, challenge: str | None = None, *, workdir=DEFAULT_WORKDIR, root=None,
-                 audience: str = "organiser", refresh_seconds: float = 0, export_dir=None,
-                 n_resamples: int = 1000, now: datetime | None = None):
+    def __init__(
+        self,
+        challenge: str | None = None,
+        *,
+        workdir=DEFAULT_WORKDIR,
+        root=None,
+        audience: str = "organiser",
+        refresh_seconds: float = 0,
+        export_dir=None,
+        n_resamples: int = 1000,
+        now: datetime | None = None,
+    ):
         if audience not in AUDIENCES:
             raise KitError(f"unknown audience {audience!r}", fix=f"use one of {', '.join(AUDIENCES)}")
         self.root = root
@@ -60,9 +70,11 @@ class LeaderboardApp:
         challenge = challenge or choices[0]
         ch = load_challenge(challenge, root=root)
         self.challenge_w = W.Dropdown(options=choices, value=ch.id, description="Challenge")
-        self.phase_w = W.ToggleButtons(options=["public", "private"],
-                                       value="public" if ch.spec.is_open(self.now) else "private",
-                                       description="Board")
+        self.phase_w = W.ToggleButtons(
+            options=["public", "private"],
+            value="public" if ch.spec.is_open(self.now) else "private",
+            description="Board",
+        )
         self.phase_w.add_class("kit-phase")
         self.selection_w = W.Dropdown(options=["best", "last", "chosen"], value="best", description="Selection")
         self.search_w = W.Text(placeholder="search a team", description="Team")
@@ -79,8 +91,10 @@ class LeaderboardApp:
         self.team_view_w.add_class("kit-team-view")
         self.plots_w = W.Output()
         self.plots_btn = W.Button(description="Draw plots", icon="bar-chart")
-        self.export_buttons = {fmt: W.Button(description=f"Export {label}", icon="download")
-                               for fmt, label in (("csv", "CSV"), ("markdown", "Markdown"), ("html", "HTML"))}
+        self.export_buttons = {
+            fmt: W.Button(description=f"Export {label}", icon="download")
+            for fmt, label in (("csv", "CSV"), ("markdown", "Markdown"), ("html", "HTML"))
+        }
         for fmt, b in self.export_buttons.items():
             b.add_class(f"kit-export-{fmt}")
             b.on_click(lambda _b, fmt=fmt: self.export(fmt))
@@ -98,18 +112,22 @@ class LeaderboardApp:
         self.refresh_w.on_click(lambda _b: self.refresh())
         self.plots_btn.on_click(lambda _b: self.draw_plots())
 
-        controls = W.VBox([
-            W.HBox([self.challenge_w, self.selection_w, self.stats_w]),
-            self.phase_w,
-            W.HBox([self.search_w, self.sort_w, self.desc_w, self.refresh_w]),
-            self.status_w,
-        ])
-        tabs = W.Tab(children=[
-            W.VBox([W.HTML(_CSS), self.table_w]),
-            W.VBox([self.team_w, self.team_view_w]),
-            W.VBox([self.plots_btn, self.plots_w]),
-            W.VBox([W.HBox([*self.export_buttons.values(), self.card_btn]), self.export_w]),
-        ])
+        controls = W.VBox(
+            [
+                W.HBox([self.challenge_w, self.selection_w, self.stats_w]),
+                self.phase_w,
+                W.HBox([self.search_w, self.sort_w, self.desc_w, self.refresh_w]),
+                self.status_w,
+            ]
+        )
+        tabs = W.Tab(
+            children=[
+                W.VBox([W.HTML(_CSS), self.table_w]),
+                W.VBox([self.team_w, self.team_view_w]),
+                W.VBox([self.plots_btn, self.plots_w]),
+                W.VBox([W.HBox([*self.export_buttons.values(), self.card_btn]), self.export_w]),
+            ]
+        )
         for i, title in enumerate(("Leaderboard", "Team", "Plots", "Export")):
             tabs.set_title(i, title)
         self.widget = W.VBox([controls, tabs])
@@ -128,8 +146,7 @@ class LeaderboardApp:
         return load_challenge(self.challenge_w.value, root=self.root)
 
     def _private_hidden(self) -> bool:
-        return (self.audience == "public" and self.phase_w.value == "private"
-                and self.challenge.spec.is_open(self.now))
+        return self.audience == "public" and self.phase_w.value == "private" and self.challenge.spec.is_open(self.now)
 
     def _ledger(self) -> Ledger | None:
         path = ledger_path(self.workdir)
@@ -140,29 +157,37 @@ class LeaderboardApp:
         ch = self.challenge
         self.board, self.statistics = None, None
         if self._private_hidden():
-            self.status_w.value = (f"<b>The private leaderboard is published after the challenge closes on "
-                                   f"{ch.spec.closes:%Y-%m-%d %H:%M} UTC.</b>")
+            self.status_w.value = (
+                f"<b>The private leaderboard is published after the challenge closes on "
+                f"{ch.spec.closes:%Y-%m-%d %H:%M} UTC.</b>"
+            )
             self.table_w.value = ""
             self._update_teams([])
             return
         ledger = self._ledger()
         if ledger is None:
-            self.status_w.value = f"No ledger yet in <code>{html.escape(str(self.workdir))}</code>: grade submissions first."
+            self.status_w.value = (
+                f"No ledger yet in <code>{html.escape(str(self.workdir))}</code>: grade submissions first."
+            )
             self.table_w.value = ""
             return
         with ledger:
-            self.board = leaderboard(ch, ledger=ledger, phase=self.phase_w.value, selection=self.selection_w.value,
-                                     now=self.now)
+            self.board = leaderboard(
+                ch, ledger=ledger, phase=self.phase_w.value, selection=self.selection_w.value, now=self.now
+            )
             self._last_seen = self._ledger_mark(ledger)
             if self.stats_w.value and self.board.table["rank"].notna().sum() > 0:
                 from ..leaderboard.uncertainty import add_intervals, board_statistics
+
                 self.statistics = board_statistics(self.board, ledger, n_resamples=self.n_resamples)
                 add_intervals(self.board, self.statistics)
             self._history = ledger.latest_runs(ch.id)
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
-        self.status_w.value = (f"{html.escape(ch.spec.title)} &mdash; {self.board.phase} board, "
-                               f"{len(self.board)} teams; updated {stamp}"
-                               + "".join(f"<br><i>{html.escape(n)}</i>" for n in self.board.notes))
+        self.status_w.value = (
+            f"{html.escape(ch.spec.title)} &mdash; {self.board.phase} board, "
+            f"{len(self.board)} teams; updated {stamp}"
+            + "".join(f"<br><i>{html.escape(n)}</i>" for n in self.board.notes)
+        )
         self._show_table()
         self._update_teams(sorted(self._history["team"].unique()) if len(self._history) else [])
 
@@ -191,14 +216,17 @@ class LeaderboardApp:
         if self.board is None:
             return
         import copy
+
         shown = copy.copy(self.board)
         shown.table = self.view()
         header, rows = _cells(shown)
         tied = shown.table["tied_top"].tolist() if "tied_top" in shown.table.columns else [False] * len(rows)
         e = html.escape
         head = "".join(f"<th>{e(h)}</th>" for h in header)
-        body = "".join(f'<tr class="{"kit-tied" if t else ""}">' + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>"
-                       for r, t in zip(rows, tied))
+        body = "".join(
+            f'<tr class="{"kit-tied" if t else ""}">' + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>"
+            for r, t in zip(rows, tied, strict=True)
+        )
         self.table_w.value = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     # -- team view ----------------------------------------------------------------------
@@ -227,38 +255,49 @@ class LeaderboardApp:
             pub = scores.get(f"public.{primary}", pd.Series(dtype=float)).get(rec.submission_id)
             priv = scores.get(f"private.{primary}", pd.Series(dtype=float)).get(rec.submission_id)
             error = (rec.error or "").splitlines()[0] if isinstance(rec.error, str) else ""
-            feedback = f'<a href="{e(str(rec.feedback_path))}">feedback</a>' if isinstance(rec.feedback_path, str) else ""
+            feedback = (
+                f'<a href="{e(str(rec.feedback_path))}">feedback</a>' if isinstance(rec.feedback_path, str) else ""
+            )
             rows.append(
                 f"<tr><td>{rec.submission_id}</td><td>{e(str(rec.submitted_at)[:19].replace('T', ' '))}</td>"
                 f"<td>{e(rec.filename)}</td><td>{e(str(rec.status or 'pending'))}</td>"
                 f"<td>{e(metric.format(pub) if pub is not None else '')}</td>"
                 + (f"<td>{e(metric.format(priv) if priv is not None else '')}</td>" if show_private else "")
-                + f"<td>{e(error)}</td><td>{feedback}</td></tr>")
+                + f"<td>{e(error)}</td><td>{feedback}</td></tr>"
+            )
         priv_head = f"<th>private {e(primary)}</th>" if show_private else ""
         self.team_view_w.value = (
             f"<h4>{e(team)}: {len(hist)} submission(s)</h4><table><thead><tr><th>#</th><th>handed in</th>"
             f"<th>file</th><th>status</th><th>public {e(primary)}</th>{priv_head}<th>error</th><th></th></tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        )
 
     # -- plots --------------------------------------------------------------------------
     def figures(self) -> dict:
         """The board's figures by name (matplotlib Figures), from kit.leaderboard.plots."""
         from ..leaderboard.figures import board_figures
         from ..leaderboard.uncertainty import board_statistics
+
         if self.board is None or self.board.table["rank"].notna().sum() == 0:
             return {}
         with Ledger(ledger_path(self.workdir)) as led:
             st = self.statistics or board_statistics(self.board, led, n_resamples=self.n_resamples)
             history = led.latest_runs(self.challenge.id)
             scores = led.scores(self.challenge.id)
-        return board_figures(self.board, st, history=history, scores=scores,
-                             show_private=self.audience == "organiser" or not self.challenge.spec.is_open(self.now))
+        return board_figures(
+            self.board,
+            st,
+            history=history,
+            scores=scores,
+            show_private=self.audience == "organiser" or not self.challenge.spec.is_open(self.now),
+        )
 
     def draw_plots(self) -> None:
         self.plots_w.clear_output()
         with self.plots_w:
             from IPython.display import display
-            for name, fig in self.figures().items():
+
+            for fig in self.figures().values():
                 display(fig)
 
     # -- export -------------------------------------------------------------------------
@@ -268,6 +307,7 @@ class LeaderboardApp:
             self.export_w.value = "Nothing to export."
             return None
         import copy
+
         shown = copy.copy(self.board)
         shown.table = self.view()
         ext = {"csv": "csv", "markdown": "md", "html": "html"}[fmt]
@@ -280,6 +320,7 @@ class LeaderboardApp:
     def export_card(self):
         """The data card (kit.cards.export_card): with the final board once the challenge is closed."""
         from ..cards import export_card
+
         out = self.export_dir / f"{self.challenge.id}-data-card"
         try:
             result = export_card(self.challenge.id, workdir=self.workdir, root=self.root, out_dir=out, now=self.now)
@@ -292,6 +333,7 @@ class LeaderboardApp:
     # -- live refresh ----------------------------------------------------------------------
     def start_auto_refresh(self, seconds: float) -> None:
         """Refresh whenever the ledger changes, checking every ``seconds``."""
+
         async def loop():
             while True:
                 await asyncio.sleep(seconds)
@@ -302,6 +344,7 @@ class LeaderboardApp:
                     mark = self._ledger_mark(ledger)
                 if mark != self._last_seen:
                     self.refresh()
+
         try:
             self._task = asyncio.get_event_loop().create_task(loop())
         except RuntimeError:  # no running loop (plain Python): refresh by hand

@@ -1,4 +1,5 @@
 """The leaderboard notebook (notebooks/leaderboard.ipynb) and serving it with Voilà (`kit board`)."""
+
 from __future__ import annotations
 
 import os
@@ -23,21 +24,24 @@ def board_notebook():
             "team, sort, tick *intervals* for the paired bootstrap confidence intervals and rank ranges, see a\n"
             "team's history, draw the plots, export the board. It refreshes itself when new results arrive.\n\n"
             "`kit board ID` serves this notebook with Voilà for a class screen; papermill can run it headless.\n"
-            "The next cell holds its parameters (environment variables set by `kit board`)."),
+            "The next cell holds its parameters (environment variables set by `kit board`)."
+        ),
         new_code_cell(
             "import os\n\n"
             'challenge = os.environ.get("KIT_BOARD_CHALLENGE", "breast-cancer")\n'
             'workdir = os.environ.get("KIT_BOARD_WORKDIR", "../kit-demo")  # where the ledger is\n'
             'root = os.environ.get("KIT_BOARD_ROOT") or None  # folder of starter_kits/ and grading/\n'
-            'audience = os.environ.get("KIT_BOARD_AUDIENCE", "organiser")  # or "public": no private results while open\n'
+            'audience = os.environ.get("KIT_BOARD_AUDIENCE", "organiser")  # "public": no private results while open\n'
             'refresh_seconds = float(os.environ.get("KIT_BOARD_REFRESH", "10"))\n'
             'export_dir = os.environ.get("KIT_BOARD_EXPORTS") or None',
-            metadata={"tags": ["parameters"]}),
+            metadata={"tags": ["parameters"]},
+        ),
         new_code_cell(
             "from kit.widgets import LeaderboardApp\n\n"
             "app = LeaderboardApp(challenge, workdir=workdir, root=root, audience=audience,\n"
             "                     refresh_seconds=refresh_seconds, export_dir=export_dir)\n"
-            "app"),
+            "app"
+        ),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -45,7 +49,6 @@ def board_notebook():
     for i, c in enumerate(nb.cells):
         c["id"] = f"cell-{i:02d}"
     return nb
-
 
 
 def notebook_path(root=None) -> Path:
@@ -58,21 +61,40 @@ def notebook_path(root=None) -> Path:
     return tmp
 
 
-def voila_command(challenge, *, workdir, root=None, audience="organiser", port=8866, ip="127.0.0.1",
-                  refresh_seconds=10.0, export_dir=None) -> tuple[list[str], dict]:
+def voila_command(
+    challenge,
+    *,
+    workdir,
+    root=None,
+    audience="organiser",
+    port=8866,
+    ip="127.0.0.1",
+    refresh_seconds=10.0,
+    export_dir=None,
+) -> tuple[list[str], dict]:
     """The Voilà command line and environment that serve the board of ``challenge``."""
     ch = load_challenge(challenge, root=root)
     env = dict(os.environ)
-    env.update({
-        "KIT_BOARD_CHALLENGE": ch.id,
-        "KIT_BOARD_WORKDIR": str(Path(workdir).resolve()),
-        "KIT_BOARD_ROOT": str(ch.root.resolve()),
-        "KIT_BOARD_AUDIENCE": audience,
-        "KIT_BOARD_REFRESH": str(refresh_seconds),
-        "KIT_BOARD_EXPORTS": str(Path(export_dir).resolve()) if export_dir else "",
-    })
-    cmd = [sys.executable, "-m", "voila", str(notebook_path(ch.root)), f"--port={port}", "--no-browser",
-           f"--Voila.ip={ip}", "--show_tracebacks=True"]
+    env.update(
+        {
+            "KIT_BOARD_CHALLENGE": ch.id,
+            "KIT_BOARD_WORKDIR": str(Path(workdir).resolve()),
+            "KIT_BOARD_ROOT": str(ch.root.resolve()),
+            "KIT_BOARD_AUDIENCE": audience,
+            "KIT_BOARD_REFRESH": str(refresh_seconds),
+            "KIT_BOARD_EXPORTS": str(Path(export_dir).resolve()) if export_dir else "",
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook_path(ch.root)),
+        f"--port={port}",
+        "--no-browser",
+        f"--Voila.ip={ip}",
+        "--show_tracebacks=True",
+    ]
     return cmd, env
 
 

@@ -5,11 +5,11 @@ with in ``metadata.adversarial``. Each runs with a cold and with a warm kernel; 
 each run the host is checked: nothing of the run is still running, nothing hidden was
 seen, nothing got out.
 """
+
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -24,8 +24,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 DATA = REPO / "starter_kits" / "breast-cancer" / "data"
 NOTEBOOKS = sorted(HERE.glob("*.ipynb"))
-LIMITS = Limits(wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6,
-                file_size_mb=2, output_mb=1)
+LIMITS = Limits(
+    wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6, file_size_mb=2, output_mb=1
+)
 CANARY = "KIT_TEST_CANARY_d41d8cd98f00"
 
 pytestmark = [
@@ -82,9 +83,15 @@ def test_adversarial_notebook_is_contained(notebook, mode, tmp_path, request):
     (hidden / "labels.csv").write_text("case_id,malignant\ncase-0002,1\n")
     work = tmp_path / "work"
     out = tmp_path / "executed.ipynb"
-    result = run_notebook(notebook, out, work_dir=work, data_dir=DATA, limits=LIMITS,
-                          parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
-                          pool=request.getfixturevalue("pool") if mode == "warm" else None)
+    result = run_notebook(
+        notebook,
+        out,
+        work_dir=work,
+        data_dir=DATA,
+        limits=LIMITS,
+        parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
+        pool=request.getfixturevalue("pool") if mode == "warm" else None,
+    )
 
     assert result.status in expect["expect_status"], (result.status, result.reason)
     assert expect["expect_reason"] in result.reason

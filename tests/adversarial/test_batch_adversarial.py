@@ -1,9 +1,9 @@
 """Hostile hand-ins inside a real batch: `kit grade` contains each one, records a clear reason,
 and grades the honest submissions of the same batch exactly as it would alone."""
+
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from kit.challenge import load_challenge
 from kit.demo import Variant, make_variant
 from kit.execution.sandbox import find_bwrap
 from kit.grading import grade, open_ledger
-from kit.grading.scoring import read_labels, score_file
+from kit.labels import read_labels
+from kit.scoring import score_file
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = sorted(HERE.glob("*.ipynb"))
@@ -28,7 +29,7 @@ pytestmark = [
 # extra hostile hand-ins built on the starter notebook: they do the honest work, then attack
 ATTACKS = {
     "loop_forever": "while True:\n    pass",
-    "overwrite_others": '''
+    "overwrite_others": """
 import glob, os
 hits = []
 for pattern in ["/work/**/ledger.sqlite", "/work/**/store/*", "/tmp/**/ledger.sqlite", "/tmp/**/store/*",
@@ -41,8 +42,8 @@ for pattern in ["/work/**/ledger.sqlite", "/work/**/store/*", "/tmp/**/ledger.sq
             hits.append(path)
         except OSError:
             pass
-print("overwrote:", hits)''',
-    "perfect_score_trick": '''
+print("overwrote:", hits)""",
+    "perfect_score_trick": """
 # claims a perfect score every way it can think of; only the parsed predictions file counts
 import json, pathlib
 print("roc_auc: 1.0000 (public) 1.0000 (private)")
@@ -51,20 +52,27 @@ pathlib.Path("results.json").write_text(json.dumps({"status": "scored", "scores"
 class AlwaysEqual(float):
     def __eq__(self, other): return True
 try:
-    import kit.grading.scoring as s
+    import kit.scoring as s
     s.score_file(kit.load_challenge("breast-cancer"), None, predictions_path)
 except Exception as exc:
     print("no labels here:", type(exc).__name__)
 predictions[TARGET] = predictions[TARGET].round(0)  # and its real predictions are cruder than before
-predictions.to_csv(predictions_path, index=False)''',
+predictions.to_csv(predictions_path, index=False)""",
 }
 
 
 def tight_limits(root: Path) -> None:
     spec = root / "starter_kits" / "breast-cancer" / "challenge.yml"
     text = spec.read_text()
-    for key, value in {"wall_seconds": 25, "cell_seconds": 12, "cpu_seconds": 30, "memory_mb": 1024,
-                       "processes": 16, "file_size_mb": 5, "output_mb": 1}.items():
+    for key, value in {
+        "wall_seconds": 25,
+        "cell_seconds": 12,
+        "cpu_seconds": 30,
+        "memory_mb": 1024,
+        "processes": 16,
+        "file_size_mb": 5,
+        "output_mb": 1,
+    }.items():
         old = next(line for line in text.splitlines() if line.strip().startswith(f"{key}:"))
         text = text.replace(old, f"  {key}: {value}")
     spec.write_text(text)
@@ -117,8 +125,10 @@ def test_a_hostile_batch_is_contained_and_the_honest_are_graded(root, workdir, t
         assert e.submission_id is not None and e.status in ("scored", "failed", "invalid"), (team, e)
         if e.status != "scored":
             assert e.error.strip(), f"{team}: no reason recorded"
-    assert "limit" in by["loop_forever"].error and "make the notebook fit the challenge's limits" in by[
-        "loop_forever"].error
+    assert (
+        "limit" in by["loop_forever"].error
+        and "make the notebook fit the challenge's limits" in by["loop_forever"].error
+    )
     assert by["exit_early"].status == "failed" and "predictions" in by["exit_early"].error
     trick = by["perfect_score_trick"]
     assert trick.status == "scored" and trick.score < 0.99, "the printed and written 'perfect' scores are ignored"

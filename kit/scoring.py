@@ -4,7 +4,11 @@ Scoring only ever reads parsed prediction files (numbers in a CSV), never
 anything a participant's notebook displayed or returned. For each submission it
 computes every metric of the spec on the public and on the private split,
 keeps the per-case losses, and writes a machine-readable result.
+
+This module imports nothing of :mod:`kit.grading`: the trusted kernel that runs the
+grading notebook imports it (and the metrics, the spec and the labels) and nothing more.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,31 +21,11 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from ..challenge import Challenge, load_challenge
-from ..errors import KitError, MetricError
-from ..metrics import get_metric
-from ..submission import read_predictions
-
-SPLITS = ("public", "private")
-
-
-def read_labels(challenge: Challenge, labels_path=None) -> pd.DataFrame:
-    spec = challenge.spec
-    path = Path(labels_path or challenge.path("labels"))
-    labels = pd.read_csv(path, dtype={spec.id_column: str})
-    need = [spec.id_column, *spec.target, "split"]
-    missing = [c for c in need if c not in labels.columns]
-    if missing:
-        raise KitError(f"labels file lacks column(s) {missing}", where=str(path),
-                       fix=f"run `kit prepare {spec.id}` to regenerate it")
-    return labels
-
-
-def y_true_of(challenge: Challenge, labels: pd.DataFrame) -> np.ndarray:
-    spec = challenge.spec
-    if spec.task == "survival":
-        return labels[spec.target].to_numpy(dtype=float)
-    return labels[spec.target[0]].to_numpy(dtype=float)
+from .challenge import Challenge, load_challenge
+from .errors import KitError, MetricError
+from .labels import SPLITS, Labels, read_labels
+from .metrics import get_metric
+from .submission import read_predictions
 
 
 @dataclass
@@ -53,28 +37,33 @@ class ScoreResult:
     warnings: list = field(default_factory=list)
 
 
-def score_file(challenge: Challenge, labels: pd.DataFrame, predictions_path, name=None) -> ScoreResult:
+def score_file(challenge: Challenge, labels: Labels, predictions_path, name=None) -> ScoreResult:
     """Validate one prediction file and score it on both splits."""
     spec = challenge.spec
     try:
         preds = read_predictions(
-            predictions_path, id_column=spec.id_column, prediction_column=spec.predicted,
-            expected_ids=labels[spec.id_column].tolist(), task=spec.task,
-            max_bytes=spec.limits.file_size_mb * 1024 * 1024, name=name)
+            predictions_path,
+            id_column=spec.id_column,
+            prediction_column=spec.predicted,
+            expected_ids=labels.ids,
+            task=spec.task,
+            max_bytes=spec.limits.file_size_mb * 1024 * 1024,
+            name=name,
+        )
     except KitError as exc:
         return ScoreResult(status="invalid", error=exc.to_dict())
     p = preds[spec.predicted].to_numpy(dtype=float)
-    y = y_true_of(challenge, labels)
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
         # read_predictions has checked ids, types, finiteness and ranges: sklearn's own
         # re-validation of our fixed, well-formed calls was a tenth of the scoring time
-        return _score_arrays(challenge, labels, y, p)
+        return _score_arrays(challenge, labels, p)
 
 
-def _score_arrays(challenge: Challenge, labels: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> ScoreResult:
+def _score_arrays(challenge: Challenge, labels: Labels, p: np.ndarray) -> ScoreResult:
     spec = challenge.spec
-    split = labels["split"].to_numpy()
-    per_case = pd.DataFrame({spec.id_column: labels[spec.id_column], "split": split, "prediction": p})
+    y = labels.y_true()
+    split = labels.split
+    per_case = pd.DataFrame({spec.id_column: labels.frame[spec.id_column], "split": split, "prediction": p})
     result = ScoreResult(status="scored", per_case=per_case)
     for name in spec.metrics.all:
         metric = get_metric(name)

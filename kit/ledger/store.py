@@ -1,4 +1,4 @@
-"""The ledger: an append-only SQLite store of submissions, grading runs and scores.
+"""The ledger's store: an append-only SQLite file of submissions, grading runs and scores.
 
 It is the single source of truth: every artefact (the stored original, the
 executed notebook, the predictions, the captured output, the feedback) is
@@ -20,20 +20,21 @@ primary-metric scores, kept in step by :meth:`Ledger.add_run` in the same transa
 is an index for fast leaderboards over millions of submissions (not part of the record,
 so not append-only), and :meth:`Ledger.rebuild_board_index` rebuilds it from the record.
 """
+
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
-from .errors import LedgerError
+from ..errors import LedgerError
 
 SCHEMA_VERSION = 1
 STATUSES = ("scored", "failed", "invalid", "rejected")
@@ -118,7 +119,8 @@ BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be changed
 CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be deleted'); END;
 """
-    for t in ("submissions", "runs", "scores", "case_predictions", "selections"))
+    for t in ("submissions", "runs", "scores", "case_predictions", "selections")
+)
 
 
 def utcnow() -> str:
@@ -134,23 +136,23 @@ class RunRecord:
     stage: str
     started_at: str
     finished_at: str = field(default_factory=utcnow)
-    duration_s: Optional[float] = None
-    error_kind: Optional[str] = None
-    error: Optional[str] = None
-    cell_index: Optional[int] = None
-    traceback: Optional[str] = None
-    executed_path: Optional[str] = None
-    predictions_path: Optional[str] = None
-    output_path: Optional[str] = None
-    feedback_path: Optional[str] = None
-    per_case_path: Optional[str] = None
+    duration_s: float | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    cell_index: int | None = None
+    traceback: str | None = None
+    executed_path: str | None = None
+    predictions_path: str | None = None
+    output_path: str | None = None
+    feedback_path: str | None = None
+    per_case_path: str | None = None
     details: dict = field(default_factory=dict)
     #: {"public": {"roc_auc": 0.97, ...}, "private": {...}}
     scores: dict = field(default_factory=dict)
     #: predictions aligned to the labels' case order (scored runs)
-    case_predictions: Optional[np.ndarray] = None
+    case_predictions: np.ndarray | None = None
     #: (name, greater_is_better) of the challenge's primary metric, for the board index
-    primary: Optional[tuple] = None
+    primary: tuple | None = None
 
 
 class Ledger:
@@ -161,8 +163,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -175,11 +176,17 @@ class Ledger:
                     # a new ledger keeps board_rows in step from its first run
                     self._db.execute("INSERT INTO meta VALUES ('board_index', 'complete')")
                 elif int(row[0]) != SCHEMA_VERSION:
-                    raise LedgerError(f"ledger schema version {row[0]} is not supported (expected {SCHEMA_VERSION})",
-                                      where=str(self.path), fix="use the kit version that created this ledger")
+                    raise LedgerError(
+                        f"ledger schema version {row[0]} is not supported (expected {SCHEMA_VERSION})",
+                        where=str(self.path),
+                        fix="use the kit version that created this ledger",
+                    )
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"cannot open the ledger: {exc}", where=str(self.path),
-                              fix="check that the file is a SQLite ledger written by the kit") from None
+            raise LedgerError(
+                f"cannot open the ledger: {exc}",
+                where=str(self.path),
+                fix="check that the file is a SQLite ledger written by the kit",
+            ) from None
 
     # -- plumbing -------------------------------------------------------------
     def _tx(self):
@@ -210,24 +217,37 @@ class Ledger:
         self.close()
 
     def query(self, sql: str, params: Iterable | dict = ()) -> pd.DataFrame:
+        """Run one read-only SQL query (for :mod:`kit.ledger.queries` and checks such as
+        ``PRAGMA integrity_check``; the rest of the kit asks the ledger's own methods)."""
         with self._lock:
             return pd.read_sql_query(sql, self._db, params=params if isinstance(params, dict) else list(params))
 
     # -- writing --------------------------------------------------------------
-    def add_submission(self, *, challenge: str, team: str, kind: str, filename: str, sha256: str,
-                       size: int, stored_path: str, source: str = "",
-                       submitted_at: str | None = None) -> tuple[int, bool]:
+    def add_submission(
+        self,
+        *,
+        challenge: str,
+        team: str,
+        kind: str,
+        filename: str,
+        sha256: str,
+        size: int,
+        stored_path: str,
+        source: str = "",
+        submitted_at: str | None = None,
+    ) -> tuple[int, bool]:
         """Record a hand-in; return ``(id, created)``. The same team and content is recorded once."""
         with self._tx():
             row = self._db.execute(
-                "SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?",
-                (challenge, team, sha256)).fetchone()
+                "SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?", (challenge, team, sha256)
+            ).fetchone()
             if row:
                 return int(row[0]), False  # the same file again: recorded once
             cur = self._db.execute(
                 "INSERT INTO submissions (challenge, team, kind, filename, sha256, size, submitted_at,"
                 " stored_path, source) VALUES (?,?,?,?,?,?,?,?,?)",
-                (challenge, team, kind, filename, sha256, size, submitted_at or utcnow(), stored_path, source))
+                (challenge, team, kind, filename, sha256, size, submitted_at or utcnow(), stored_path, source),
+            )
             return int(cur.lastrowid), True
 
     def add_run(self, run: RunRecord) -> int:
@@ -238,19 +258,35 @@ class Ledger:
                 "INSERT INTO runs (submission_id, status, stage, started_at, finished_at, duration_s,"
                 " error_kind, error, cell_index, traceback, executed_path, predictions_path, output_path,"
                 " feedback_path, per_case_path, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run.submission_id, run.status, run.stage, run.started_at, run.finished_at, run.duration_s,
-                 run.error_kind, run.error, run.cell_index, run.traceback, run.executed_path,
-                 run.predictions_path, run.output_path, run.feedback_path, run.per_case_path,
-                 json.dumps(run.details, sort_keys=True, default=str)))
+                (
+                    run.submission_id,
+                    run.status,
+                    run.stage,
+                    run.started_at,
+                    run.finished_at,
+                    run.duration_s,
+                    run.error_kind,
+                    run.error,
+                    run.cell_index,
+                    run.traceback,
+                    run.executed_path,
+                    run.predictions_path,
+                    run.output_path,
+                    run.feedback_path,
+                    run.per_case_path,
+                    json.dumps(run.details, sort_keys=True, default=str),
+                ),
+            )
             run_id = int(cur.lastrowid)
             for split, values in run.scores.items():
                 for metric, value in values.items():
-                    self._db.execute("INSERT INTO scores VALUES (?,?,?,?)",
-                                     (run_id, split, metric, None if value is None else float(value)))
+                    self._db.execute(
+                        "INSERT INTO scores VALUES (?,?,?,?)",
+                        (run_id, split, metric, None if value is None else float(value)),
+                    )
             if run.case_predictions is not None:
                 arr = np.ascontiguousarray(run.case_predictions, dtype="<f8")
-                self._db.execute("INSERT INTO case_predictions VALUES (?,?,?)",
-                                 (run_id, len(arr), arr.tobytes()))
+                self._db.execute("INSERT INTO case_predictions VALUES (?,?,?)", (run_id, len(arr), arr.tobytes()))
             self._index_run(run_id, run)
             return run_id
 
@@ -265,19 +301,22 @@ class Ledger:
             " WHERE id = ? ON CONFLICT (submission_id) DO UPDATE SET run_id = excluded.run_id,"
             " status = excluded.status, metric = excluded.metric, public = excluded.public,"
             " private = excluded.private, public_key = excluded.public_key",
-            (run_id, run.status, metric, pub, priv, key, run.submission_id))
+            (run_id, run.status, metric, pub, priv, key, run.submission_id),
+        )
 
     # -- reading --------------------------------------------------------------
     def find_submission(self, challenge: str, team: str, sha256: str) -> int | None:
         with self._lock:
-            row = self._db.execute("SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?",
-                                   (challenge, team, sha256)).fetchone()
+            row = self._db.execute(
+                "SELECT id FROM submissions WHERE challenge=? AND team=? AND sha256=?", (challenge, team, sha256)
+            ).fetchone()
         return int(row[0]) if row else None
 
     def latest_status(self, submission_id: int) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT status FROM runs WHERE submission_id=? ORDER BY id DESC LIMIT 1",
-                                   (submission_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT status FROM runs WHERE submission_id=? ORDER BY id DESC LIMIT 1", (submission_id,)
+            ).fetchone()
         return row[0] if row else None
 
     def submission(self, submission_id: int) -> dict:
@@ -286,7 +325,7 @@ class Ledger:
             row = cur.fetchone()
             if row is None:
                 raise LedgerError(f"no submission {submission_id} in the ledger", where=str(self.path))
-            return dict(zip([d[0] for d in cur.description], row))
+            return dict(zip([d[0] for d in cur.description], row, strict=True))
 
     def latest_runs(self, challenge: str) -> pd.DataFrame:
         """One row per submission with its newest run (submissions never run have NaN run fields)."""
@@ -300,7 +339,9 @@ class Ledger:
             LEFT JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE submission_id = s.id)
             WHERE s.challenge = ?
             ORDER BY s.id
-            """, (challenge,))
+            """,
+            (challenge,),
+        )
 
     def scores(self, challenge: str) -> pd.DataFrame:
         """Scores of the newest run of every submission, one column per split and metric."""
@@ -311,7 +352,9 @@ class Ledger:
             JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE submission_id = s.id)
             JOIN scores sc ON sc.run_id = r.id
             WHERE s.challenge = ? AND r.status = 'scored'
-            """, (challenge,))
+            """,
+            (challenge,),
+        )
         if long.empty:
             return pd.DataFrame(index=pd.Index([], name="submission_id"))
         wide = long.set_index(["submission_id", "split", "metric"])["value"].unstack(["split", "metric"])
@@ -323,10 +366,11 @@ class Ledger:
         out = {}
         with self._lock:
             for chunk in range(0, len(ids), 500):
-                part = ids[chunk:chunk + 500]
+                part = ids[chunk : chunk + 500]
                 q = ",".join("?" * len(part))
                 for run_id, n, data in self._db.execute(
-                        f"SELECT run_id, n, data FROM case_predictions WHERE run_id IN ({q})", part):
+                    f"SELECT run_id, n, data FROM case_predictions WHERE run_id IN ({q})", part
+                ):
                     arr = np.frombuffer(data, dtype="<f8")
                     if len(arr) != n:
                         raise LedgerError(f"case predictions of run {run_id} are truncated", where=str(self.path))
@@ -338,13 +382,17 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT s.id FROM submissions s WHERE s.challenge=? AND NOT EXISTS "
-                "(SELECT 1 FROM runs r WHERE r.submission_id = s.id) ORDER BY s.id", (challenge,)).fetchall()
+                "(SELECT 1 FROM runs r WHERE r.submission_id = s.id) ORDER BY s.id",
+                (challenge,),
+            ).fetchall()
         return [int(r[0]) for r in rows]
 
     def count_submissions(self, challenge: str, team: str, day: str | None = None) -> int:
         """Submissions of a team that count against its quota (all but rejected ones), on ``day`` (YYYY-MM-DD)."""
-        sql = ("SELECT COUNT(*) FROM submissions s WHERE s.challenge=? AND s.team=? AND NOT EXISTS "
-               "(SELECT 1 FROM runs r WHERE r.submission_id=s.id AND r.status='rejected')")
+        sql = (
+            "SELECT COUNT(*) FROM submissions s WHERE s.challenge=? AND s.team=? AND NOT EXISTS "
+            "(SELECT 1 FROM runs r WHERE r.submission_id=s.id AND r.status='rejected')"
+        )
         params = [challenge, team]
         if day is not None:
             sql += " AND substr(s.submitted_at, 1, 10) = ?"
@@ -356,7 +404,8 @@ class Ledger:
         with self._tx():
             cur = self._db.execute(
                 "INSERT INTO selections (challenge, team, submission_ids, chosen_at) VALUES (?,?,?,?)",
-                (challenge, team, json.dumps(sorted(int(i) for i in submission_ids)), chosen_at or utcnow()))
+                (challenge, team, json.dumps(sorted(int(i) for i in submission_ids)), chosen_at or utcnow()),
+            )
             return int(cur.lastrowid)
 
     def selections(self, challenge: str) -> dict[str, list[int]]:
@@ -364,7 +413,9 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT team, submission_ids FROM selections WHERE id IN "
-                "(SELECT MAX(id) FROM selections WHERE challenge=? GROUP BY team)", (challenge,)).fetchall()
+                "(SELECT MAX(id) FROM selections WHERE challenge=? GROUP BY team)",
+                (challenge,),
+            ).fetchall()
         return {team: json.loads(ids) for team, ids in rows}
 
     def rebuild_board_index(self, primary: dict[str, tuple] | None = None) -> None:
@@ -373,7 +424,8 @@ class Ledger:
         ``primary``: {challenge: (metric name, greater_is_better)}; by default each
         challenge keeps the metric its rows already name.
         """
-        from .metrics import get_metric
+        from ..metrics import get_metric
+
         with self._tx():
             known = dict(self._db.execute("SELECT challenge, metric FROM board_rows GROUP BY challenge").fetchall())
             challenges = [r[0] for r in self._db.execute("SELECT DISTINCT challenge FROM submissions")]
@@ -393,7 +445,9 @@ class Ledger:
                     JOIN runs r ON r.id = l.run_id
                     LEFT JOIN scores pub ON pub.run_id = l.run_id AND pub.split = 'public' AND pub.metric = :m
                     LEFT JOIN scores priv ON priv.run_id = l.run_id AND priv.split = 'private' AND priv.metric = :m
-                    WHERE s.challenge = :c""", {"m": name, "g": int(bool(greater)), "c": challenge})
+                    WHERE s.challenge = :c""",
+                    {"m": name, "g": int(bool(greater)), "c": challenge},
+                )
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('board_index', 'complete')")
             self._db.execute("ANALYZE")
 
