@@ -1337,10 +1337,12 @@ class SandboxProvisioner(LocalProvisioner):
         return ret
 
     async def kill(self, restart: bool = False) -> None:
-        await super().kill(restart=restart)
+        # the run first: it finds the sandbox's PID 1 while bwrap still lives, kills it, and
+        # returns once nothing of the run is alive
         run = getattr(self.parent, "run", None)
         if run is not None:
             run.kill()
+        await super().kill(restart=restart)
 
     async def terminate(self, restart: bool = False) -> None:
         await self.kill(restart=restart)
