@@ -54,8 +54,10 @@ class Registry(Generic[T]):
     Parameters
     ----------
     kind : str
-        What is registered, in the singular ("metric", "sandbox"): used in messages and as
-        the entry-point group ``challenge_kit.<kind>s`` (spaces become underscores).
+        What is registered, in the singular ("metric", "sandbox"): used in messages.
+    plural : str, optional
+        Its plural (default: *kind* + "s"), which names the entry-point group
+        ``challenge_kit.<plural>`` (spaces become underscores).
     error : KitError subclass
         Raised for unknown and duplicate names.
     coerce : callable, optional
@@ -71,12 +73,14 @@ class Registry(Generic[T]):
         error: type[KitError] = KitError,
         coerce: Callable[[Any], T] | None = None,
         hint: str = "",
+        plural: str | None = None,
         group: str | None = None,
     ):
         if kind in _ALL:
-            raise KitError(f"a registry of {kind}s exists already", where="kit.registry", fix="reuse it")
+            raise KitError(f"a registry of {plural or kind + 's'} exists already", where="kit.registry", fix="reuse it")
         self.kind = kind
-        self.group = group or ENTRY_POINT_PREFIX + kind.replace(" ", "_") + "s"
+        self.plural = plural or kind + "s"
+        self.group = group or ENTRY_POINT_PREFIX + self.plural.replace(" ", "_")
         self.error = error
         self.hint = hint
         self._coerce = coerce
@@ -139,7 +143,7 @@ class Registry(Generic[T]):
         if not replace and (name in self._items or name in self._lazy):
             raise self.error(
                 f"a {self.kind} named {name!r} is already registered",
-                where=f"registry of {self.kind}s",
+                where=f"registry of {self.plural}",
                 fix="choose another name, or pass replace=True to replace it",
             )
 
@@ -160,7 +164,7 @@ class Registry(Generic[T]):
                 plugin = name in self._plugins
                 raise self.error(
                     f"the {self.kind} {name!r} could not be loaded from {target!r}: {exc.__class__.__name__}: {exc}",
-                    where=f"entry point {self.group}" if plugin else f"registry of {self.kind}s",
+                    where=f"entry point {self.group}" if plugin else f"registry of {self.plural}",
                     fix="install the plug-in's dependencies, or uninstall it" if plugin else "reinstall challenge-kit",
                 ) from exc
             value = self._coerce(obj) if self._coerce is not None else obj
@@ -197,9 +201,7 @@ class Registry(Generic[T]):
     def _unknown(self, name: str) -> KitError:
         hint = f" ({self.hint})" if self.hint else ""
         return self.error(
-            f"{name!r} is not a registered {self.kind}",
-            where=f"registry of {self.kind}s",
-            fix=f"use one of: {', '.join(self.names())}{hint}",
+            f"{name!r} is not a registered {self.kind}", fix=f"use one of: {', '.join(self.names())}{hint}"
         )
 
     # -- plug-ins ------------------------------------------------------------------------
@@ -230,7 +232,7 @@ class Registry(Generic[T]):
             self._scan()
 
     def __repr__(self) -> str:
-        return f"<Registry of {self.kind}s: {', '.join(self.names())}>"
+        return f"<Registry of {self.plural}: {', '.join(self.names())}>"
 
 
 def registries() -> dict[str, Registry[Any]]:

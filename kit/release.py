@@ -50,8 +50,15 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import KitError
+
+if TYPE_CHECKING:
+    from .cards import CardResult
+    from .cards.subgroups import SubgroupResults
+    from .leaderboard import Leaderboard
+    from .privacy import PrivacyReport
 
 RELEASE_DIR = "release"
 MANIFEST = "MANIFEST.sha256"
@@ -315,18 +322,20 @@ class ReleaseResult:
     version: str
     folder: Path
     zip_path: Path
-    files: dict = field(default_factory=dict)  # path inside the release -> Path, sorted
-    card: object = None  # kit.cards.CardResult (paths inside the folder)
-    board: object = None  # the final kit.leaderboard.Leaderboard with intervals
-    winners: tuple = ()  # WinnerEntry, best first
-    subgroups: object = None  # kit.cards.subgroups.SubgroupResults
+    files: dict[str, Path] = field(default_factory=dict)  # path inside the release -> Path, sorted
+    card: CardResult | None = None  # paths inside the folder
+    board: Leaderboard | None = None  # the final board with intervals
+    winners: tuple[WinnerEntry, ...] = ()  # best first
+    subgroups: SubgroupResults | None = None
 
     @property
     def manifest(self) -> Path:
         return self.folder / MANIFEST
 
     @property
-    def privacy(self):
+    def privacy(self) -> PrivacyReport:
+        if self.card is None:
+            raise AttributeError("this ReleaseResult holds no card")
         return self.card.privacy
 
     @property
@@ -390,9 +399,9 @@ def release(
     from .cards.final import final_board
     from .cards.subgroups import subgroup_results
     from .challenge import load_challenge, safe_name
-    from .grading.grader import ledger_path
     from .ledger import Ledger
     from .privacy import ReleaseBlocked, check_release
+    from .workspace import Workspace
 
     ch = load_challenge(challenge, root=root)
     spec = ch.spec
@@ -425,7 +434,7 @@ def release(
         ) from None
 
     # 2. the final results, from the ledger
-    path = ledger_path(workdir)
+    path = Workspace(workdir).ledger_path
     if not path.exists():
         raise KitError(
             "no ledger: nothing was graded in this workdir",
@@ -650,7 +659,7 @@ def _winners_csv(winners) -> str:
 
 
 def _winners_markdown(ch, winners, top: int) -> str:
-    from .cards.render import md_cell
+    from .cards.renderers.markdown import md_cell
 
     lines = [
         f"# Winners of {md_cell(ch.spec.title)} ({md_cell(ch.id)})",

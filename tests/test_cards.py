@@ -14,9 +14,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from kit.cards import CardError, build_card, card_path, get_renderer, get_renderer_names, parse_card, read_card
+from kit.cards import (
+    CardError,
+    build_card,
+    card_path,
+    get_card_renderer,
+    get_card_renderer_names,
+    parse_card,
+    read_card,
+)
 from kit.cards.compute import compute_stats, read_release_frames
-from kit.cards.render import CardDocument, Renderer, register_renderer, validate_croissant
+from kit.cards.document import CardDocument
+from kit.cards.renderers import Renderer, register_card_renderer
+from kit.cards.renderers.croissant import validate_croissant
 from kit.challenge import list_challenges, load_challenge
 from kit.privacy import ReleaseBlocked, check_release
 
@@ -434,14 +444,48 @@ def test_leaderboard_problems_are_named(tmp_path):
 
 # -- the renderer registry -------------------------------------------------------------------------------
 def test_renderer_registry():
-    assert get_renderer_names() == ["croissant", "html", "markdown"]
+    assert get_card_renderer_names() == ["croissant", "html", "markdown"]
     with pytest.raises(CardError) as info:
-        get_renderer("pdf")
+        get_card_renderer("pdf")
     assert "croissant, html, markdown" in info.value.fix
     with pytest.raises(CardError):
-        register_renderer(
+        register_card_renderer(
             type("Again", (Renderer,), {"name": "markdown", "filename": "x.md", "render": lambda self, doc: b""})
         )
+
+
+class _PlainText(Renderer):
+    name = "markdown"
+    filename = "card.txt"
+
+    def render(self, doc):
+        return b"card\n"
+
+
+def test_card_renderer_names_are_not_overwritten_silently():
+    original = get_card_renderer("markdown")
+    with pytest.raises(CardError) as info:
+        register_card_renderer(_PlainText)
+    assert "'markdown'" in info.value.what and "replace=True" in info.value.fix
+    assert get_card_renderer("markdown") is original
+    try:
+        register_card_renderer(_PlainText, replace=True)
+        replaced = get_card_renderer("markdown")
+        assert isinstance(replaced, _PlainText) and replaced.filename == "card.txt"  # the class became an instance
+    finally:
+        register_card_renderer(original, replace=True)
+    assert get_card_renderer("markdown") is original
+    # a renderer without a filename is refused
+    with pytest.raises(CardError):
+        register_card_renderer(type("Nameless", (_PlainText,), {"name": "nameless", "filename": ""}))
+    assert "nameless" not in get_card_renderer_names()
+
+
+def test_unknown_card_renderer_lists_the_registered_ones():
+    with pytest.raises(CardError) as info:
+        get_card_renderer("pdf")
+    assert "'pdf'" in info.value.what
+    assert info.value.fix.startswith("use one of: " + ", ".join(get_card_renderer_names()))
 
 
 @pytest.mark.parametrize("name", ["croissant", "html", "markdown"])
@@ -456,7 +500,7 @@ def test_every_renderer_is_deterministic(name):
         stats=compute_stats(ch, frames),
         privacy=check_release(frames, card.privacy, card.privacy_override, key=ch.spec.id_column),
     )
-    renderer = get_renderer(name)
+    renderer = get_card_renderer(name)
     first = renderer.render(doc)
     assert first == renderer.render(doc) and first.endswith(b"\n")
 

@@ -193,7 +193,7 @@ def test_diabetes_measured_k_and_l():
 
 def test_pycanon_and_pandas_agree(monkeypatch):
     pytest.importorskip("pycanon")
-    from kit.privacy import _k_l, _strings
+    from kit.privacy.risk import _k_l, _strings
 
     rng = np.random.default_rng(0)
     n = 3000

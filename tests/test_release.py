@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from kit.cards import export_card
-from kit.cards.render import validate_croissant
+from kit.cards.renderers.croissant import validate_croissant
 from kit.challenge import load_challenge
 from kit.errors import KitError
 from kit.labels import read_labels

@@ -23,6 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .schema import (
     CARD_FILENAME,
@@ -37,6 +38,12 @@ from .schema import (
     read_card,
 )
 
+if TYPE_CHECKING:
+    from ..privacy import PrivacyReport
+    from .compute import CardStats
+    from .document import CardDocument
+    from .subgroups import SubgroupResults
+
 DEFAULT_RENDERERS = ("markdown", "html", "croissant")
 PLOT_DIR = "plots"
 
@@ -46,14 +53,15 @@ _LAZY = {
     "summarise_leaderboard": "compute",
     "CardStats": "compute",
     "release_path": "compute",
-    "CardDocument": "render",
-    "Renderer": "render",
-    "get_renderer": "render",
-    "get_renderer_names": "render",
-    "register_renderer": "render",
-    "render": "render",
-    "validate_croissant": "render",
-    "croissant_metadata": "render",
+    "CardDocument": "document",
+    "CARD_RENDERERS": "renderers",
+    "Renderer": "renderers",
+    "get_card_renderer": "renderers",
+    "get_card_renderer_names": "renderers",
+    "register_card_renderer": "renderers",
+    "render": "renderers",
+    "validate_croissant": "renderers.croissant",
+    "croissant_metadata": "renderers.croissant",
     "SubgroupResults": "subgroups",
     "subgroup_results": "subgroups",
     "export_card": "final",
@@ -104,21 +112,26 @@ class CardResult:
 
     challenge_id: str
     out_dir: Path
-    files: dict = field(default_factory=dict)  # name -> Path, in writing order
-    document: object = None  # kit.cards.render.CardDocument
+    files: dict[str, Path] = field(default_factory=dict)  # name -> Path, in writing order
+    document: CardDocument | None = None
+
+    def _document(self) -> CardDocument:
+        if self.document is None:
+            raise AttributeError("this CardResult holds no card document")
+        return self.document
 
     @property
-    def stats(self):
-        return self.document.stats
+    def stats(self) -> CardStats:
+        return self._document().stats
 
     @property
-    def privacy(self):
-        return self.document.privacy
+    def privacy(self) -> PrivacyReport:
+        return self._document().privacy
 
     @property
-    def subgroups(self):
+    def subgroups(self) -> SubgroupResults | None:
         """The subgroup results shown in the card (:class:`~kit.cards.subgroups.SubgroupResults`), or None."""
-        return self.document.subgroups
+        return self._document().subgroups
 
     def __repr__(self):
         return (
@@ -177,11 +190,12 @@ def build_card(
     from ..challenge import load_challenge
     from ..privacy import check_release
     from .compute import compute_stats, read_release_frames, summarise_leaderboard
-    from .render import CardDocument, get_renderer
+    from .document import CardDocument
+    from .renderers import get_card_renderer
 
     ch = load_challenge(challenge, root=root)
     card = read_card(card_path(ch))
-    chosen = [get_renderer(name) for name in renderers]  # unknown names fail before any work
+    chosen = [get_card_renderer(name) for name in renderers]  # unknown names fail before any work
     ch.verify()
     frames = read_release_frames(ch)
     # the spec's privacy policy when the spec has one, else the card's

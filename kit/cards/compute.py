@@ -4,20 +4,20 @@ From the released files of a challenge (train, test, test labels, sample
 submission) this module computes row and column counts, column types,
 missingness, the target's distribution per split, subgroup counts (sex, age
 bands) where such columns exist, split sizes, the sha256 of every released file,
-a summary of the final leaderboard, and a few plots (PNG bytes, drawn on
-:class:`matplotlib.figure.Figure` objects: no pyplot global state).
+a summary of the final leaderboard, and a few plots (:mod:`kit.cards.plots`).
 
-Results are plain frozen dataclasses; rendering them is :mod:`kit.cards.render`'s job.
+Results are plain frozen dataclasses; rendering them is the job of :mod:`kit.cards.document`
+and :mod:`kit.cards.renderers`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,6 @@ SEX_NAMES = ("sex", "gender", "sex_at_birth", "biological_sex")
 AGE_BAND = 10
 HIST_BINS = 20
 SIGNIFICANT = 6
-PLOT_DPI = 100
 
 
 def _round(x) -> float | None:
@@ -300,7 +299,7 @@ def column_stats(spec, cases: pd.DataFrame) -> tuple[ColumnStats, ...]:
             else "feature"
         )
         kind = column_kind(s)
-        base = dict(
+        base: dict[str, Any] = dict(
             name=str(name),
             role=role,
             kind=kind,
@@ -345,6 +344,12 @@ def split_sizes(cases: pd.DataFrame) -> SplitSizes:
         public=int(counts.get("public test", 0)),
         private=int(counts.get("private test", 0)),
     )
+
+
+def _round_edge(x: float) -> float:
+    """A histogram bin edge, rounded as every number (edges are finite: never None)."""
+    r = _round(x)
+    return float(x) if r is None else r
 
 
 def _summary(values: pd.Series) -> Summary:
@@ -396,7 +401,7 @@ def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
         splits=splits,
         classes=classes,
         summaries=tuple(_summary(p) for p in parts),
-        bin_edges=tuple(_round(e) for e in edges),
+        bin_edges=tuple(_round_edge(e) for e in edges),
         histogram=hist,
     )
 
@@ -542,136 +547,6 @@ def summarise_leaderboard(
     )
 
 
-# -- plots ---------------------------------------------------------------------------------------
-PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
-
-
-def _figure(width: float = 6.4, height: float = 3.6):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=PLOT_DPI, layout="constrained")
-    return fig
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    # no "Software" key: the bytes do not change with the matplotlib version string
-    fig.savefig(buf, format="png", dpi=PLOT_DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
-def plot_target(target: TargetStats) -> Plot:
-    fig = _figure()
-    ax = fig.add_subplot()
-    if target.task == "binary":
-        n = len(SPLITS)
-        width = 0.8 / max(1, len(target.classes))
-        x = np.arange(n)
-        for i, (value, counts) in enumerate(target.classes):
-            ax.bar(
-                x + (i - (len(target.classes) - 1) / 2) * width,
-                counts[:n],
-                width,
-                label=f"{target.columns[0]} = {value}",
-                color=PALETTE[i % len(PALETTE)],
-            )
-        ax.set_xticks(x, SPLITS)
-        ax.set_ylabel("cases")
-        ax.legend(frameon=False)
-        title = f"Class balance of {target.columns[0]} by split"
-        alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(SPLITS))
-    else:
-        col = target.columns[-1]
-        edges = np.asarray(target.bin_edges, dtype=float)
-        bottom = np.zeros(len(edges) - 1)
-        for i, (split, counts) in enumerate(zip(SPLITS, target.histogram, strict=False)):
-            ax.bar(
-                edges[:-1],
-                counts,
-                np.diff(edges),
-                bottom=bottom,
-                align="edge",
-                label=split,
-                color=PALETTE[i % len(PALETTE)],
-                edgecolor="white",
-                linewidth=0.5,
-            )
-            bottom += np.asarray(counts)
-        ax.set_xlabel(col)
-        ax.set_ylabel("cases")
-        ax.legend(frameon=False)
-        title = f"Distribution of {col} (stacked by split)"
-        s = target.summaries[-1]
-        alt = f"{col}: n={s.n}, min={s.min}, median={s.median}, max={s.max}"
-    ax.set_title(title)
-    ax.spines[["top", "right"]].set_visible(False)
-    return Plot("target", title, alt, _png(fig))
-
-
-def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
-    cols = [c for c in columns if c.role in ("feature", "target")]
-    shown = sorted(cols, key=lambda c: (-c.missing_fraction, cols.index(c)))[:limit]
-    shown = [c for c in cols if c in shown]
-    fig = _figure(6.4, max(2.4, 0.18 * len(shown) + 1.0))
-    ax = fig.add_subplot()
-    y = np.arange(len(shown))
-    ax.barh(y, [100 * c.missing_fraction for c in shown], color=PALETTE[0])
-    ax.set_yticks(y, [c.name for c in shown], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("missing values (%)")
-    total = sum(c.missing for c in cols)
-    title = "Missing values per column" + (": none" if total == 0 else "")
-    if total == 0:
-        ax.text(50, (len(shown) - 1) / 2, "no missing values in any column", ha="center", va="center", color="#555555")
-    ax.set_title(title)
-    ax.spines[["top", "right"]].set_visible(False)
-    alt = (
-        "no column has missing values"
-        if total == 0
-        else "; ".join(f"{c.name}: {100 * c.missing_fraction:.1f}%" for c in shown if c.missing)
-    )
-    return Plot("missingness", title, alt, _png(fig))
-
-
-def plot_pyramid(sub: Subgroups) -> Plot:
-    fig = _figure(6.4, max(2.6, 0.35 * len(sub.pyramid) + 1.2))
-    ax = fig.add_subplot()
-    sexes = [v for v, _ in sub.sex]
-    bands = [b for b, _ in sub.pyramid]
-    y = np.arange(len(bands))
-    left = np.array([c[0] for _, c in sub.pyramid]) if sexes else np.zeros(len(bands))
-    ax.barh(y, -left, color=PALETTE[0], label=f"{sub.sex_column} = {sexes[0]}")
-    if len(sexes) > 1:
-        right = np.array([sum(c[1:]) for _, c in sub.pyramid])
-        label = f"{sub.sex_column} = {sexes[1]}" if len(sexes) == 2 else f"{sub.sex_column} = other values"
-        ax.barh(y, right, color=PALETTE[1], label=label)
-    ax.set_yticks(y, bands)
-    ax.set_ylabel(f"{sub.age_column} band")
-    ax.set_xlabel("cases")
-    ticks = ax.get_xticks()
-    ax.set_xticks(ticks, [f"{abs(int(t))}" for t in ticks])
-    ax.axvline(0, color="black", linewidth=0.6)
-    ax.legend(frameon=False, loc="lower right")
-    title = f"Cases by {sub.age_column} band and {sub.sex_column}"
-    ax.set_title(title)
-    ax.spines[["top", "right"]].set_visible(False)
-    alt = "; ".join(
-        f"{b}: " + ", ".join(f"{sub.sex_column}={v} {n}" for v, n in zip(sexes, c, strict=True)) for b, c in sub.pyramid
-    )
-    return Plot("age_sex_pyramid", title, alt, _png(fig))
-
-
-def make_plots(stats: CardStats) -> tuple[Plot, ...]:
-    import matplotlib
-
-    with matplotlib.rc_context({"font.size": 9, "axes.titlesize": 10, "font.family": "DejaVu Sans"}):
-        plots = [plot_target(stats.target), plot_missingness(stats.columns)]
-        if stats.subgroups.pyramid:
-            plots.append(plot_pyramid(stats.subgroups))
-    return tuple(plots)
-
-
 # -- all together -------------------------------------------------------------------------------
 def compute_stats(challenge, frames: Mapping[str, pd.DataFrame] | None = None, *, plots: bool = True) -> CardStats:
     """Compute every number of the card from the challenge's released files."""
@@ -689,5 +564,7 @@ def compute_stats(challenge, frames: Mapping[str, pd.DataFrame] | None = None, *
         subgroups=subgroup_stats(spec, cases),
     )
     if plots:
+        from .plots import make_plots
+
         stats = replace(stats, plots=make_plots(stats))
     return stats

@@ -272,9 +272,9 @@ class SubgroupResults:
     def limitation(self) -> str | None:
         """One sentence on what the subgroups cannot show (for Croissant's data limitations), or None."""
         small = self.small
-        classes = sorted(
-            {w.subgroup for w in self.warnings.itertuples() if "no case with" in w.warning or "no event" in w.warning}
-        )
+        w = self.warnings
+        pairs = zip(w["subgroup"], w["warning"], strict=True)
+        classes = sorted({str(g) for g, text in pairs if "no case with" in text or "no event" in text})
         if not small and not classes:
             return None
         parts = []

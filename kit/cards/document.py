@@ -1,0 +1,566 @@
+"""The content of a data card, shared by every renderer.
+
+A :class:`CardDocument` holds everything a card shows: the organisers' card
+(:class:`~kit.cards.schema.Card`), the challenge spec, the computed statistics
+(:mod:`kit.cards.compute`), the privacy report (:mod:`kit.privacy`), the leaderboard
+summary and the subgroup results of the top teams. :func:`card_blocks` turns it into
+a list of simple blocks (headings, paragraphs, fields, tables, images); the Markdown
+and HTML renderers (:mod:`kit.cards.renderers`) only serialise blocks, escaping every
+piece of organiser- or team-supplied text for their format. The text helpers
+(:func:`split_statement`, :func:`anonymity_statement`, :func:`privacy_status`) are
+shared with the Croissant renderer.
+
+Building the blocks is deterministic: no clock, no random ids; the only dates are the spec's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..metrics import get_metric
+from .compute import CardStats, LeaderboardSummary, Plot
+from .schema import CARD_FILENAME, CARD_SCHEMA_VERSION, Card
+
+if TYPE_CHECKING:
+    from ..challenge import ChallengeSpec
+    from ..privacy import PrivacyReport
+    from .subgroups import SubgroupResults
+
+
+# -- the document -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CardDocument:
+    """Everything a renderer needs; nothing else is read while rendering."""
+
+    challenge_id: str
+    spec: ChallengeSpec
+    card: Card
+    stats: CardStats
+    privacy: PrivacyReport
+    leaderboard: LeaderboardSummary | None = None
+    plot_dir: str = "plots"
+    subgroups: SubgroupResults | None = None  # of the top teams, or None
+
+    @property
+    def plots(self) -> dict[str, Plot]:
+        return {p.name: p for p in self.stats.plots}
+
+
+# -- content blocks, shared by Markdown and HTML ------------------------------------------------
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    items: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True)
+class Image:
+    plot: Plot
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+Block = Heading | Para | Note | Fields | Bullets | Table | Image | Code
+
+
+def fmt(x: object, digits: int = 4) -> str:
+    """A number for a card: integers as such, floats with up to ``digits`` significant decimals."""
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def _dt(d: datetime) -> str:
+    return d.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def split_statement(doc: CardDocument) -> str:
+    s = doc.spec
+    sz = doc.stats.splits
+    return (
+        f"The {sz.total} cases were split at random with seed {s.seed} by `kit prepare`: "
+        f"{sz.train} for training ({pct(sz.train, sz.total)}) and {sz.test} for testing "
+        f"(test fraction {s.split.test_fraction}); the test cases were split again into a public "
+        f"leaderboard part ({sz.public}) and a private part ({sz.private}) used for the final ranking "
+        f"(public fraction {s.split.public_fraction}). Case ids are random and carry no information."
+    )
+
+
+def anonymity_statement(doc: CardDocument) -> str:
+    a = doc.privacy.anonymity
+    pol = doc.privacy.policy
+    if a is None:
+        return "k-anonymity and l-diversity are not measured: no quasi-identifiers are declared." + (
+            f" Rationale: {pol.rationale}" if pol.rationale else ""
+        )
+    text = (
+        f"k-anonymity on ({', '.join(a.quasi_identifiers)}): k = {a.k} (threshold {a.k_threshold}); "
+        f"{a.n_classes} groups over {a.n_records} records; {a.records_unique} record(s) unique on these "
+        f"columns; {a.records_below_k} record(s) in groups smaller than the threshold."
+    )
+    if a.l is not None:
+        text += (
+            f" l-diversity of ({', '.join(a.sensitive_attributes)}) within these groups: l = {a.l} "
+            f"(threshold {a.l_threshold})."
+        )
+    if a.banded_k:
+        text += (
+            " With numeric quasi-identifiers in bands of width "
+            + ", ".join(f"{w}: k = {k}" for w, k in a.banded_k)
+            + "."
+        )
+    return text + f" Computed with {a.engine}."
+
+
+def privacy_status(doc: CardDocument) -> str:
+    p = doc.privacy
+    found = len(p.findings)
+    head = {
+        "passed": "The release passed the privacy gate",
+        "released with override": "The privacy gate blocked this release; it was released by an explicit override",
+        "blocked": "The privacy gate blocks this release",
+    }[p.status]
+    return (
+        f"{head}: {found} direct-identifier finding(s) (HIPAA Safe Harbor categories, by column name and "
+        f"content) over {len(p.tables)} table(s)."
+    )
+
+
+# -- the content builder ------------------------------------------------------------------------------
+def card_blocks(doc: CardDocument) -> list[Block]:
+    c, s, st = doc.card, doc.spec, doc.stats
+    plots = doc.plots
+    out: list[Block] = [
+        Heading(1, c.dataset.name),
+        Para(c.dataset.summary),
+        Note(
+            f"Data card of the challenge “{s.title}” ({doc.challenge_id}), card schema "
+            f"version {CARD_SCHEMA_VERSION}. The prose comes from the organisers' "
+            f"{CARD_FILENAME}; every number, table and plot is computed from the released "
+            f"files by challenge-kit."
+        ),
+    ]
+    licence = c.distribution.licence
+    summary = [
+        ("Challenge", s.title),
+        ("Task", f"{s.task} ({', '.join(s.target)})"),
+        ("Cases", str(st.n_cases)),
+        ("Features", str(st.n_features)),
+        ("Licence", f"{licence.name} ({licence.id})"),
+        ("Version", c.dataset.version),
+        ("Creators", "; ".join(c.dataset.creators)),
+    ]
+    if c.dataset.homepage:
+        summary.append(("Homepage", c.dataset.homepage))
+    if c.dataset.doi:
+        summary.append(("DOI", c.dataset.doi))
+    summary.append(("Privacy gate", doc.privacy.status))
+    out += [Heading(2, "Dataset summary"), Fields(tuple(summary))]
+
+    out += [
+        Heading(2, "Files"),
+        Para("The released files and their SHA-256 checksums:"),
+        Table(
+            ("file", "content", "rows", "columns", "bytes", "sha256"),
+            tuple((f.path, f.description, str(f.rows), str(len(f.columns)), str(f.bytes), f.sha256) for f in st.files),
+            (False, False, True, True, True, False),
+        ),
+    ]
+
+    out += [Heading(2, "Dataset structure"), Heading(3, "Columns")]
+    notes = c.composition.columns
+    # a column the privacy gate flagged never has its values echoed, even after an override
+    flagged: dict[str, list[str]] = {}
+    for f in doc.privacy.findings:
+        flagged.setdefault(f.column, []).append(f.label)
+    rows = []
+    for col in st.columns:
+        if col.name in flagged:
+            values = "withheld: " + ", ".join(dict.fromkeys(flagged[col.name]))
+        elif col.levels:
+            values = ", ".join(f"{v}: {n}" for v, n in col.levels)
+        elif col.mean is not None:
+            values = f"mean {fmt(col.mean)}, sd {fmt(col.std)}, range {fmt(col.min)} to {fmt(col.max)}"
+        else:
+            values = f"{col.unique} distinct"
+        rows.append(
+            (
+                col.name,
+                col.role,
+                col.kind,
+                f"{col.missing} ({pct(col.missing, col.count)})",
+                values,
+                notes.get(col.name, ""),
+            )
+        )
+    out.append(Table(("column", "role", "type", "missing", "values", "meaning"), tuple(rows)))
+    out.append(Para(f"{st.missing_cells} missing cell(s) in total. {c.composition.missing_data}"))
+    if "missingness" in plots:
+        out.append(Image(plots["missingness"]))
+
+    out += [
+        Heading(3, "Splits"),
+        Table(
+            ("split", "cases", "share"),
+            tuple((name, str(n), pct(n, st.splits.total)) for name, n in st.splits.items()),
+            (False, True, True),
+        ),
+        Para(split_statement(doc)),
+    ]
+
+    out += [Heading(3, "Target")]
+    t = st.target
+    if t.classes:
+        head = ("value",) + tuple(t.splits)
+        out.append(
+            Table(
+                head,
+                tuple((f"{t.columns[0]} = {v}",) + tuple(str(n) for n in counts) for v, counts in t.classes),
+                (False,) + (True,) * len(t.splits),
+            )
+        )
+        if t.positive_label:
+            out.append(Para(f"Positive class: {t.positive_label}."))
+    if t.summaries:
+        out.append(
+            Table(
+                ("split", "n", "mean", "sd", "min", "median", "max"),
+                tuple(
+                    (name, str(x.n), fmt(x.mean), fmt(x.std), fmt(x.min), fmt(x.median), fmt(x.max))
+                    for name, x in zip(t.splits, t.summaries, strict=True)
+                ),
+                (False,) + (True,) * 6,
+            )
+        )
+    if "target" in plots:
+        out.append(Image(plots["target"]))
+
+    out += [
+        Heading(2, "Motivation"),
+        Fields(
+            (
+                ("Purpose", c.motivation.purpose),
+                ("Creators", "; ".join(c.dataset.creators)),
+                ("Funding", c.motivation.funding),
+            )
+        ),
+    ]
+    out += [
+        Heading(2, "Composition"),
+        Fields(
+            (
+                ("Instances", c.composition.instances),
+                ("Target", c.composition.target),
+                ("Sampling", c.composition.sampling),
+                ("Missing data", c.composition.missing_data),
+                ("Errors and noise", c.composition.noise),
+                ("Confidential data", c.composition.confidential),
+            )
+        ),
+    ]
+    out += [
+        Heading(2, "Collection process"),
+        Fields(
+            (
+                ("Process", c.collection.process),
+                ("Collected by", c.collection.collected_by),
+                ("Timeframe", c.collection.timeframe),
+                ("Sites", c.collection.sites),
+                ("Raw data", c.collection.raw_data),
+            )
+        ),
+    ]
+    lab = [
+        ("Annotation protocol", c.labelling.protocol),
+        ("Annotators and their expertise", c.labelling.annotators),
+        ("Inter-annotator agreement", c.labelling.agreement),
+    ]
+    if c.labelling.annotations_per_item:
+        lab.append(("Annotations per item", c.labelling.annotations_per_item))
+    out += [
+        Heading(2, "Preprocessing and labelling"),
+        Fields(
+            (
+                ("Preprocessing by the source", c.preprocessing.by_source),
+                ("Preprocessing by the organisers", c.preprocessing.by_organisers),
+                *lab,
+            )
+        ),
+    ]
+
+    out += [
+        Heading(2, "Health data"),
+        Heading(3, "Ethics and consent"),
+        Fields(
+            (
+                ("Ethics approval", c.ethics.approval),
+                ("Consent", c.ethics.consent),
+                ("Withdrawing consent", c.ethics.withdrawal),
+            )
+        ),
+    ]
+    deid = [("Status", c.de_identification.status), ("Method", c.de_identification.method)]
+    if c.de_identification.notes:
+        deid.append(("Notes", c.de_identification.notes))
+    out += [Heading(3, "De-identification"), Fields(tuple(deid))]
+    out += _demographics_blocks(doc)
+    out += _privacy_blocks(doc)
+
+    out += [
+        Heading(2, "Uses"),
+        Heading(3, "Intended uses"),
+        Bullets(tuple(c.uses.intended)),
+        Heading(3, "Out-of-scope uses"),
+        Bullets(tuple(c.uses.out_of_scope)),
+        Heading(3, "Known biases"),
+        Bullets(tuple(c.uses.biases)),
+        Heading(3, "Limitations"),
+        Bullets(tuple(c.uses.limitations)),
+        Heading(3, "Social impact"),
+        Para(c.uses.social_impact),
+    ]
+
+    out += _challenge_blocks(doc)
+    if doc.subgroups is not None:
+        out += _subgroup_blocks(doc.subgroups)
+
+    dist = [("Licence", f"{licence.name} ({licence.id})")]
+    if licence.url:
+        dist.append(("Licence text", licence.url))
+    if licence.statement:
+        dist.append(("Licence statement", licence.statement))
+    if c.distribution.terms:
+        dist.append(("Terms of use", c.distribution.terms))
+    out += [Heading(2, "Distribution"), Fields(tuple(dist)), Para("Cite as:"), Code(c.distribution.citation)]
+    out += [
+        Heading(2, "Maintenance"),
+        Fields(
+            (
+                ("Maintainer", c.maintenance.maintainer),
+                ("Contact", c.maintenance.contact),
+                ("Updates", c.maintenance.updates),
+            )
+        ),
+    ]
+    return out
+
+
+def _demographics_blocks(doc: CardDocument) -> list[Block]:
+    c, sub = doc.card, doc.stats.subgroups
+    out: list[Block] = [Heading(3, "Patient demographics"), Para(c.demographics.population)]
+    if c.demographics.notes:
+        out.append(Para(c.demographics.notes))
+    if not sub.present:
+        out.append(Para("The released tables have no age or sex column: no subgroup counts can be computed."))
+        return out
+    if sub.sex_column:
+        out.append(
+            Table(
+                (sub.sex_column,) + sub.splits,
+                tuple((v,) + tuple(str(n) for n in counts) for v, counts in sub.sex),
+                (False,) + (True,) * len(sub.splits),
+            )
+        )
+    if sub.age_column:
+        a = sub.age_summary
+        if a is not None:  # always computed with the age column
+            out.append(
+                Para(f"{sub.age_column}: median {fmt(a.median)}, range {fmt(a.min)} to {fmt(a.max)} ({a.n} cases).")
+            )
+        out.append(
+            Table(
+                (f"{sub.age_column} band",) + sub.splits,
+                tuple((b,) + tuple(str(n) for n in counts) for b, counts in sub.age_bands),
+                (False,) + (True,) * len(sub.splits),
+            )
+        )
+    if sub.target_by_group:
+        target = doc.spec.target[0]
+        label = f"share {target} = 1" if doc.spec.task in ("binary", "survival") else f"mean {target}"
+        out.append(
+            Table(
+                ("group", "cases with a known target", label),
+                tuple((g, str(n), fmt(v)) for g, n, v in sub.target_by_group),
+                (False, True, True),
+            )
+        )
+    if "age_sex_pyramid" in doc.plots:
+        out.append(Image(doc.plots["age_sex_pyramid"]))
+    return out
+
+
+def _privacy_blocks(doc: CardDocument) -> list[Block]:
+    p, pol = doc.privacy, doc.privacy.policy
+    out: list[Block] = [Heading(3, "Privacy assessment"), Para(privacy_status(doc))]
+    items = [
+        ("Quasi-identifiers", ", ".join(pol.quasi_identifiers) or "none declared"),
+        ("Sensitive attributes", ", ".join(pol.sensitive_attributes) or "none declared"),
+        (
+            "Thresholds",
+            (f"k ≥ {pol.k_anonymity}" + (f", l ≥ {pol.l_diversity}" if pol.sensitive_attributes else ""))
+            if pol.quasi_identifiers
+            else "not applicable (no quasi-identifiers)",
+        ),
+        ("Allowed identifier columns", ", ".join(pol.allowed_identifiers) or "none"),
+    ]
+    out += [Fields(tuple(items)), Para(anonymity_statement(doc))]
+    if pol.rationale and p.anonymity is not None:
+        out.append(Para(f"Rationale: {pol.rationale}"))
+    if p.findings:
+        out.append(
+            Table(
+                ("where", "identifier", "found by", "rows", "example rows"),
+                tuple(
+                    (
+                        f.where,
+                        f.label + (" (free text)" if f.free_text else ""),
+                        " and ".join(f.detected_by),
+                        str(f.n_rows),
+                        ", ".join(str(r) for r in f.rows),
+                    )
+                    for f in p.findings
+                ),
+            )
+        )
+    if p.warnings:
+        out.append(Bullets(tuple(f"Warning: {w}" for w in p.warnings)))
+    if p.override is not None:
+        o = p.override
+        out.append(Heading(4, "Release override"))
+        out.append(
+            Fields((("Decided by", o.by), ("Date", str(o.date) if o.date else "not given"), ("Reason", o.reason)))
+        )
+        out.append(Para("The gate blocked the release for these reasons:"))
+        out.append(Bullets(tuple(f"{r.where}: {r.what}" for r in p.reasons)))
+    return out
+
+
+def _challenge_blocks(doc: CardDocument) -> list[Block]:
+    s, c = doc.spec, doc.card
+    primary = get_metric(s.metrics.primary)
+    direction = "higher is better" if primary.greater_is_better else "lower is better"
+    items = [
+        ("Title", s.title),
+        ("Description", s.description),
+        ("Task", s.task),
+        ("Id column", s.id_column),
+        ("Target", ", ".join(s.target)),
+    ]
+    if s.positive_label:
+        items.append(("Positive label", s.positive_label))
+    items += [
+        ("Primary metric", f"{primary.name} ({direction}): {primary.description}"),
+        ("Other metrics", ", ".join(s.metrics.secondary) or "none"),
+        ("Organisers", "; ".join(c.challenge.organisers)),
+        ("Contact", c.challenge.contact),
+    ]
+    out: list[Block] = [
+        Heading(2, "The challenge"),
+        Fields(tuple(items)),
+        Heading(3, "Timeline"),
+        Table(("phase", "start", "end"), tuple((p.name, _dt(p.start), _dt(p.end)) for p in s.phases)),
+    ]
+    out.append(Heading(3, "Final leaderboard"))
+    lb = doc.leaderboard
+    if lb is None:
+        out.append(Para("No final private leaderboard was given when this card was built."))
+    else:
+        arrow = "higher is better" if lb.greater_is_better else "lower is better"
+        text = (
+            f"{lb.n_teams} team(s) ranked on the private test set by {lb.metric} ({arrow}); best score "
+            f"{_score(lb.best, lb)}, median {_score(lb.median, lb)}."
+        )
+        if lb.overlapping_winner is not None:
+            text += (
+                f" {lb.overlapping_winner} other team(s) have a confidence interval that overlaps the "
+                "winner's: their ranking relative to the winner is uncertain."
+            )
+        out.append(Para(text))
+        out.append(
+            Table(
+                ("rank", "team", lb.metric, "interval", "code", "code licence"),
+                tuple(
+                    (
+                        str(r.rank),
+                        r.team,
+                        _score(r.score, lb),
+                        f"{_score(r.ci_low, lb)} to {_score(r.ci_high, lb)}",
+                        r.code_url or "not given",
+                        r.code_licence or "not stated in the card",
+                    )
+                    for r in lb.top
+                ),
+                (True, False, True, False, False, False),
+            )
+        )
+    if c.challenge.notes:
+        out.append(Para(c.challenge.notes))
+    return out
+
+
+def _subgroup_blocks(sub: SubgroupResults) -> list[Block]:
+    """Each metric of the top teams per subgroup (sex, age bands), with intervals and warnings."""
+    out: list[Block] = [Heading(2, "Subgroup results"), Para(sub.describe())]
+    if not sub.present:
+        out.append(Para("The test data have no sex or age column: only the results over all test cases are shown."))
+    for metric in sub.metrics:
+        m = get_metric(metric)
+        headers, rows = sub.metric_table(metric)
+        direction = "higher is better" if m.greater_is_better else "lower is better"
+        counts = 2 if sub.task in ("binary", "survival") else 1  # cases (and positives or events)
+        numeric = (False,) + (True,) * counts + (False,) * (len(headers) - 1 - counts)
+        out += [Heading(3, f"{metric} ({direction})"), Table(headers, rows, numeric)]
+    small = sub.small
+    if small:
+        out.append(
+            Para(
+                f"Too small to say anything (fewer than {sub.min_cases} cases): "
+                + "; ".join(f"{label} ({n} cases)" for label, n in small)
+                + "."
+            )
+        )
+    return out
+
+
+def _score(x: float | None, lb: LeaderboardSummary) -> str:
+    return "—" if x is None else f"{x:.{lb.precision}f}"

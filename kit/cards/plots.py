@@ -1,0 +1,143 @@
+"""The plots of a data card: PNG bytes drawn from the computed statistics.
+
+Each plot is drawn on a :class:`matplotlib.figure.Figure` (no pyplot global state) and
+saved without the matplotlib version in its metadata, so the same statistics give the
+same bytes. matplotlib is imported on first use.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from .compute import SPLITS, CardStats, ColumnStats, Plot, Subgroups, TargetStats
+
+PLOT_DPI = 100
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
+
+
+def _figure(width: float = 6.4, height: float = 3.6):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=PLOT_DPI, layout="constrained")
+    return fig
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    # no "Software" key: the bytes do not change with the matplotlib version string
+    fig.savefig(buf, format="png", dpi=PLOT_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def plot_target(target: TargetStats) -> Plot:
+    fig = _figure()
+    ax = fig.add_subplot()
+    if target.task == "binary":
+        n = len(SPLITS)
+        width = 0.8 / max(1, len(target.classes))
+        x = np.arange(n)
+        for i, (value, counts) in enumerate(target.classes):
+            ax.bar(
+                x + (i - (len(target.classes) - 1) / 2) * width,
+                counts[:n],
+                width,
+                label=f"{target.columns[0]} = {value}",
+                color=PALETTE[i % len(PALETTE)],
+            )
+        ax.set_xticks(x, SPLITS)
+        ax.set_ylabel("cases")
+        ax.legend(frameon=False)
+        title = f"Class balance of {target.columns[0]} by split"
+        alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(SPLITS))
+    else:
+        col = target.columns[-1]
+        edges = np.asarray(target.bin_edges, dtype=float)
+        bottom = np.zeros(len(edges) - 1)
+        for i, (split, counts) in enumerate(zip(SPLITS, target.histogram, strict=False)):
+            ax.bar(
+                edges[:-1],
+                counts,
+                np.diff(edges),
+                bottom=bottom,
+                align="edge",
+                label=split,
+                color=PALETTE[i % len(PALETTE)],
+                edgecolor="white",
+                linewidth=0.5,
+            )
+            bottom += np.asarray(counts)
+        ax.set_xlabel(col)
+        ax.set_ylabel("cases")
+        ax.legend(frameon=False)
+        title = f"Distribution of {col} (stacked by split)"
+        s = target.summaries[-1]
+        alt = f"{col}: n={s.n}, min={s.min}, median={s.median}, max={s.max}"
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    return Plot("target", title, alt, _png(fig))
+
+
+def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
+    cols = [c for c in columns if c.role in ("feature", "target")]
+    shown = sorted(cols, key=lambda c: (-c.missing_fraction, cols.index(c)))[:limit]
+    shown = [c for c in cols if c in shown]
+    fig = _figure(6.4, max(2.4, 0.18 * len(shown) + 1.0))
+    ax = fig.add_subplot()
+    y = np.arange(len(shown))
+    ax.barh(y, [100 * c.missing_fraction for c in shown], color=PALETTE[0])
+    ax.set_yticks(y, [c.name for c in shown], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("missing values (%)")
+    total = sum(c.missing for c in cols)
+    title = "Missing values per column" + (": none" if total == 0 else "")
+    if total == 0:
+        ax.text(50, (len(shown) - 1) / 2, "no missing values in any column", ha="center", va="center", color="#555555")
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    alt = (
+        "no column has missing values"
+        if total == 0
+        else "; ".join(f"{c.name}: {100 * c.missing_fraction:.1f}%" for c in shown if c.missing)
+    )
+    return Plot("missingness", title, alt, _png(fig))
+
+
+def plot_pyramid(sub: Subgroups) -> Plot:
+    fig = _figure(6.4, max(2.6, 0.35 * len(sub.pyramid) + 1.2))
+    ax = fig.add_subplot()
+    sexes = [v for v, _ in sub.sex]
+    bands = [b for b, _ in sub.pyramid]
+    y = np.arange(len(bands))
+    left = np.array([c[0] for _, c in sub.pyramid]) if sexes else np.zeros(len(bands))
+    ax.barh(y, -left, color=PALETTE[0], label=f"{sub.sex_column} = {sexes[0]}")
+    if len(sexes) > 1:
+        right = np.array([sum(c[1:]) for _, c in sub.pyramid])
+        label = f"{sub.sex_column} = {sexes[1]}" if len(sexes) == 2 else f"{sub.sex_column} = other values"
+        ax.barh(y, right, color=PALETTE[1], label=label)
+    ax.set_yticks(y, bands)
+    ax.set_ylabel(f"{sub.age_column} band")
+    ax.set_xlabel("cases")
+    ticks = ax.get_xticks()
+    ax.set_xticks(ticks, [f"{abs(int(t))}" for t in ticks])
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.legend(frameon=False, loc="lower right")
+    title = f"Cases by {sub.age_column} band and {sub.sex_column}"
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    alt = "; ".join(
+        f"{b}: " + ", ".join(f"{sub.sex_column}={v} {n}" for v, n in zip(sexes, c, strict=True)) for b, c in sub.pyramid
+    )
+    return Plot("age_sex_pyramid", title, alt, _png(fig))
+
+
+def make_plots(stats: CardStats) -> tuple[Plot, ...]:
+    import matplotlib
+
+    with matplotlib.rc_context({"font.size": 9, "axes.titlesize": 10, "font.family": "DejaVu Sans"}):
+        plots = [plot_target(stats.target), plot_missingness(stats.columns)]
+        if stats.subgroups.pyramid:
+            plots.append(plot_pyramid(stats.subgroups))
+    return tuple(plots)
