@@ -1,12 +1,13 @@
 """Generic tests over every registered metric (as scikit-learn's metrics/tests/test_common.py)."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from kit.errors import MetricError
-from kit.metrics import TASKS, get_metric, get_metric_names
+from kit.errors import KitError, MetricError
+from kit.metrics import METRICS, TASKS, Metric, check_inputs, get_metric, get_metric_names, register
 
 ALL = get_metric_names()
 REQUIRED = {
@@ -119,10 +120,81 @@ def test_auc_with_one_class_is_an_error():
         get_metric("roc_auc")(np.ones(5), np.linspace(0, 1, 5))
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_resampled_scores_on_the_full_test_set_are_the_score(name):
+    """Whichever scorer a metric carries, the identity resample gives metric(y, p) for every team."""
+    m = get_metric(name)
+    y, perfect, worst, noisy = data(m.task, seed=5)
+    P = np.vstack([perfect, worst, noisy])
+    if m.task == "regression":
+        P = P - 1.0  # no perfect score: r2 and rmse are exercised away from their edge cases
+    y_checked, _ = check_inputs(m, y, P[0])
+    n = len(P[0])
+    scores = m.resample_scores(y_checked, P, np.vstack([np.arange(n), np.arange(n)[::-1]]))
+    assert scores.shape == (3, 2)
+    want = [m(y, p) for p in P]
+    np.testing.assert_allclose(scores[:, 0], want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(scores[:, 1], want, rtol=1e-10, atol=1e-12)  # the order of the draws is irrelevant
+
+
 def test_unknown_metric_names_the_choices():
     with pytest.raises(MetricError, match="is not a registered metric") as exc:
         get_metric("auc")
-    assert "roc_auc" in exc.value.fix
+    assert exc.value.what == "'auc' is not a registered metric"
+    assert exc.value.fix == f"use one of: {', '.join(ALL)} (kit.metrics.get_metric_names())"
+    assert exc.value.fix.startswith("use one of: accuracy, average_precision, ")
+    assert isinstance(exc.value, KitError)
+
+
+def test_metrics_are_kept_in_a_registry():
+    assert METRICS.kind == "metric" and METRICS.group == "challenge_kit.metrics"
+    assert METRICS.names() == ALL and all(METRICS.get(n) is get_metric(n) for n in ALL)
+    regression = get_metric_names("regression")
+    assert {"mae", "r2", "rmse"} <= set(regression) and regression == sorted(regression)
+    assert all(get_metric(n).task == "regression" for n in regression) and "roc_auc" not in regression
+    assert get_metric_names("no such task") == []
+
+
+def _user_metric(name="user_metric", **changes):
+    m = Metric(
+        name=name,
+        func=lambda y, p: float(np.mean(np.abs(p - y))),
+        task="regression",
+        greater_is_better=False,
+        lower=0.0,
+        upper=math.inf,
+        precision=3,
+        description="mean absolute error, registered by a user",
+    )
+    return replace(m, **changes)
+
+
+def test_registering_a_taken_name_raises_unless_replace():
+    first, second = _user_metric(), _user_metric(precision=5)
+    assert register(first) is first
+    try:
+        assert get_metric("user_metric") is first and "user_metric" in get_metric_names("regression")
+        with pytest.raises(MetricError, match="'user_metric' is already registered") as exc:
+            register(second)
+        assert "replace=True" in exc.value.fix
+        assert get_metric("user_metric") is first  # nothing overwritten silently
+        assert register(second, replace=True) is second
+        assert get_metric("user_metric") is second
+    finally:
+        METRICS.unregister("user_metric")
+    assert "user_metric" not in get_metric_names()
+    with pytest.raises(MetricError, match="already registered"):
+        register(_user_metric(name="rmse"))  # a built-in is not overwritten either
+    assert get_metric("rmse").description.startswith("Root mean squared error")
+
+
+def test_registering_an_unknown_task_or_a_non_metric_raises():
+    with pytest.raises(MetricError, match="unknown task 'ranking' for metric 'user_metric'") as exc:
+        register(_user_metric(task="ranking"))
+    assert "binary" in exc.value.fix
+    with pytest.raises(MetricError, match="must be a kit.metrics.Metric"):
+        METRICS.register(lambda y, p: 0.0, name="user_metric")
+    assert "user_metric" not in get_metric_names()
 
 
 def test_c_index_matches_lifelines_definition():

@@ -18,7 +18,8 @@ from sklearn.metrics import roc_auc_score
 
 from kit.errors import KitError, MetricError
 from kit.leaderboard import stats
-from kit.metrics import check_inputs, get_metric, get_metric_names
+from kit.metrics import METRICS, Metric, check_inputs, get_metric, get_metric_names, register
+from kit.metrics import resampling as rs
 
 
 # -- data --------------------------------------------------------------------------
@@ -110,7 +111,8 @@ def test_auc_is_the_same_with_one_or_several_threads():
 
 @pytest.mark.parametrize("name", get_metric_names())
 def test_every_metric_resamples_like_its_own_function(name):
-    """Fast paths (per-case losses, AUC, confusion counts, R²) equal metric.func on resampled arrays."""
+    """Each metric's own scorer (per-case losses, AUC, confusion counts, R², or the loop over
+    metric.func) equals metric.func on explicitly resampled arrays, through stats and directly."""
     metric = get_metric(name)
     y, P, teams = problem_for(metric)
     n = len(P[0])
@@ -123,15 +125,134 @@ def test_every_metric_resamples_like_its_own_function(name):
     want = reference_scores(metric, y, P, idx)
     assert np.array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-10, atol=1e-12)
+    y_checked, _ = check_inputs(metric, y, P[0])
+    direct = metric.resample_scores(y_checked, np.asarray(P, dtype=float), idx)
+    np.testing.assert_array_equal(direct, got)
+    if metric.resampled is not None or metric.per_case is not None:  # the fast path agrees with the loop too
+        loop = rs.generic_scores(metric, y_checked, np.asarray(P, dtype=float), idx)
+        assert np.array_equal(np.isnan(got), np.isnan(loop))
+        np.testing.assert_allclose(got[~np.isnan(got)], loop[~np.isnan(loop)], rtol=1e-10, atol=1e-12)
 
 
-def test_lookalike_metric_is_scored_with_its_own_function():
+def test_resample_scores_picks_the_metrics_own_scorer():
+    """Own scorer first, then the per-case matrix product, then the loop over metric.func."""
+    calls = []
+
+    def own(metric, y, P, indices, n_jobs):
+        calls.append(n_jobs)
+        return np.zeros((len(P), len(indices)))
+
+    y, P, _ = binary_problem()
+    idx = stats.bootstrap_indices(len(y), 4, seed=0)
+    for name in ("brier", "average_precision"):
+        base = get_metric(name)
+        out = replace(base, resampled=own).resample_scores(y, P, idx, n_jobs=3)
+        assert calls.pop() == 3 and out.shape == (len(P), 4) and not out.any()
+    brier = get_metric("brier")
+    assert brier.resampled is None and brier.per_case is not None
+    np.testing.assert_array_equal(brier.resample_scores(y, P, idx), rs.per_case_scores(brier, y, P, idx))
+    ap = get_metric("average_precision")
+    assert ap.resampled is None and ap.per_case is None
+    np.testing.assert_array_equal(ap.resample_scores(y, P, idx), rs.generic_scores(ap, y, P, idx))
+    assert get_metric("roc_auc").resampled is rs.auc_scores and get_metric("r2").resampled is rs.r2_scores
+
+
+def test_a_metric_carries_its_own_scorer_whatever_its_name():
     base = get_metric("f1")
-    custom = replace(base, func=lambda y, p: float(np.mean(p)))  # same name, other function
     y, P, _ = binary_problem()
     idx = stats.bootstrap_indices(len(y), 5, seed=0)
-    got = stats.resample_scores(y, P, custom, idx)
-    np.testing.assert_allclose(got, np.stack([[P[t, i].mean() for i in idx] for t in range(len(P))]))
+    naive = np.stack([[P[t, i].mean() for i in idx] for t in range(len(P))])
+    # a look-alike (same name, other function) without a scorer is scored with its own function
+    custom = replace(base, func=lambda y, p: float(np.mean(p)), resampled=None)
+    np.testing.assert_allclose(stats.resample_scores(y, P, custom, idx), naive)
+    # one made from scratch under a built-in's name, too
+    scratch = Metric(
+        name="f1",
+        func=lambda y, p: float(np.mean(p)),
+        task="binary",
+        greater_is_better=True,
+        lower=0.0,
+        upper=1.0,
+        precision=4,
+        description="mean prediction",
+    )
+    np.testing.assert_allclose(stats.resample_scores(y, P, scratch, idx), naive)
+    # and one that keeps the built-in's scorer keeps scoring F1 on resamples
+    kept = replace(base, description="F1 again")
+    np.testing.assert_array_equal(stats.resample_scores(y, P, kept, idx), stats.resample_scores(y, P, "f1", idx))
+
+
+# -- metrics registered by a user ---------------------------------------------------------
+def _counting(func, calls):
+    def wrapped(y, p):
+        calls.append(1)
+        return func(y, p)
+
+    return wrapped
+
+
+@pytest.fixture
+def user_metrics():
+    """Two binary metrics that are not built in: one with a per-case loss, one without."""
+    calls = {"user_abs_error": [], "user_gap": []}
+    with_loss = Metric(
+        name="user_abs_error",
+        func=_counting(lambda y, p: float(np.mean(np.abs(p - y))), calls["user_abs_error"]),
+        task="binary",
+        greater_is_better=False,
+        lower=0.0,
+        upper=1.0,
+        precision=3,
+        per_case=lambda y, p: np.abs(p - y),
+        description="mean absolute error of the probabilities",
+    )
+    without_loss = Metric(  # mean prediction of the positives minus that of the negatives
+        name="user_gap",
+        func=_counting(lambda y, p: float(p[y == 1].mean() - p[y == 0].mean()), calls["user_gap"]),
+        task="binary",
+        greater_is_better=True,
+        lower=-1.0,
+        upper=1.0,
+        precision=3,
+        needs_both_classes=True,
+        description="discrimination slope",
+    )
+    register(with_loss)
+    register(without_loss)
+    try:
+        yield with_loss, without_loss, calls
+    finally:
+        METRICS.unregister("user_abs_error")
+        METRICS.unregister("user_gap")
+
+
+def test_user_metrics_are_bootstrapped_like_their_functions(user_metrics):
+    with_loss, without_loss, calls = user_metrics
+    assert {"user_abs_error", "user_gap"} <= set(get_metric_names("binary"))
+    y, P, teams = binary_problem(n=50, teams=4, seed=3)
+    idx = stats.bootstrap_indices(len(y), 25, seed=4)
+    idx[0] = np.flatnonzero(y == 0)[0]  # a single case: user_gap is undefined there
+    for metric in (with_loss, without_loss):
+        res = stats.paired_bootstrap(y, P, teams, metric.name, indices=idx)
+        assert res.metric is get_metric(metric.name)
+        want = reference_scores(metric, y, P, idx)
+        valid = ~np.isnan(want).any(axis=0)
+        assert res.n_invalid == int((~valid).sum())
+        np.testing.assert_allclose(res.replicates, want[:, valid], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(res.observed, [metric.func(y, p) for p in P], rtol=1e-12)
+        np.testing.assert_array_equal(res.ranks, stats.rank_scores(want[:, valid], metric))
+        again = pickle.loads(pickle.dumps(res))  # a registered metric pickles by name
+        assert again.metric is get_metric(metric.name)
+    assert res.n_invalid == 1  # user_gap on the single case
+    # the per-case loss is averaged (one matrix product), the other metric's function is called
+    calls["user_abs_error"].clear()
+    calls["user_gap"].clear()
+    stats.paired_bootstrap(y, P, teams, "user_abs_error", indices=idx)
+    stats.paired_bootstrap(y, P, teams, "user_gap", indices=idx)
+    assert calls["user_abs_error"] == []
+    assert len(calls["user_gap"]) == len(P) * (1 + len(idx) - 1)  # full data + the resamples with both classes
+    assert stats.pairwise_significance(y, P, teams, "user_abs_error").method == "wilcoxon"
+    assert stats.pairwise_significance(y, P, teams, "user_gap", n_resamples=20).method == "bootstrap"
 
 
 # -- paired bootstrap: a case worked out by hand ----------------------------------------
@@ -233,7 +354,9 @@ def test_result_tables_and_html():
     np.testing.assert_allclose(res.rank_distribution().sum(axis=1), 1.0)
     html = res._repr_html_()
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
-    pickle.loads(pickle.dumps(res))
+    again = pickle.loads(pickle.dumps(res))
+    assert again.metric is get_metric("accuracy")  # pickled by name: its functions are lambdas
+    np.testing.assert_array_equal(again.replicates, res.replicates)
 
 
 # -- inputs and missing values ------------------------------------------------------------

@@ -1,6 +1,21 @@
-"""Metric registry: ``get_metric(name)``, ``get_metric_names(task=None)``, ``register``."""
+"""Metric registry: ``get_metric(name)``, ``get_metric_names(task=None)``, ``register``.
+
+Every metric is a :class:`Metric` kept in :data:`METRICS` (a :class:`kit.registry.Registry`);
+each carries its direction, bounds, precision, per-case loss and fast resampled scorer
+(:mod:`kit.metrics.resampling`).
+"""
 
 from . import classification, regression, survival  # noqa: F401  (register the built-ins)
-from ._base import TASKS, Metric, check_inputs, get_metric, get_metric_names, register
+from ._base import METRICS, TASKS, Metric, ResampledScorer, Target, check_inputs, get_metric, get_metric_names, register
 
-__all__ = ["TASKS", "Metric", "check_inputs", "get_metric", "get_metric_names", "register"]
+__all__ = [
+    "METRICS",
+    "TASKS",
+    "Metric",
+    "ResampledScorer",
+    "Target",
+    "check_inputs",
+    "get_metric",
+    "get_metric_names",
+    "register",
+]

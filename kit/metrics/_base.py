@@ -2,9 +2,15 @@
 
 A metric is a plain function ``func(y_true, y_pred) -> float`` computed by
 scikit-learn or scikit-survival, plus declarative metadata: the task it scores,
-its direction, its bounds, its display precision and, where one exists, a
-per-case loss whose mean gives the score back (``from_mean_loss``). Leaderboards
-read the direction from here; nobody negates scores.
+its direction, its bounds, its display precision, where one exists a per-case
+loss whose mean gives the score back (``from_mean_loss``) and, where one exists,
+its own fast scorer of many resamples (``resampled``, see
+:mod:`kit.metrics.resampling`). Leaderboards read the direction from here; nobody
+negates scores.
+
+Metrics are kept in :data:`METRICS`, a :class:`~kit.registry.Registry`: a name
+taken already is refused unless ``replace=True``, and plug-ins register theirs
+through the entry-point group ``challenge_kit.metrics``.
 """
 
 from __future__ import annotations
@@ -12,20 +18,60 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import MetricError
+from ..registry import Registry
+from .resampling import generic_scores, per_case_scores
 
 TASKS = ("binary", "regression", "survival")
 
-_REGISTRY: dict[str, Metric] = {}
+#: checked true values: one array, or the (event, time) pair of a survival target
+Target: TypeAlias = np.ndarray | tuple[np.ndarray, np.ndarray]
+#: ``scorer(metric, y, P, indices, n_jobs) -> scores`` of every team (rows of ``P``) on
+#: every resample (rows of ``indices``), shape (teams, resamples), NaN where undefined
+ResampledScorer: TypeAlias = Callable[["Metric", Target, np.ndarray, np.ndarray, int | None], np.ndarray]
+
+
+def _identity(mean_loss: float) -> float:
+    return mean_loss
 
 
 @dataclass(frozen=True)
 class Metric:
+    """A metric: its function and what the leaderboards need to know about it.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    func : callable
+        ``func(y_true, y_pred) -> float`` on checked inputs (:func:`check_inputs`).
+    task : {"binary", "regression", "survival"}
+    greater_is_better : bool
+        The direction: leaderboards sort by :meth:`sort_key`, nobody negates scores.
+    lower, upper : float
+        Bounds of the score.
+    precision : int
+        Decimals shown.
+    description : str
+    per_case : callable, optional
+        ``per_case(y_true, y_pred) -> losses``, one per case, lower is better; their
+        mean turned by ``from_mean_loss`` gives the score back.
+    from_mean_loss : callable
+        Turns the mean of the per-case losses back into the score (default: identity).
+    needs_both_classes : bool
+        Binary metrics undefined when ``y_true`` holds a single class.
+    resampled : callable, optional
+        The metric's own fast scorer of many resamples (:data:`ResampledScorer`), used
+        by :meth:`resample_scores`; see :mod:`kit.metrics.resampling`.
+    """
+
     name: str
-    func: Callable[[np.ndarray, np.ndarray], float] = field(repr=False)
+    func: Callable[[Any, np.ndarray], float] = field(repr=False)
     task: str
     greater_is_better: bool
     lower: float
@@ -33,25 +79,62 @@ class Metric:
     precision: int
     description: str
     #: ``per_case(y_true, y_pred) -> losses`` (lower is better for every case)
-    per_case: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    per_case: Callable[[Any, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     #: turns the mean of the per-case losses back into the score
-    from_mean_loss: Callable[[float], float] = field(default=lambda m: m, repr=False)
+    from_mean_loss: Callable[[float], float] = field(default=_identity, repr=False)
     #: binary metrics that need both classes present in y_true
     needs_both_classes: bool = False
+    #: the metric's own scorer of many resamples (None: per-case losses or ``func``)
+    resampled: ResampledScorer | None = field(default=None, repr=False)
 
     # -- scoring ---------------------------------------------------------------
-    def __call__(self, y_true, y_pred) -> float:
-        y_true, y_pred = check_inputs(self, y_true, y_pred)
-        return float(self.func(y_true, y_pred))
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
+        y, p = check_inputs(self, y_true, y_pred)
+        return float(self.func(y, p))
 
-    def case_losses(self, y_true, y_pred) -> np.ndarray:
+    def case_losses(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+        """Per-case losses (lower is better); raises :class:`MetricError` without a per-case loss."""
         if self.per_case is None:
             raise MetricError(
                 f"metric {self.name!r} has no per-case loss",
                 fix="resample cases and recompute the metric instead of averaging losses",
             )
-        y_true, y_pred = check_inputs(self, y_true, y_pred)
-        return np.asarray(self.per_case(y_true, y_pred), dtype=float)
+        y, p = check_inputs(self, y_true, y_pred)
+        return np.asarray(self.per_case(y, p), dtype=float)
+
+    def resample_scores(self, y: Target, P: np.ndarray, indices: np.ndarray, n_jobs: int | None = None) -> np.ndarray:
+        """Scores of every team on every resample of the test cases.
+
+        The metric's own scorer (``resampled``) when it has one; else, with a
+        per-case loss, one matrix product over the case multiplicities
+        (:func:`~kit.metrics.resampling.per_case_scores`); else ``func`` on every
+        resample, team by team (:func:`~kit.metrics.resampling.generic_scores`).
+        The inputs are taken as checked: call
+        :func:`kit.leaderboard.stats.resample_scores` to have them checked.
+
+        Parameters
+        ----------
+        y : ndarray or (event, time) pair
+            True values as returned by :func:`check_inputs`.
+        P : ndarray, shape (teams, cases)
+            Finite predictions, one row per team, cases in the order of ``y``.
+        indices : ndarray of int, shape (resamples, draws)
+            The cases drawn in each resample, in ``[0, cases)``.
+        n_jobs : int, optional
+            Threads, for the scorers that use them (``roc_auc``; default: every core).
+
+        Returns
+        -------
+        ndarray, shape (teams, resamples)
+            NaN where the metric is undefined on a resample.
+        """
+        if self.resampled is not None:
+            scorer: ResampledScorer = self.resampled
+        elif self.per_case is not None:
+            scorer = per_case_scores
+        else:
+            scorer = generic_scores
+        return scorer(self, y, P, indices, n_jobs)
 
     # -- direction and display -------------------------------------------------
     @property
@@ -66,13 +149,13 @@ class Metric:
         """True when score ``a`` is strictly better than ``b``."""
         return a > b if self.greater_is_better else a < b
 
-    def sort_key(self, value: float) -> float:
+    def sort_key(self, value: float | None) -> float:
         """A key that sorts best first; missing values sort last."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.inf
         return -value if self.greater_is_better else value
 
-    def format(self, value) -> str:
+    def format(self, value: float | None) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "—"
         return f"{value:.{self.precision}f}"
@@ -82,86 +165,114 @@ class Metric:
         return "↑" if self.greater_is_better else "↓"
 
 
-def register(metric: Metric) -> Metric:
+# -- the registry --------------------------------------------------------------
+def _checked(metric: object) -> Metric:
+    """What the registry keeps: a :class:`Metric` of a known task (plug-ins included)."""
+    if not isinstance(metric, Metric):
+        raise MetricError(
+            f"a metric must be a kit.metrics.Metric, got {type(metric).__name__}",
+            where=repr(metric),
+            fix="register kit.metrics.Metric(name=..., func=..., task=..., ...)",
+        )
     if metric.task not in TASKS:
         raise MetricError(
             f"unknown task {metric.task!r} for metric {metric.name!r}", fix=f"use one of {', '.join(TASKS)}"
         )
-    if metric.name in _REGISTRY:
-        raise MetricError(f"metric {metric.name!r} is already registered")
-    _REGISTRY[metric.name] = metric
     return metric
 
 
+#: every metric, by name (plug-ins: entry-point group ``challenge_kit.metrics``)
+METRICS: Registry[Metric] = Registry(
+    "metric", error=MetricError, coerce=_checked, hint="kit.metrics.get_metric_names()"
+)
+
+
+def register(metric: Metric, *, replace: bool = False) -> Metric:
+    """Add *metric* under its name; a name taken already raises unless ``replace=True``.
+
+    Raises
+    ------
+    MetricError
+        Not a :class:`Metric`, an unknown task, or a name taken already.
+    """
+    return METRICS.register(metric, replace=replace)
+
+
 def get_metric(name: str) -> Metric:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise MetricError(
-            f"{name!r} is not a registered metric",
-            fix=f"use one of: {', '.join(get_metric_names())} (kit.metrics.get_metric_names())",
-        ) from None
+    """The metric registered as *name*; raises :class:`MetricError` naming the choices."""
+    return METRICS.get(name)
 
 
 def get_metric_names(task: str | None = None) -> list[str]:
-    return sorted(n for n, m in _REGISTRY.items() if task is None or m.task == task)
+    """The registered names, sorted; only those of *task* when given."""
+    if task is None:
+        return METRICS.names()
+    return [name for name, metric in METRICS.items() if metric.task == task]
 
 
 # -- input checks --------------------------------------------------------------
-def check_inputs(metric: Metric, y_true, y_pred):
-    """Convert and check inputs; raise :class:`MetricError` naming the problem."""
+def check_inputs(metric: Metric, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[Target, np.ndarray]:
+    """Convert and check inputs; raise :class:`MetricError` naming the problem.
+
+    Returns
+    -------
+    y_true : ndarray, or (event, time) for survival
+    y_pred : ndarray of float, shape (cases,)
+    """
     try:
-        y_pred = np.asarray(y_pred, dtype=float)
+        pred = np.asarray(y_pred, dtype=float)
     except (TypeError, ValueError) as exc:
         raise MetricError(f"{metric.name}: predictions are not numeric ({exc})") from None
-    if y_pred.ndim == 2 and y_pred.shape[1] == 1:
-        y_pred = y_pred[:, 0]
-    if y_pred.ndim != 1:
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    if pred.ndim != 1:
         raise MetricError(
-            f"{metric.name}: predictions must be one value per case, got shape {y_pred.shape}",
+            f"{metric.name}: predictions must be one value per case, got shape {pred.shape}",
             fix="pass a 1-d array (for binary tasks: the probability of the positive class)",
         )
+    y: Target
     if metric.task == "survival":
-        y_true = _survival_target(metric, y_true)
-        n_true = len(y_true[0])
+        y = _survival_target(metric, y_true)
+        n_true = len(y[0])
     else:
         try:
-            y_true = np.asarray(y_true, dtype=float)
+            values = np.asarray(y_true, dtype=float)
         except (TypeError, ValueError) as exc:
             raise MetricError(f"{metric.name}: true values are not numeric ({exc})") from None
-        if y_true.ndim == 2 and y_true.shape[1] == 1:
-            y_true = y_true[:, 0]
-        if y_true.ndim != 1:
-            raise MetricError(f"{metric.name}: true values must be one value per case, got shape {y_true.shape}")
-        n_true = len(y_true)
-    if n_true != len(y_pred):
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise MetricError(f"{metric.name}: true values must be one value per case, got shape {values.shape}")
+        y = values
+        n_true = len(values)
+    if n_true != len(pred):
         raise MetricError(
-            f"{metric.name}: inconsistent numbers of cases: y_true has {n_true}, y_pred has {len(y_pred)}",
+            f"{metric.name}: inconsistent numbers of cases: y_true has {n_true}, y_pred has {len(pred)}",
             fix="give exactly one prediction per case, in the same order as the labels",
         )
-    if len(y_pred) == 0:
+    if len(pred) == 0:
         raise MetricError(f"{metric.name}: no cases to score")
-    if not np.all(np.isfinite(y_pred)):
+    if not np.all(np.isfinite(pred)):
         raise MetricError(
             f"{metric.name}: predictions contain NaN or infinite values", fix="replace them with finite numbers"
         )
     if metric.task == "binary":
-        if not np.all(np.isin(y_true, (0.0, 1.0))):
+        if not np.all(np.isin(y, (0.0, 1.0))):
             raise MetricError(f"{metric.name}: binary labels must be 0 or 1")
-        if np.any((y_pred < 0) | (y_pred > 1)):
+        if np.any((pred < 0) | (pred > 1)):
             raise MetricError(
                 f"{metric.name}: binary predictions are probabilities and must lie in [0, 1]",
                 fix="predict the probability of the positive class (predict_proba(...)[:, 1])",
             )
-        if metric.needs_both_classes and len(np.unique(y_true)) < 2:
+        if metric.needs_both_classes and len(np.unique(y)) < 2:
             raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
     elif metric.task == "regression":
-        if not np.all(np.isfinite(y_true)):
+        if not np.all(np.isfinite(y)):
             raise MetricError(f"{metric.name}: true values contain NaN or infinite values")
-    return y_true, y_pred
+    return y, pred
 
 
-def _survival_target(metric: Metric, y_true):
+def _survival_target(metric: Metric, y_true: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Survival targets: (event, time) as a structured array, a 2-column array or a pair."""
     if isinstance(y_true, np.ndarray) and y_true.dtype.names:
         names = y_true.dtype.names

@@ -8,16 +8,17 @@ import numpy as np
 from sklearn import metrics as skm
 
 from ._base import Metric, register
+from .resampling import auc_scores, balanced_accuracy_formula, confusion_scores, f1_formula, mcc_formula
 
 THRESHOLD = 0.5
 _EPS = np.finfo(float).eps
 
 
-def _labels(p):
+def _labels(p: np.ndarray) -> np.ndarray:
     return (np.asarray(p) >= THRESHOLD).astype(int)
 
 
-def _log_loss_cases(y, p):
+def _log_loss_cases(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return -(y * np.log(p) + (1 - y) * np.log1p(-p))
 
@@ -32,6 +33,7 @@ register(
         upper=1.0,
         precision=4,
         needs_both_classes=True,
+        resampled=auc_scores,
         description="Area under the ROC curve (scikit-learn roc_auc_score).",
     )
 )
@@ -102,6 +104,7 @@ register(
         lower=0.0,
         upper=1.0,
         precision=4,
+        resampled=confusion_scores(balanced_accuracy_formula, THRESHOLD),
         description=f"Mean of sensitivity and specificity at p >= {THRESHOLD} (scikit-learn).",
     )
 )
@@ -115,6 +118,7 @@ register(
         lower=0.0,
         upper=1.0,
         precision=4,
+        resampled=confusion_scores(f1_formula, THRESHOLD),
         description=f"F1 score of the positive class at p >= {THRESHOLD} (scikit-learn f1_score).",
     )
 )
@@ -128,6 +132,7 @@ register(
         lower=-1.0,
         upper=1.0,
         precision=4,
+        resampled=confusion_scores(mcc_formula, THRESHOLD),
         description=f"Matthews correlation coefficient at p >= {THRESHOLD} (scikit-learn).",
     )
 )

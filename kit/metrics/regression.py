@@ -8,6 +8,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from ._base import Metric, register
+from .resampling import r2_scores
 
 register(
     Metric(
@@ -47,6 +48,7 @@ register(
         lower=-math.inf,
         upper=1.0,
         precision=4,
+        resampled=r2_scores,
         description="Coefficient of determination R² (scikit-learn r2_score).",
     )
 )

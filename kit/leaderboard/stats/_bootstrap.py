@@ -1,0 +1,346 @@
+"""The paired bootstrap: resamples, resampled scores, ranks, :class:`BootstrapResult`."""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import stats as sps
+
+from ...errors import MetricError
+from ...metrics import Metric, Target, get_metric
+from ._inputs import MetricLike, _as_metric, _check_indices, _prepare
+
+#: a seed of :func:`numpy.random.default_rng`
+Seed: TypeAlias = int | np.random.Generator | None
+
+
+# -- resamples ---------------------------------------------------------------------------
+def bootstrap_indices(n_cases: int, n_resamples: int = 1000, seed: Seed = 0) -> np.ndarray:
+    """Indices of ``n_resamples`` bootstrap resamples of ``n_cases`` cases.
+
+    Parameters
+    ----------
+    n_cases : int
+    n_resamples : int
+    seed : int, numpy Generator or None
+        The same seed gives the same resamples (used by the benchmark to check
+        the kit's scores against scikit-learn on the very same resamples).
+
+    Returns
+    -------
+    ndarray of int32, shape (n_resamples, n_cases)
+        Row ``b`` lists the cases drawn (with replacement) in resample ``b``.
+    """
+    if n_cases < 1 or n_resamples < 1:
+        raise MetricError(
+            f"cannot draw {n_resamples} resamples of {n_cases} cases", fix="use at least one case and one resample"
+        )
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n_cases, size=(n_resamples, n_cases), dtype=np.int32)
+
+
+def resample_scores(
+    y_true: ArrayLike,
+    predictions: ArrayLike,
+    metric: MetricLike,
+    indices: ArrayLike,
+    *,
+    teams: Iterable[object] | None = None,
+    n_jobs: int | None = None,
+) -> np.ndarray:
+    """Score every team on every resample of the test cases.
+
+    The inputs are checked, then scored by :meth:`Metric.resample_scores
+    <kit.metrics.Metric.resample_scores>`: the metric's own fast scorer, else its
+    per-case losses, else its function on every resample.
+
+    Parameters
+    ----------
+    y_true : array-like
+        True values; for survival an (n, 2) array of (event, time).
+    predictions : array-like, shape (teams, cases)
+    metric : Metric or str
+    indices : array-like of int, shape (resamples, draws)
+        The cases drawn in each resample (e.g. :func:`bootstrap_indices`); row
+        ``np.arange(n)`` scores the full test set.
+    teams : sequence of str, optional
+        Names used in error messages.
+    n_jobs : int, optional
+        Threads for the ``roc_auc`` scorer (default: every core).
+
+    Returns
+    -------
+    ndarray, shape (teams, resamples)
+        NaN where the metric is undefined on a resample.
+    """
+    if teams is None:
+        shape = np.shape(predictions)
+        teams = [f"team {i + 1}" for i in range(shape[0] if len(shape) == 2 else 1)]
+    metric, y, P, _ = _prepare(y_true, predictions, teams, metric)
+    idx = _check_indices(indices, P.shape[1])
+    return metric.resample_scores(y, P, idx, n_jobs)
+
+
+def _observed(metric: Metric, y: Target, P: np.ndarray, n_jobs: int | None, teams: tuple[str, ...]) -> np.ndarray:
+    """Full-data scores of every team; raises when the metric is undefined for one."""
+    full = np.arange(P.shape[1])[None, :]
+    scores = metric.resample_scores(y, P, full, n_jobs)[:, 0]
+    if np.isnan(scores).any():
+        names = ", ".join(repr(teams[i]) for i in np.flatnonzero(np.isnan(scores))[:10])
+        raise MetricError(
+            f"{metric.name} is undefined on the full test set",
+            where=f"teams {names}",
+            fix="check the test labels and predictions",
+        )
+    return scores
+
+
+# -- ranks -------------------------------------------------------------------------------
+def rank_scores(scores: ArrayLike, metric: MetricLike) -> np.ndarray:
+    """Ranks of teams, 1 = best in the metric's direction; ties take the smallest rank.
+
+    Parameters
+    ----------
+    scores : array-like, shape (teams,) or (teams, resamples)
+        Teams along axis 0.
+    metric : Metric or str
+
+    Returns
+    -------
+    ndarray of int, same shape
+    """
+    metric = _as_metric(metric)
+    s = np.asarray(scores, dtype=float)
+    key = -s if metric.greater_is_better else s
+    return sps.rankdata(key, method="min", axis=0).astype(int)
+
+
+def _kendall_taus(reference: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b between ``reference`` and every column of ``ranks`` (NaN: constant)."""
+    if len(reference) < 2:
+        return np.full(ranks.shape[1], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant ranking gives NaN
+        return np.array([sps.kendalltau(reference, r).statistic for r in ranks.T], dtype=float)
+
+
+# -- results -----------------------------------------------------------------------------
+def _is_registered(metric: Metric) -> bool:
+    """True for the registry's own Metric object (not a look-alike with the same name)."""
+    try:
+        return get_metric(metric.name) is metric
+    except MetricError:
+        return False
+
+
+class _PicklesMetricByName:
+    """Results pickle a registered metric by its name (its functions are lambdas)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        metric = state.get("metric")
+        if isinstance(metric, Metric) and _is_registered(metric):
+            state["metric"] = metric.name
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("metric"), str):
+            state["metric"] = get_metric(state["metric"])
+        self.__dict__.update(state)
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult(_PicklesMetricByName):
+    """Paired bootstrap of a leaderboard.
+
+    Attributes
+    ----------
+    teams : tuple of str
+    metric : Metric
+    observed : ndarray (teams,)
+        Full-data scores.
+    observed_ranks : ndarray (teams,)
+        Their ranks (aggregate-then-rank).
+    replicates : ndarray (teams, valid resamples)
+        Scores on the valid resamples.
+    ranks : ndarray (teams, valid resamples)
+        Ranks within every resample.
+    tau : ndarray (valid resamples,)
+        Kendall's tau-b between the full-data ranking and each resample's ranking
+        (NaN where a ranking is constant).
+    alpha : float
+        1 - confidence level of the intervals.
+    n_resamples : int
+        Resamples drawn; ``n_invalid`` of them were undefined and dropped.
+    n_invalid : int
+    seed : object
+    """
+
+    teams: tuple[str, ...]
+    metric: Metric
+    observed: np.ndarray = field(repr=False)
+    observed_ranks: np.ndarray = field(repr=False)
+    replicates: np.ndarray = field(repr=False)
+    ranks: np.ndarray = field(repr=False)
+    tau: np.ndarray = field(repr=False)
+    alpha: float = 0.05
+    n_resamples: int = 0
+    n_invalid: int = 0
+    seed: object = None
+
+    # -- tables -------------------------------------------------------------------
+    def confidence_intervals(self) -> pd.DataFrame:
+        """Percentile interval of every team's score, columns ``ci_low``, ``ci_high``."""
+        low, high = np.quantile(self.replicates, [self.alpha / 2, 1 - self.alpha / 2], axis=1)
+        return pd.DataFrame({"ci_low": low, "ci_high": high}, index=pd.Index(self.teams, name="team"))
+
+    def rank_distribution(self) -> pd.DataFrame:
+        """Fraction of resamples in which each team (row) takes each rank (column)."""
+        T = len(self.teams)
+        freq = np.stack([np.bincount(r - 1, minlength=T) for r in self.ranks]) / self.ranks.shape[1]
+        return pd.DataFrame(
+            freq, index=pd.Index(self.teams, name="team"), columns=pd.Index(np.arange(1, T + 1), name="rank")
+        )
+
+    def winner_frequency(self) -> pd.Series:
+        """Fraction of resamples in which each team ranks first (ties count for all)."""
+        return pd.Series(
+            (self.ranks == 1).mean(axis=1), index=pd.Index(self.teams, name="team"), name="winner_frequency"
+        )
+
+    def stability(self) -> pd.Series:
+        """Kendall's tau between the full-data ranking and the resampled rankings."""
+        tau = self.tau[~np.isnan(self.tau)]
+        if tau.size == 0:
+            values = dict(mean=np.nan, std=np.nan, q_low=np.nan, median=np.nan, q_high=np.nan)
+        else:
+            q = np.quantile(tau, [self.alpha / 2, 0.5, 1 - self.alpha / 2])
+            values = dict(
+                mean=tau.mean(), std=tau.std(ddof=1) if tau.size > 1 else 0.0, q_low=q[0], median=q[1], q_high=q[2]
+            )
+        return pd.Series({**values, "n": int(tau.size)}, name="kendall_tau")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per team, best first: score, interval, ranks and winner frequency."""
+        ci = self.confidence_intervals()
+        q = self.alpha / 2
+        rank_low, rank_med, rank_high = np.quantile(self.ranks, [q, 0.5, 1 - q], axis=1, method="inverted_cdf")
+        df = pd.DataFrame(
+            {
+                "score": self.observed,
+                "ci_low": ci["ci_low"].to_numpy(),
+                "ci_high": ci["ci_high"].to_numpy(),
+                "rank": self.observed_ranks,
+                "median_rank": rank_med.astype(int),
+                "rank_ci_low": rank_low.astype(int),
+                "rank_ci_high": rank_high.astype(int),
+                "mean_rank": self.ranks.mean(axis=1),
+                "winner_frequency": self.winner_frequency().to_numpy(),
+            },
+            index=pd.Index(self.teams, name="team"),
+        )
+        return df.iloc[np.argsort(self.observed_ranks, kind="stable")]
+
+    def _repr_html_(self) -> str:
+        st = self.stability()
+        head = (
+            f"<p><b>Paired bootstrap</b> of {html.escape(self.metric.name)} {self.metric.arrow}: "
+            f"{self.replicates.shape[1]} valid resamples of {self.n_resamples}"
+            f"{f' ({self.n_invalid} undefined, dropped)' if self.n_invalid else ''}; "
+            f"{100 * (1 - self.alpha):g}% percentile intervals. Ranking stability "
+            f"(Kendall's tau with the full-data ranking): mean {st['mean']:.3f}, "
+            f"{100 * (1 - self.alpha):g}% range [{st['q_low']:.3f}, {st['q_high']:.3f}].</p>"
+        )
+        precision = self.metric.precision
+
+        def score(v: object) -> str:
+            return f"{v:.{precision}f}"
+
+        fmt: dict[str, Callable[[object], str]] = {c: score for c in ("score", "ci_low", "ci_high")}
+        fmt.update(mean_rank=lambda v: f"{v:.2f}", winner_frequency=lambda v: f"{v:.1%}")
+        return head + self.summary().to_html(formatters=fmt, escape=True)
+
+
+def paired_bootstrap(
+    y_true: ArrayLike,
+    predictions: ArrayLike,
+    teams: Sequence[str],
+    metric: MetricLike,
+    *,
+    n_resamples: int = 1000,
+    seed: Seed = 0,
+    alpha: float = 0.05,
+    indices: ArrayLike | None = None,
+    n_jobs: int | None = None,
+) -> BootstrapResult:
+    """Paired bootstrap over test cases: the same resamples for every team.
+
+    Parameters
+    ----------
+    y_true : array-like
+        True values of the test cases; for survival an (n, 2) array (event, time).
+    predictions : array-like, shape (teams, cases)
+        One row per team, cases in the order of ``y_true``.
+    teams : sequence of str
+        Distinct team names, one per row.
+    metric : Metric or str
+    n_resamples : int
+        Resamples drawn when ``indices`` is not given.
+    seed : int, numpy Generator or None
+        Seed of the resamples (:func:`bootstrap_indices`).
+    alpha : float
+        The intervals cover ``1 - alpha``.
+    indices : array-like of int, shape (resamples, draws), optional
+        Explicit resamples (overrides ``n_resamples`` and ``seed``).
+    n_jobs : int, optional
+        Threads for the ``roc_auc`` scorer.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Raises
+    ------
+    MetricError
+        Bad inputs, a team with NaN predictions, or a metric undefined on every resample.
+    """
+    if not 0 < alpha < 1:
+        raise MetricError(f"alpha must lie in (0, 1), got {alpha}", fix="use e.g. alpha=0.05")
+    m, y, P, names = _prepare(y_true, predictions, teams, metric)
+    n = P.shape[1]
+    if indices is None:
+        idx = bootstrap_indices(n, n_resamples, seed)
+    else:
+        idx, seed = _check_indices(indices, n), None
+    observed = _observed(m, y, P, n_jobs, names)
+    reps = m.resample_scores(y, P, idx, n_jobs)
+    valid = ~np.isnan(reps).any(axis=0)
+    if not valid.any():
+        raise MetricError(
+            f"{m.name} is undefined on every resample",
+            fix="use more test cases (both classes must be drawn) or more resamples",
+        )
+    reps = reps[:, valid]
+    observed_ranks = rank_scores(observed, m)
+    ranks = rank_scores(reps, m)
+    tau = _kendall_taus(observed_ranks, ranks)
+    return BootstrapResult(
+        teams=names,
+        metric=m,
+        observed=observed,
+        observed_ranks=observed_ranks,
+        replicates=reps,
+        ranks=ranks,
+        tau=tau,
+        alpha=alpha,
+        n_resamples=int(idx.shape[0]),
+        n_invalid=int((~valid).sum()),
+        seed=seed,
+    )
