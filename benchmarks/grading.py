@@ -41,9 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 from kit.challenge import load_challenge  # noqa: E402
 from kit.demo import Variant, make_variant  # noqa: E402
-from kit.grading import grade, open_ledger  # noqa: E402
+from kit.grading import grade  # noqa: E402
 from kit.grading.intake import HandIn  # noqa: E402
 from kit.grading.session import GradingSession  # noqa: E402
+from kit.workspace import open_ledger  # noqa: E402
 
 CHALLENGE = "breast-cancer"
 

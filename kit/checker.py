@@ -94,9 +94,9 @@ class CheckReport:
             )
 
 
-def _find_challenge(data_dir, challenge) -> Challenge:
+def _find_challenge(data_dir, challenge, root=None) -> Challenge:
     if challenge is not None:
-        return load_challenge(challenge)
+        return load_challenge(challenge, root=root)
     if data_dir is None:
         raise ChallengeNotFound(
             "kit.check needs to know the challenge", fix="pass data_dir= (the folder of train.csv) or challenge='ID'"
@@ -110,7 +110,7 @@ def _find_challenge(data_dir, challenge) -> Challenge:
     )
 
 
-def check(predictions_path, data_dir=None, *, challenge=None, validation=None, strict=False) -> CheckReport:
+def check(predictions_path, data_dir=None, *, challenge=None, root=None, validation=None, strict=False) -> CheckReport:
     """Validate a predictions file as the grader will, and show local validation scores.
 
     Parameters
@@ -118,10 +118,11 @@ def check(predictions_path, data_dir=None, *, challenge=None, validation=None, s
     predictions_path : path of the predictions CSV.
     data_dir : the folder holding ``test.csv`` (the starter notebook's ``data_dir`` parameter).
     challenge : a challenge id or spec path, when ``data_dir`` does not lead to the spec.
+    root : the folder holding ``starter_kits/`` (default: found from the current folder).
     validation : optional ``(y_true, y_pred)`` from the participant's own hold-out split.
     strict : raise :class:`~kit.errors.SubmissionError` when the file has problems.
     """
-    ch = _find_challenge(data_dir, challenge)
+    ch = _find_challenge(data_dir, challenge, root)
     report = CheckReport(challenge=ch, predictions_path=str(predictions_path))
     test_path = Path(data_dir) / Path(ch.spec.data.test.path).name if data_dir else ch.path("test")
     from .submission import read_ids

@@ -1,17 +1,22 @@
 """The ``kit`` command line: a thin click layer over the library.
 
-Every command calls one library function with the same defaults; a
+Every command parses its options, calls one library function and prints its result.
+Defaults come from :mod:`kit.defaults` (the library's own), choices from the registries
+(sandboxes, executors, board formats), read when a command needs them. A
 :class:`~kit.errors.KitError` is printed as what / where / fix, with exit code 1.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__
+from . import defaults as D
 from .errors import KitError
 
 
@@ -22,6 +27,40 @@ class KitGroup(click.Group):
         except KitError as exc:
             click.secho(f"Error: {exc}", err=True, fg="red")
             ctx.exit(exc.exit_code)
+
+
+class RegistryChoice(click.Choice):
+    """A choice among the names of a registry, read when needed (not at start-up), so plug-ins count."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]):
+        self._names = names
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:  # click's __init__ sets it; the registry decides
+        pass
+
+
+def _sandboxes() -> list[str]:
+    from .execution.sandbox import get_sandbox_names
+
+    return get_sandbox_names()
+
+
+def _executors() -> list[str]:
+    from .grading.executors import get_executor_names
+
+    return get_executor_names()
+
+
+def _formats() -> list[str]:
+    from .leaderboard.render import get_board_format_names
+
+    return get_board_format_names()
 
 
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,6 +77,7 @@ def cli(ctx, root):
 
     \b
     Quick start:
+      kit doctor                        can this machine and user grade, sandboxed?
       kit demo                          grade a simulated class on the default challenge
       kit grade breast-cancer team/nb.ipynb
       kit leaderboard breast-cancer
@@ -45,20 +85,71 @@ def cli(ctx, root):
     ctx.obj = {"root": root}
 
 
-def _root(ctx):
+def _root(ctx) -> Path | None:
     return ctx.obj.get("root") if ctx.obj else None
 
 
 WORKDIR = click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    default="kit-work",
+    default=D.DEFAULT_WORKDIR,
     show_default=True,
     envvar="KIT_WORKDIR",
     help="Folder of the ledger and of every submission's artefacts.",
 )
+SANDBOX = click.option(
+    "--sandbox",
+    type=RegistryChoice(_sandboxes),
+    default=D.DEFAULT_SANDBOX,
+    show_default=True,
+    help="How participant notebooks are isolated (none: trusted notebooks only).",
+)
+WORKERS = click.option("--workers", "-j", default=D.DEFAULT_WORKERS, show_default=True, help="Notebooks run at once.")
+SELECTION = click.option(
+    "--selection",
+    type=click.Choice(D.SELECTIONS),
+    default=D.DEFAULT_SELECTION,
+    show_default=True,
+    help="Which submission represents a team: best public, newest, or its chosen finals (private board).",
+)
+RESAMPLES = click.option(
+    "--resamples", default=D.DEFAULT_RESAMPLES, show_default=True, help="Bootstrap resamples for the intervals."
+)
+TOP = click.option("--top", default=D.DEFAULT_TOP, show_default=True, help="Winners: the teams ranked up to this rank.")
 
 
+def _options(*opts):
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+OVERRIDE = _options(
+    click.option("--override-reason", help="Release despite the privacy gate: why (recorded in the card)."),
+    click.option("--override-by", help="Who takes that decision (recorded in the card)."),
+    click.option("--override-date", help="Date of the decision, YYYY-MM-DD (default: today)."),
+)
+
+
+def _override(reason, by, date) -> dict[str, Any] | None:
+    if bool(reason) != bool(by):
+        raise click.UsageError("an override needs both --override-reason and --override-by")
+    return {"reason": reason, "by": by, **({"date": date} if date else {})} if reason else None
+
+
+def _write_or_echo(text: str, output: Path | None, what: str) -> None:
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {what} to {output}")
+    else:
+        click.echo(text)
+
+
+# -- challenges ------------------------------------------------------------------------------
 @cli.command("list")
 @click.pass_context
 def list_cmd(ctx):
@@ -106,38 +197,26 @@ def check(ctx, challenge, predictions):
     """Check a predictions file exactly as the grader will (format only)."""
     from .checker import check as _check
 
-    report = _check(
-        predictions,
-        challenge=challenge
-        if _root(ctx) is None
-        else str(Path(_root(ctx)) / "starter_kits" / challenge / "challenge.yml"),
-    )
+    report = _check(predictions, challenge=challenge, root=_root(ctx))
     click.echo(repr(report))
     if not report.ok:
         sys.exit(1)
 
 
-SANDBOX = click.option(
-    "--sandbox",
-    default="bubblewrap",
-    show_default=True,
-    help="How participant notebooks are isolated: bubblewrap, or none (trusted notebooks only).",
-)
-
-
+# -- grading ----------------------------------------------------------------------------------
 @cli.command()
 @click.argument("challenge")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--team", help="Team of the files given (default: each file's folder name).")
 @WORKDIR
 @SANDBOX
-@click.option("--workers", "-j", default=2, show_default=True, help="Notebooks run at once.")
+@WORKERS
 @click.option(
     "--executor",
-    type=click.Choice(["local", "dask"]),
-    default="local",
+    type=RegistryChoice(_executors),
+    default=D.DEFAULT_EXECUTOR,
     show_default=True,
-    help="Where notebooks run: this machine, or a Dask cluster (--scheduler).",
+    help="Where notebooks run: this machine (local), or a Dask cluster (dask, with --scheduler).",
 )
 @click.option("--scheduler", help="Address of the Dask scheduler (with --executor dask).")
 @click.option(
@@ -180,7 +259,7 @@ def grade(
     batch. Everything is recorded in the ledger in --workdir; running it again grades only
     what is new (and what an interrupted run left).
     """
-    from .grading import grade as _grade
+    from .grading.grader import grade as _grade
 
     if executor == "dask" and not scheduler:
         raise click.UsageError("--executor dask needs --scheduler ADDRESS")
@@ -203,7 +282,9 @@ def grade(
     reasons = report.failure_reasons()
     if reasons:
         click.echo("not scored, by reason: " + "; ".join(f"{n} x {r}" for r, n in reasons.most_common()))
-    click.echo(f"ledger: {Path(workdir) / 'ledger.sqlite'}")
+    from .workspace import Workspace
+
+    click.echo(f"ledger: {Workspace(workdir).ledger_path}")
     if to_nbgrader:
         from .grading.nbgrader_io import push_to_gradebook
 
@@ -213,62 +294,70 @@ def grade(
 
 @cli.command()
 @click.argument("challenge")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@WORKDIR
+@SANDBOX
+@WORKERS
+@click.option(
+    "--interval", default=D.WATCH_INTERVAL, show_default=True, help="Seconds between scans, where inotify is missing."
+)
+@click.pass_context
+def watch(ctx, challenge, folder, workdir, sandbox, workers, interval):
+    """Grade hand-ins as they arrive in FOLDER/<team>/ (warm kernels: a score about a second later)."""
+    from .grading.watch import watch as _watch
+
+    _watch(
+        challenge,
+        folder,
+        workdir=workdir,
+        sandbox=sandbox,
+        workers=workers,
+        interval=interval,
+        root=_root(ctx),
+        echo=click.echo,
+    )
+
+
+# -- boards -----------------------------------------------------------------------------------
+@cli.command()
+@click.argument("challenge")
 @WORKDIR
 @click.option(
     "--phase",
-    type=click.Choice(["auto", "public", "private"]),
-    default="auto",
+    type=click.Choice(D.PHASES),
+    default=D.DEFAULT_PHASE,
     show_default=True,
     help="auto: public while the challenge is open, private after it closes.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "html"]), default="table", show_default=True
-)
-@click.option(
-    "--selection",
-    type=click.Choice(["best", "last", "chosen"]),
-    default="best",
-    show_default=True,
-    help="Which submission represents a team: best public, newest, or its chosen finals (private).",
-)
+@click.option("--format", "fmt", type=RegistryChoice(_formats), default=D.DEFAULT_FORMAT, show_default=True)
+@SELECTION
 @click.option(
     "--stats/--no-stats",
     default=True,
     show_default=True,
     help="Paired bootstrap intervals, rank ranges, P(first) and the statistically tied top.",
 )
-@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for --stats.")
-@click.option(
-    "--ladder",
-    is_flag=True,
-    help="Public board with the Ladder's released scores (Blum & Hardt 2015) against overfitting.",
-)
+@RESAMPLES
+@click.option("--ladder", is_flag=True, help="Public board with the Ladder's released scores (Blum & Hardt 2015).")
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing."
 )
 @click.pass_context
 def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples, ladder, output):
-    """Rank each team's best public submission (public split while open, private after)."""
-    from .leaderboard import leaderboard as _board
-    from .leaderboard import render
+    """Rank each team's representative submission (public split while open, private after)."""
+    from .leaderboard import build_board, render
 
-    board = _board(challenge, workdir=workdir, phase=phase, selection=selection, root=_root(ctx))
-    if (stats or ladder) and len(board):
-        from .grading import open_ledger
-        from .leaderboard.uncertainty import add_intervals, apply_ladder, board_statistics
-
-        with open_ledger(workdir) as led:
-            if ladder:
-                apply_ladder(board, led)
-            if stats:
-                add_intervals(board, board_statistics(board, led, n_resamples=resamples))
-    text = render(board, fmt)
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote the {board.phase} leaderboard ({len(board)} teams) to {output}")
-    else:
-        click.echo(text)
+    board = build_board(
+        challenge,
+        workdir=workdir,
+        phase=phase,
+        selection=selection,
+        stats=stats,
+        ladder=ladder,
+        n_resamples=resamples,
+        root=_root(ctx),
+    )
+    _write_or_echo(render(board, fmt), output, f"the {board.phase} leaderboard ({len(board)} teams)")
 
 
 @cli.command()
@@ -287,41 +376,17 @@ def select(ctx, challenge, submission_ids, team, workdir):
 
 @cli.command()
 @click.argument("challenge")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@WORKDIR
-@SANDBOX
-@click.option("--workers", "-j", default=2, show_default=True, help="Notebooks run at once.")
-@click.option("--interval", default=0.1, show_default=True, help="Seconds between scans of the folder.")
-@click.pass_context
-def watch(ctx, challenge, folder, workdir, sandbox, workers, interval):
-    """Grade hand-ins as they arrive in FOLDER/<team>/ (warm kernels: a score about a second later)."""
-    from .grading.watch import watch as _watch
-
-    _watch(
-        challenge,
-        folder,
-        workdir=workdir,
-        sandbox=sandbox,
-        workers=workers,
-        interval=interval,
-        root=_root(ctx),
-        echo=click.echo,
-    )
-
-
-@cli.command()
-@click.argument("challenge")
 @WORKDIR
 @click.option(
     "--audience",
-    type=click.Choice(["organiser", "public"]),
-    default="public",
+    type=click.Choice(D.AUDIENCES),
+    default=D.BOARD_AUDIENCE,
     show_default=True,
     help="public (a class screen): no private result while the challenge is open.",
 )
-@click.option("--port", default=8866, show_default=True, help="Port of the Voilà server.")
-@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for a room).")
-@click.option("--refresh", default=10.0, show_default=True, help="Seconds between checks of the ledger.")
+@click.option("--port", default=D.BOARD_PORT, show_default=True, help="Port of the Voilà server.")
+@click.option("--ip", default=D.BOARD_IP, show_default=True, help="Address to listen on (0.0.0.0 for a room).")
+@click.option("--refresh", default=D.BOARD_REFRESH, show_default=True, help="Seconds between checks of the ledger.")
 @click.option(
     "--exports",
     type=click.Path(file_okay=False, path_type=Path),
@@ -346,28 +411,7 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
     )
 
 
-def _override(reason, by, date):
-    if bool(reason) != bool(by):
-        raise click.UsageError("an override needs both --override-reason and --override-by")
-    return {"reason": reason, "by": by, **({"date": date} if date else {})} if reason else None
-
-
-OVERRIDE = [
-    click.option("--override-reason", help="Release despite the privacy gate: why (recorded in the card)."),
-    click.option("--override-by", help="Who takes that decision (recorded in the card)."),
-    click.option("--override-date", help="Date of the decision, YYYY-MM-DD (default: today)."),
-]
-
-
-def _options(opts):
-    def deco(f):
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
-
-
+# -- after the event ---------------------------------------------------------------------------
 @cli.command()
 @click.argument("challenge")
 @click.option(
@@ -376,10 +420,10 @@ def _options(opts):
     help="With a ledger: add the final leaderboard, winners and subgroup results (closed challenges).",
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: data_cards/ID).")
-@click.option("--top", default=3, show_default=True, help="Top teams whose subgroup results are reported.")
-@click.option("--selection", type=click.Choice(["best", "last", "chosen"]), default="chosen", show_default=True)
-@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for intervals.")
-@_options(OVERRIDE)
+@TOP
+@SELECTION
+@RESAMPLES
+@OVERRIDE
 @click.pass_context
 def card(ctx, challenge, workdir, out, top, selection, resamples, override_reason, override_by, override_date):
     """Write the data card (Markdown, HTML, Croissant JSON-LD validated by mlcroissant)."""
@@ -406,11 +450,11 @@ def card(ctx, challenge, workdir, out, top, selection, resamples, override_reaso
 @click.argument("challenge")
 @WORKDIR
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write (default: WORKDIR).")
-@click.option("--top", default=3, show_default=True, help="Winners: the teams ranked up to this rank.")
-@click.option("--selection", type=click.Choice(["best", "last", "chosen"]), default="chosen", show_default=True)
-@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for intervals.")
+@TOP
+@SELECTION
+@RESAMPLES
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-@_options(OVERRIDE)
+@OVERRIDE
 @click.pass_context
 def release(ctx, challenge, workdir, out, top, selection, resamples, seed, override_reason, override_by, override_date):
     """Release a closed challenge as open data: data with test labels, the card, the final board,
@@ -431,40 +475,44 @@ def release(ctx, challenge, workdir, out, top, selection, resamples, seed, overr
     click.echo(repr(result))
 
 
+# -- trying it -------------------------------------------------------------------------------
 @cli.command()
 @click.argument("challenge", required=False)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    default="kit-demo",
+    default=D.DEMO_WORKDIR,
     show_default=True,
     help="A new folder (or an earlier demo's, which is replaced).",
 )
 @SANDBOX
-@click.option("--workers", "-j", default=2, show_default=True, help="Notebooks run at once.")
+@WORKERS
 @click.pass_context
 def demo(ctx, challenge, workdir, sandbox, workers):
-    """Simulate a class handing in notebooks, grade them all, print the leaderboard."""
+    """Simulate a class handing in notebooks, grade them all, print the board with its intervals."""
     from .demo import run_demo
-    from .leaderboard import render
 
-    result = run_demo(challenge, workdir=workdir, sandbox=sandbox, workers=workers, echo=click.echo)
-    click.echo(repr(result.report))
-    from .grading import open_ledger
-    from .leaderboard.uncertainty import add_intervals, board_statistics
+    click.echo(
+        repr(run_demo(challenge, workdir=workdir, sandbox=sandbox, workers=workers, echo=click.echo, root=_root(ctx)))
+    )
 
-    with open_ledger(result.workdir) as led:
-        add_intervals(result.board, board_statistics(result.board, led))
-    click.echo("")
-    click.echo(render(result.board, "table"))
-    out = result.workdir / "leaderboard.html"
-    out.write_text(render(result.board, "html"), encoding="utf-8")
-    click.echo("")
-    click.echo(f"hand-ins:      {result.submissions}")
-    click.echo(f"ledger:        {result.workdir / 'ledger.sqlite'}")
-    click.echo(f"artefacts:     {result.workdir / result.board.challenge.id / 'runs'}/<submission>/<run>/")
-    click.echo(f"leaderboard:   {out}")
-    click.echo(f"again:         kit leaderboard {result.board.challenge.id} --workdir {result.workdir}")
+
+@cli.command()
+@click.option("--sandbox", type=RegistryChoice(_sandboxes), default=D.DEFAULT_SANDBOX, show_default=True)
+@click.option(
+    "--browser/--no-browser",
+    default=True,
+    show_default=True,
+    help="Also look for the chromium the browser tests drive.",
+)
+def doctor(sandbox, browser):
+    """Say whether this machine and user can grade, sandboxed and warm, and how to fix what is missing."""
+    from .doctor import diagnose
+
+    report = diagnose(sandbox=sandbox, browser=browser)
+    click.echo(report.text())
+    if not report.ok:
+        sys.exit(1)
 
 
 def main():  # console script entry point

@@ -12,11 +12,17 @@ import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from .challenge import load_challenge
+from .defaults import DEFAULT_SANDBOX, DEFAULT_WORKERS, DEMO_CHALLENGE, DEMO_WORKDIR
 from .errors import KitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .grading.report import GradeReport
+    from .leaderboard import Leaderboard
 
 MARKER = ".kit-demo"
 
@@ -339,17 +345,45 @@ def fresh_workdir(workdir: Path) -> Path:
 class DemoResult:
     workdir: Path
     submissions: Path
-    report: object
-    board: object
+    report: GradeReport
+    board: Leaderboard
+    html_path: Path
+
+    def __repr__(self) -> str:
+        from .leaderboard import render
+
+        ch = self.board.challenge.id
+        return "\n".join(
+            [
+                repr(self.report),
+                "",
+                render(self.board, "table"),
+                "",
+                f"hand-ins:      {self.submissions}",
+                f"ledger:        {self.workdir / 'ledger.sqlite'}",
+                f"artefacts:     {self.workdir / ch / 'runs'}/<submission>/<run>/",
+                f"leaderboard:   {self.html_path}",
+                f"again:         kit leaderboard {ch} --workdir {self.workdir}",
+            ]
+        )
 
 
-def run_demo(challenge=None, *, workdir="kit-demo", sandbox="bubblewrap", workers=2, echo=print) -> DemoResult:
-    """Write a class's hand-ins into a fresh work folder, grade them, and build the board."""
+def run_demo(
+    challenge=None,
+    *,
+    workdir=DEMO_WORKDIR,
+    sandbox=DEFAULT_SANDBOX,
+    workers=DEFAULT_WORKERS,
+    echo=print,
+    root=None,
+) -> DemoResult:
+    """Write a class's hand-ins into a fresh work folder, grade them, and build the public board
+    with its bootstrap statistics (``board.html`` beside the ledger)."""
     from .grading import grade
-    from .leaderboard import leaderboard
+    from .leaderboard import build_board, render
     from .prepare import prepare
 
-    ch = load_challenge(challenge or DEFAULT_CHALLENGE)
+    ch = load_challenge(challenge or DEMO_CHALLENGE, root=root)
     workdir = fresh_workdir(Path(workdir)).resolve()
     prepare(ch)  # regenerate the data and check it against the spec's sha256
     subs = workdir / "submissions"
@@ -360,8 +394,7 @@ def run_demo(challenge=None, *, workdir="kit-demo", sandbox="bubblewrap", worker
     # the class hands in a week into the challenge's first phase: the simulation's own clock
     handed_in = ch.spec.opens + timedelta(days=7)
     report = grade(ch, [subs], workdir=workdir, sandbox=sandbox, workers=workers, now=handed_in)
-    board = leaderboard(ch, workdir=workdir, phase="public")
-    return DemoResult(workdir=workdir, submissions=subs, report=report, board=board)
-
-
-DEFAULT_CHALLENGE = "breast-cancer"
+    board = build_board(ch, workdir=workdir, phase="public")
+    html_path = workdir / "leaderboard.html"
+    html_path.write_text(render(board, "html"), encoding="utf-8")
+    return DemoResult(workdir=workdir, submissions=subs, report=report, board=board, html_path=html_path)

@@ -19,6 +19,7 @@ import io
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,12 +145,17 @@ def prepare(challenge, *, root=None, write_hashes: bool = False) -> list[Prepare
     return results
 
 
+def _keep_prefix(value: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that keeps group 1 and puts *value* after it."""
+    return lambda m: m.group(1) + value
+
+
 def _record_hashes(spec_path: Path, hashes: dict[str, str]) -> None:
     """Rewrite the sha256 of each role in the YAML text, keeping comments and layout."""
     text = spec_path.read_text(encoding="utf-8")
     for role, digest in hashes.items():
         pattern = re.compile(rf"(\n\s+{role}:\s*\n(?:\s+path:.*\n)?\s+sha256:[ \t]*)(\S*)")
-        text, n = pattern.subn(lambda m, digest=digest: m.group(1) + f'"{digest}"', text, count=1)
+        text, n = pattern.subn(_keep_prefix(f'"{digest}"'), text, count=1)
         if n != 1:
             raise DataIntegrityError(
                 f"could not find data.{role}.sha256 in the spec",

@@ -118,7 +118,9 @@ def read_predictions(
     if problems:
         fail(f"{len(problems)} problem(s) with the columns", problems)
 
-    rows, lines, ragged = [], [], []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    ragged: list[int] = []
     try:
         for row in reader:
             if not row or all(not c.strip() for c in row):
@@ -162,22 +164,22 @@ def read_predictions(
         )
     dup_mask = ids.duplicated(keep="first") & (ids != "")
     if dup_mask.any():
-        rows = np.flatnonzero(dup_mask.to_numpy())
+        bad = np.flatnonzero(dup_mask.to_numpy())
         problems.append(
             Problem(
-                f"{len(rows)} duplicate id(s): {_values(ids[dup_mask].unique().tolist())}",
-                where=at(rows),
+                f"{len(bad)} duplicate id(s): {_values(ids[dup_mask].unique().tolist())}",
+                where=at(bad),
                 fix="give exactly one row per test case",
             )
         )
     expected = pd.Index(expected_ids)
     unknown_mask = ~ids.isin(expected) & (ids != "")
     if unknown_mask.any():
-        rows = np.flatnonzero(unknown_mask.to_numpy())
+        bad = np.flatnonzero(unknown_mask.to_numpy())
         problems.append(
             Problem(
-                f"{len(rows)} id(s) are not test cases: {_values(ids[unknown_mask].tolist())}",
-                where=at(rows),
+                f"{len(bad)} id(s) are not test cases: {_values(ids[unknown_mask].tolist())}",
+                where=at(bad),
                 fix=f"use only the {id_column} values of test.csv",
             )
         )
@@ -198,18 +200,18 @@ def read_predictions(
     nan_text = lowered.isin(["nan", "na", "n/a", "null", "none", "-nan"]).to_numpy()
     text_mask = numbers.isna().to_numpy() & ~blank & ~nan_text
     if blank.any():
-        rows = np.flatnonzero(blank)
+        bad = np.flatnonzero(blank)
         problems.append(
             Problem(
-                f"{len(rows)} empty {prediction_column} value(s)", where=at(rows), fix="write a number for every case"
+                f"{len(bad)} empty {prediction_column} value(s)", where=at(bad), fix="write a number for every case"
             )
         )
     if text_mask.any():
-        rows = np.flatnonzero(text_mask)
+        bad = np.flatnonzero(text_mask)
         problems.append(
             Problem(
-                f"{len(rows)} {prediction_column} value(s) are not numbers: {_values(raw_vals.iloc[rows].tolist())}",
-                where=at(rows),
+                f"{len(bad)} {prediction_column} value(s) are not numbers: {_values(raw_vals.iloc[bad].tolist())}",
+                where=at(bad),
                 fix="write plain numbers such as 0.83 (no quotes, units or percent signs)",
             )
         )

@@ -26,13 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .defaults import DEFAULT_WORKDIR
 from .errors import KitError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ledger import Ledger
 
-#: The work folder when none is given (the CLI also reads ``$KIT_WORKDIR``).
-DEFAULT_WORKDIR = "kit-work"
 LEDGER_NAME = "ledger.sqlite"
 
 

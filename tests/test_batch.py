@@ -14,7 +14,8 @@ import pytest
 
 from kit.challenge import load_challenge
 from kit.demo import Variant, make_variant
-from kit.grading import grade, open_ledger
+from kit.grading import grade
+from kit.workspace import open_ledger
 
 
 def starter(ch):
@@ -163,10 +164,15 @@ def test_a_grader_killed_with_sigkill_loses_nothing(root, workdir, tmp_path):
 
 def test_two_graders_on_one_workdir_do_not_mix(root, workdir, tmp_path):
     from kit.errors import KitError
-    from kit.grading.grader import _exclusive
+    from kit.grading.session import GraderLock
+    from kit.workspace import Workspace
 
-    base = workdir / "breast-cancer"
-    with _exclusive(base):
+    ws = Workspace(workdir)
+    first = GraderLock(ws, "breast-cancer").acquire()
+    try:
         with pytest.raises(KitError, match="another `kit grade` is grading"):
-            with _exclusive(base):
-                pass
+            GraderLock(ws, "breast-cancer").acquire()
+        GraderLock(ws, "diabetes").acquire().release()  # another challenge: another lock
+    finally:
+        first.release()
+    GraderLock(ws, "breast-cancer").acquire().release()  # released: the next grader may start

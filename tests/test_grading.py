@@ -12,8 +12,9 @@ from conftest import SHIPPED
 from kit.challenge import load_challenge
 from kit.demo import Variant, make_variant
 from kit.errors import GradingError
-from kit.grading import grade, open_ledger
+from kit.grading import grade
 from kit.leaderboard import leaderboard, render
+from kit.workspace import open_ledger
 
 
 def variant(ch, folder, team, name, **kw):

@@ -109,7 +109,7 @@ def test_team_names_are_escaped_in_every_format(tmp_path):
     assert "'=HYPERLINK" in csv_out and "'-2+3" in csv_out
     md = render(b, "markdown")
     assert "a\\|b \\*c\\* \\[d\\](e)" in md and "<script>" not in md
-    with pytest.raises(KitError, match="not a leaderboard format"):
+    with pytest.raises(KitError, match="is not a registered board format"):
         render(b, "pdf")
 
 

@@ -5,8 +5,8 @@ import threading
 import time
 
 from kit.challenge import load_challenge
-from kit.grading import open_ledger
 from kit.grading.watch import watch
+from kit.workspace import open_ledger
 
 
 def test_watch_grades_files_as_they_arrive(root, workdir, tmp_path):

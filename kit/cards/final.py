@@ -1,10 +1,11 @@
 """The final results a card shows, and the card export of the leaderboard app.
 
 :func:`final_board` is the final private leaderboard with its paired-bootstrap
-intervals (what a card and a release show). :func:`export_card` is what the
-leaderboard app's "export data card" button calls: the card with the final
-results once the challenge is closed, and without any leaderboard result while
-it is open, so a card exported during the challenge never shows a private score.
+intervals (what a card and a release show), built by :func:`kit.leaderboard.build_board`
+like every other board. :func:`export_card` is what the leaderboard app's "export data
+card" button calls: the card with the final results once the challenge is closed, and
+without any leaderboard result while it is open, so a card exported during the challenge
+never shows a private score.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-DEFAULT_SELECTION = "chosen"
+from ..leaderboard.board import DEFAULT_RESAMPLES, DEFAULT_SELECTION
 
 
 def final_board(
@@ -21,26 +22,30 @@ def final_board(
     ledger,
     *,
     selection: str = DEFAULT_SELECTION,
-    n_resamples: int = 1000,
+    n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     now: datetime | None = None,
     root=None,
 ):
     """The private leaderboard with bootstrap intervals, rank ranges, P(first) and the tied top.
 
-    ``selection``: which submission represents a team; ``chosen`` (the default,
-    the rule of a final board) takes the best private score among the
-    submissions a team chose with ``kit select``, and a team that chose none
-    is represented by its best public submission. The intervals are added only
-    when at least one team is ranked.
+    ``selection``: which submission represents a team; ``chosen`` (the default, the rule of
+    a final board) takes the best private score among the submissions a team chose with
+    ``kit select``, and a team that chose none is represented by its best public
+    submission. The intervals are added only when at least one team is ranked.
     """
-    from ..leaderboard import leaderboard
-    from ..leaderboard.uncertainty import add_intervals, board_statistics
+    from ..leaderboard import build_board
 
-    board = leaderboard(challenge, ledger=ledger, phase="private", selection=selection, now=now, root=root)
-    if board.table["rank"].notna().any():
-        add_intervals(board, board_statistics(board, ledger, n_resamples=n_resamples, seed=seed))
-    return board
+    return build_board(
+        challenge,
+        ledger=ledger,
+        phase="private",
+        selection=selection,
+        n_resamples=n_resamples,
+        seed=seed,
+        now=now,
+        root=root,
+    )
 
 
 def export_card(
@@ -52,7 +57,7 @@ def export_card(
     now: datetime | None = None,
     top: int = 3,
     selection: str = DEFAULT_SELECTION,
-    n_resamples: int = 1000,
+    n_resamples: int = DEFAULT_RESAMPLES,
     override=None,
 ):
     """Build the data card for the leaderboard app's export button; return the :class:`~kit.cards.CardResult`.
@@ -69,17 +74,16 @@ def export_card(
     the card file records no override.
     """
     from ..challenge import load_challenge
-    from ..grading.grader import ledger_path
-    from ..ledger import Ledger
+    from ..workspace import Workspace
     from . import build_card
 
     ch = load_challenge(challenge, root=root)
     now = now or datetime.now(timezone.utc)
-    out = Path(out_dir) if out_dir is not None else Path(workdir) / "exports" / f"{ch.id}-data-card"
-    path = ledger_path(workdir)
-    if ch.spec.is_open(now) or not path.exists():
+    workspace = Workspace(workdir)
+    out = Path(out_dir) if out_dir is not None else workspace.exports_dir / f"{ch.id}-data-card"
+    if ch.spec.is_open(now) or not workspace.has_ledger:
         return build_card(ch, out_dir=out, override=override)
-    with Ledger(path) as led:
+    with workspace.open_ledger() as led:
         board = final_board(ch, led, selection=selection, n_resamples=n_resamples, now=now)
         if not board.table["rank"].notna().any():
             return build_card(ch, out_dir=out, override=override)

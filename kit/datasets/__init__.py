@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import KitError
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,29 +32,26 @@ class Dataset:
         return [c for c in self.frame.columns if c not in self.targets]
 
 
-_LOADERS: dict[str, Callable[[], Dataset]] = {}
+#: loaders of the bundled datasets, by name (``source.dataset`` of a challenge spec)
+DATASETS: Registry[Callable[[], Dataset]] = Registry("dataset", hint="kit.datasets.get_dataset_names()")
 
 
-def register_dataset(name: str):
+def register_dataset(name: str, *, replace: bool = False):
+    """Decorator: register a loader (a function returning a :class:`Dataset`) as *name*."""
+
     def deco(fn):
-        _LOADERS[name] = fn
+        DATASETS.register(fn, name=name, replace=replace)
         return fn
 
     return deco
 
 
 def get_dataset_names() -> list[str]:
-    return sorted(_LOADERS)
+    return DATASETS.names()
 
 
 def load_dataset(name: str) -> Dataset:
-    try:
-        loader = _LOADERS[name]
-    except KeyError:
-        raise KitError(
-            f"{name!r} is not a bundled dataset", fix=f"use one of: {', '.join(get_dataset_names())}"
-        ) from None
-    return loader()
+    return DATASETS.get(name)()
 
 
 def _snake(name: str) -> str:

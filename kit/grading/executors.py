@@ -19,30 +19,31 @@ from collections.abc import Iterable, Iterator
 
 from ..challenge import Limits
 from ..errors import KitError
-from .execute import ExecOutcome, execute_submission
+from ..registry import Registry
+from .submission_run import RunOutcome, run_submission
 
 log = logging.getLogger(__name__)
-_EXECUTORS: dict[str, type] = {}
+#: executor classes by name (``--executor``)
+EXECUTORS: Registry[type[Executor]] = Registry("executor", hint="kit.grading.executors.get_executor_names()")
 
 
 def register_executor(name: str):
+    """Class decorator: register an :class:`Executor` subclass as *name*."""
+
     def deco(cls):
         cls.name = name
-        _EXECUTORS[name] = cls
+        EXECUTORS.register(cls, name=name)
         return cls
 
     return deco
 
 
 def get_executor_names() -> list[str]:
-    return sorted(_EXECUTORS)
+    return EXECUTORS.names()
 
 
-def get_executor(name: str) -> type:
-    try:
-        return _EXECUTORS[name]
-    except KeyError:
-        raise KitError(f"{name!r} is not an executor", fix=f"use one of: {', '.join(get_executor_names())}") from None
+def get_executor(name: str) -> type[Executor]:
+    return EXECUTORS.get(name)
 
 
 def make_pool(*, sandbox: str, data_dir, limits: dict, size: int, work_root, kernel_name: str, warm: bool):
@@ -99,7 +100,7 @@ class Executor:
             kernel_name=self.kernel_name,
         )
 
-    def run(self, jobs: Iterable[dict]) -> Iterator[ExecOutcome]:  # pragma: no cover - abstract
+    def run(self, jobs: Iterable[dict]) -> Iterator[RunOutcome]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def close(self) -> None:
@@ -152,7 +153,7 @@ class LocalExecutor(Executor):
         if pool is not None and not self.keep_warm:
             pool.expect(len(jobs))
         with concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="kit-grade") as ex:
-            futures = [ex.submit(execute_submission, **self.job_kwargs(j), pool=pool) for j in jobs]
+            futures = [ex.submit(run_submission, **self.job_kwargs(j), pool=pool) for j in jobs]
             for f in concurrent.futures.as_completed(futures):
                 yield f.result()
         if pool is not None and not self.keep_warm:
@@ -185,7 +186,7 @@ _WORKER_POOLS: dict = {}
 _WORKER_LOCK = threading.Lock()
 
 
-def _execute_on_worker(kwargs: dict, warm: bool, size: int) -> ExecOutcome:
+def _execute_on_worker(kwargs: dict, warm: bool, size: int) -> RunOutcome:
     """Runs on a Dask worker: one warm pool per worker process and batch settings."""
     key = (kwargs["data_dir"], tuple(sorted(kwargs["limits"].items())), kwargs["sandbox"], kwargs["kernel_name"])
     with _WORKER_LOCK:
@@ -201,7 +202,7 @@ def _execute_on_worker(kwargs: dict, warm: bool, size: int) -> ExecOutcome:
                 warm=warm,
             )
             _WORKER_POOLS[key] = pool
-    return execute_submission(**kwargs, pool=pool)
+    return run_submission(**kwargs, pool=pool)
 
 
 def close_worker_pools(data_dir: str) -> int:
@@ -230,7 +231,7 @@ class DaskExecutor(Executor):
             raise KitError(
                 "the dask executor needs the 'distributed' package", fix="pip install 'challenge-kit[dask]'"
             ) from None
-        self.client = self.scheduler if hasattr(self.scheduler, "submit") else Client(self.scheduler)
+        self.client: Client = self.scheduler if isinstance(self.scheduler, Client) else Client(self.scheduler)
         self._own_client = not hasattr(self.scheduler, "submit")
 
     def run(self, jobs):

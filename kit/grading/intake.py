@@ -3,7 +3,8 @@
 A submission is keyed by (challenge, team, sha256 of its bytes): handing in the
 same file twice records it once. The original bytes are kept in a
 content-addressed store before the ledger row that points to them is written,
-so a row never points at a file that is not there.
+so a row never points at a file that is not there. Every hand-in, accepted or refused
+by the submission rules, gets its ledger row (:func:`take_in`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,22 @@ import os
 import tempfile
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from ..errors import KitError, NotebookError
+from ..ledger import utcnow
+from .report import Entry
+from .rules import parse_time, rule_violation
+
+if TYPE_CHECKING:  # pragma: no cover
+    import nbformat
+
+    from ..challenge import Challenge
+    from ..ledger import Ledger
+    from ..workspace import Workspace
+    from .recording import Recorder
 
 KINDS = {".ipynb": "notebook", ".csv": "predictions"}
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -112,6 +124,8 @@ def store_bytes(store: Path, data: bytes, suffix: str) -> tuple[str, Path]:
 
 def check_notebook(data: bytes, where: str) -> nbformat.NotebookNode:
     """Parse a submitted notebook; it must be JSON, a valid notebook, with a ``parameters`` cell."""
+    import nbformat
+
     try:
         raw = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -156,3 +170,83 @@ def check_notebook(data: bytes, where: str) -> nbformat.NotebookNode:
             fix="tag the code cell that defines data_dir and predictions_path",
         )
     return nb
+
+
+# -- into the ledger ----------------------------------------------------------------------
+@dataclass
+class Queued:
+    """A recorded submission waiting to be graded (``data``: its stored bytes; None if lost)."""
+
+    submission_id: int
+    team: str
+    filename: str
+    kind: str
+    stored_path: str
+    data: bytes | None
+
+
+def take_in(
+    challenge: Challenge,
+    ledger: Ledger,
+    workspace: Workspace,
+    hand_ins,
+    recorder: Recorder,
+    *,
+    regrade: bool = False,
+    now: datetime,
+) -> list[Queued]:
+    """Read, store and record every hand-in; return those to grade.
+
+    A file that cannot be read gets a report entry (not-recorded) with the reason; a hand-in
+    that breaks a submission rule is recorded with a ``rejected`` run; one already graded is
+    skipped (unless ``regrade``). ``now``: the hand-in time of files that carry none.
+    """
+    ch = challenge
+    queue = []
+    for h in hand_ins:
+        name = h.path.name
+        try:
+            team = check_team(h.team, where=str(h.path))
+            kind = kind_of(h.path)
+            limit = MAX_NOTEBOOK_BYTES if kind == "notebook" else ch.spec.limits.file_size_mb * 1024 * 1024
+            data = read_bytes_safely(h.path, limit)
+        except KitError as exc:
+            recorder.report.entries.append(
+                Entry(None, str(h.team), name, h.path.suffix, "not-recorded", "intake", error=str(exc))
+            )
+            continue
+        digest, stored = store_bytes(workspace.store_dir(ch.id), data, h.path.suffix.lower())
+        at = parse_time(h.submitted_at) if h.submitted_at else now
+        existing = ledger.find_submission(ch.id, team, digest)
+        violation = None if existing else rule_violation(ch.spec, ledger, team, at)
+        sid, _created = ledger.add_submission(
+            challenge=ch.id,
+            team=team,
+            kind=kind,
+            filename=name,
+            sha256=digest,
+            size=len(data),
+            stored_path=str(stored),
+            source=h.source,
+            submitted_at=at.isoformat(timespec="microseconds"),
+        )
+        item = Queued(sid, team, name, kind, str(stored), data)
+        if violation:
+            recorder.failure(item, status="rejected", stage="intake", started=utcnow(), error=violation)
+            continue
+        latest = ledger.latest_status(sid)
+        if latest is not None and (not regrade or latest == "rejected"):
+            recorder.report.entries.append(Entry(sid, team, name, kind, "skipped", "intake"))
+            continue
+        queue.append(item)
+    return queue
+
+
+def pending_submissions(challenge: Challenge, ledger: Ledger) -> list[Queued]:
+    """Submissions recorded earlier but never graded (the grader was stopped)."""
+    out = []
+    for sid in ledger.pending(challenge.id):
+        s = ledger.submission(sid)
+        p = Path(s["stored_path"])
+        out.append(Queued(sid, s["team"], s["filename"], s["kind"], str(p), p.read_bytes() if p.exists() else None))
+    return out

@@ -104,11 +104,11 @@ def push_to_gradebook(
     from nbgrader.api import Gradebook
 
     from ..labels import read_labels
-    from ..leaderboard import leaderboard
+    from ..leaderboard import build_board
     from ..scoring import score_file
 
     ch = load_challenge(challenge, root=root)
-    board = leaderboard(ch, workdir=workdir, phase=phase, now=now)
+    board = build_board(ch, workdir=workdir, phase=phase, stats=False, now=now)
     labels = read_labels(ch)
     base = score_file(ch, labels, ch.path("sample_submission")).scores[board.phase][ch.spec.metrics.primary]
     course = _course(course_dir)
@@ -120,14 +120,16 @@ def push_to_gradebook(
         gb.update_or_create_assignment(assignment)
         gb.update_or_create_notebook(notebook, assignment)
         gb.update_or_create_grade_cell(GRADE_CELL, notebook, assignment, max_score=MAX_POINTS, cell_type="code")
-        for row in board.table.itertuples():
-            student = str(row.team)
+        for team, score, submitted_at in zip(
+            board.table["team"], board.table["score"].astype(float), board.table["submitted_at"], strict=True
+        ):
+            student = str(team)
             gb.update_or_create_student(student)
             from nbgrader.utils import parse_utc
 
-            gb.update_or_create_submission(assignment, student, timestamp=parse_utc(str(row.submitted_at)))
+            gb.update_or_create_submission(assignment, student, timestamp=parse_utc(str(submitted_at)))
             grade = gb.find_grade(GRADE_CELL, notebook, assignment, student)
-            grade.auto_score = skill_points(row.score, base, board.metric)
+            grade.auto_score = skill_points(float(score), base, board.metric)
             points[student] = grade.auto_score
         gb.db.commit()
     return points

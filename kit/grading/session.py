@@ -8,7 +8,7 @@ whole workshop, so that each hand-in is graded by kernels that are already warm:
 - a label-blind, read-only data folder that every participant sandbox mounts;
 - the executor and its pool of pre-warmed sandboxed kernels (``keep_warm=False`` for a
   one-shot batch: only as many kernels as it needs, released as soon as it has run);
-- the scorer (the hidden grading notebook's kernel, warming up while the notebooks run).
+- the hidden grading notebook's kernel, warming up while the notebooks run.
 
 In a batch, the kernels' zygote starts importing while the hand-ins are read, and the
 grading notebook starts with the first predictions and is fed the others as their
@@ -17,48 +17,101 @@ notebooks finish: after the last notebook, only its own scoring and the recordin
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from ..challenge import load_challenge
+from ..defaults import DEFAULT_EXECUTOR, DEFAULT_SANDBOX, DEFAULT_WORKDIR, DEFAULT_WORKERS
 from ..errors import KitError
-from .execute import ExecOutcome, prepare_data_dir, remove_data_dir
-from .grader import (
-    DEFAULT_WORKDIR,
-    Entry,
-    GradeReport,
-    _exclusive,
-    _intake,
-    _manifest_entry,
-    _pending,
-    _predictions_outcome,
-    _progress,
-    _record_failure,
-    _record_scores,
-    _run_dir,
-    collect_hand_ins,
-    open_ledger,
-)
-from .intake import HandIn, check_notebook
-from .scorer import Scorer
+from ..ledger import utcnow
+from ..workspace import Workspace, stamp
+from .grading_notebook import GradingNotebook, ScoringRun
+from .intake import HandIn, Queued, check_notebook, pending_submissions, take_in
+from .recording import Recorder, manifest_entry
+from .report import GradeReport
+from .sources import collect_hand_ins
+from .submission_run import RunOutcome, prepare_data_dir, remove_data_dir
+
+#: scored results are recorded at least every so many submissions of a batch
+DEFAULT_SCORE_EVERY = 200
+
+
+class GraderLock:
+    """One grader per challenge and work folder at a time (an OS lock: a killed grader releases it).
+
+    Holding it, the grader removes what a killed predecessor left in ``scratch/``.
+    """
+
+    def __init__(self, workspace: Workspace, challenge_id: str):
+        self.path = workspace.lock_path(challenge_id)
+        self.scratch = workspace.scratch_dir(challenge_id)
+        self.fd = -1
+
+    def acquire(self) -> GraderLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise KitError(
+                "another `kit grade` is grading this challenge in this work folder",
+                where=str(self.path.parent),
+                fix="wait for it to finish; it records everything it grades",
+            ) from None
+        self.fd = fd
+        if self.scratch.exists():
+            for p in self.scratch.iterdir():
+                if p.is_dir():
+                    remove_data_dir(p)
+        return self
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+
+def _progress(total: int, progress: bool | None, label: str):
+    """A tqdm bar, by default on a terminal or in a notebook only."""
+    if total == 0 or progress is False:
+        return None
+    if progress is None and not sys.stderr.isatty():
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+                return None
+        except ImportError:
+            return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"grading {label}", unit="sub")
 
 
 class GradingSession:
+    """A grader for one challenge and work folder; grade batches with :meth:`grade`, then close it."""
+
     def __init__(
         self,
         challenge,
         *,
         workdir=DEFAULT_WORKDIR,
-        sandbox: str = "bubblewrap",
-        workers: int = 1,
-        executor: str = "local",
+        sandbox: str = DEFAULT_SANDBOX,
+        workers: int = DEFAULT_WORKERS,
+        executor: str = DEFAULT_EXECUTOR,
         scheduler=None,
         kernel_name: str = "python3",
         warm: bool = True,
         warm_scorer: bool = False,
         root=None,
-        score_every: int = 200,
+        score_every: int = DEFAULT_SCORE_EVERY,
         keep_warm: bool = True,
     ):
         from ..execution.sandbox import get_sandbox
@@ -68,9 +121,9 @@ class GradingSession:
         self.ch.verify()
         get_sandbox(sandbox).check()  # fail now, with the install hint, not per submission
         self.executor_cls = get_executor(executor)
-        self.workdir = Path(workdir).resolve()
-        self.base = self.workdir / self.ch.id
-        self.options = dict(
+        self.workspace = Workspace(Path(workdir).resolve())
+        self.workdir = self.workspace.root
+        self.options: dict[str, Any] = dict(
             workers=workers,
             sandbox=sandbox,
             kernel_name=kernel_name,
@@ -79,14 +132,14 @@ class GradingSession:
             keep_warm=keep_warm,
         )
         self.score_every = score_every
-        self._lock = _exclusive(self.base).__enter__()
+        self._lock = GraderLock(self.workspace, self.ch.id).acquire()
         try:
-            self.ledger = open_ledger(self.workdir)
-            self.scorer = Scorer(self.ch, self.base, warm=warm_scorer, kernel_name=kernel_name)
+            self.ledger = self.workspace.open_ledger()
+            self.grading_notebook = GradingNotebook(self.ch, self.workspace, warm=warm_scorer, kernel_name=kernel_name)
         except BaseException:
-            self._lock.__exit__(None, None, None)
+            self._lock.release()
             raise
-        self._executor = None
+        self._executor: Any = None
         self._data_dir: Path | None = None
 
     # -- life cycle ---------------------------------------------------------------------
@@ -99,17 +152,12 @@ class GradingSession:
 
     def _ensure_executor(self):
         if self._executor is None:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            scratch = self.workspace.scratch_dir(self.ch.id)
             self._data_dir = prepare_data_dir(
-                self.base / "scratch" / f"data-{stamp}",
-                {k: str(v) for k, v in self.ch.public_files.items()},
-                self.ch.spec_path,
+                scratch / f"data-{stamp()}", {k: str(v) for k, v in self.ch.public_files.items()}, self.ch.spec_path
             )
             self._executor = self.executor_cls(
-                data_dir=self._data_dir,
-                limits=self.ch.spec.limits.model_dump(),
-                scratch_dir=self.base / "scratch",
-                **self.options,
+                data_dir=self._data_dir, limits=self.ch.spec.limits.model_dump(), scratch_dir=scratch, **self.options
             )
         return self._executor
 
@@ -117,17 +165,17 @@ class GradingSession:
         try:
             if self._executor is not None:
                 self._executor.close()
-            self.scorer.close()
+            self.grading_notebook.close()
         finally:
             if self._data_dir is not None:
                 remove_data_dir(self._data_dir)
             self.ledger.close()
-            self._lock.__exit__(None, None, None)
+            self._lock.release()
 
-    def __enter__(self):
+    def __enter__(self) -> GradingSession:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.close()
 
     # -- grading ------------------------------------------------------------------------
@@ -145,58 +193,58 @@ class GradingSession:
         """Record, run, score and report a batch (and whatever an interrupted grader left)."""
         started = datetime.now(timezone.utc)
         report = GradeReport(challenge=self.ch, workdir=str(self.workdir))
+        recorder = Recorder(self.ch, self.ledger, self.workspace, report)
         todo = list(hand_ins) + collect_hand_ins(sources, team=team, assignment=assignment)
         if any(h.path.suffix.lower() == ".ipynb" for h in todo) or self.ledger.pending(self.ch.id):
             self.start()  # the kernels' zygote imports while the hand-ins are read and recorded
-        queue = _intake(self.ch, self.ledger, todo, self.base, report, regrade, now or datetime.now(timezone.utc))
-        seen = {x["submission_id"] for x in queue}
-        queue += [q for q in _pending(self.ch, self.ledger, self.base, report) if q["submission_id"] not in seen]
+        queue = take_in(
+            self.ch, self.ledger, self.workspace, todo, recorder, regrade=regrade, now=now or datetime.now(timezone.utc)
+        )
+        seen = {q.submission_id for q in queue}
+        queue += [q for q in pending_submissions(self.ch, self.ledger) if q.submission_id not in seen]
         bar = _progress(len(queue), progress, self.ch.id)
         try:
-            self._grade_queue(queue, report, bar)
+            self._grade_queue(queue, recorder, bar)
         finally:
             if bar is not None:
                 bar.close()
         report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
         return report
 
-    def _grade_queue(self, queue: list[dict], report: GradeReport, bar) -> None:
-        ch, ledger = self.ch, self.ledger
+    def _grade_queue(self, queue: list[Queued], recorder: Recorder, bar) -> None:
         # one run of the grading notebook scores the batch, fed as its notebooks finish
         # (a new run every `score_every` submissions, so that results are recorded as they go)
-        fed: list[tuple[dict, ExecOutcome]] = []
-        run = None
+        fed: list[tuple[Queued, RunOutcome]] = []
+        run: ScoringRun | None = None
 
         def advance(n=1):
             if bar is not None:
                 bar.update(n)
 
-        def feed(item, outcome):
+        def feed(item: Queued, outcome: RunOutcome) -> None:
             nonlocal run
             if run is None:
-                run = self.scorer.start()
-            run.add([_manifest_entry(item, outcome)])
+                run = self.grading_notebook.start()
+            run.add([manifest_entry(item, outcome)])
             fed.append((item, outcome))
             if len(fed) >= self.score_every:
                 flush()
 
-        def flush():
+        def flush() -> None:
             nonlocal run
             if run is not None:
                 current, run = run, None
-                _record_scores(ch, ledger, list(fed), current.finish(), report)
+                recorder.scores(list(fed), current.finish())
                 advance(len(fed))
                 fed.clear()
 
         jobs, items = [], {}
         try:
             for item in queue:
-                started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-                if item["data"] is None:
-                    _record_failure(
-                        ledger,
+                started = utcnow()
+                if item.data is None:
+                    recorder.failure(
                         item,
-                        report,
                         status="invalid",
                         stage="intake",
                         started=started,
@@ -207,37 +255,33 @@ class GradingSession:
                         },
                     )
                     advance()
-                elif item["kind"] == "predictions":
-                    feed(item, _predictions_outcome(self.base, item))
+                elif item.kind == "predictions":
+                    feed(item, self._predictions_outcome(item))
                 else:
                     try:
-                        check_notebook(item["data"], where=item["filename"])
+                        check_notebook(item.data, where=item.filename)
                     except KitError as exc:
-                        _record_failure(
-                            ledger, item, report, status="invalid", stage="intake", started=started, error=exc.to_dict()
-                        )
+                        recorder.failure(item, status="invalid", stage="intake", started=started, error=exc.to_dict())
                         advance()
                         continue
-                    items[item["submission_id"]] = item
+                    items[item.submission_id] = item
                     jobs.append(
                         {
-                            "submission_id": item["submission_id"],
-                            "notebook_path": item["stored_path"],
-                            "run_dir": str(_run_dir(self.base, item["submission_id"])),
+                            "submission_id": item.submission_id,
+                            "notebook_path": item.stored_path,
+                            "run_dir": str(self.workspace.run_dir(self.ch.id, item.submission_id)),
                         }
                     )
             if jobs:
                 for outcome in self._ensure_executor().run(jobs):
                     item = items[outcome.submission_id]
                     if outcome.status != "ok":
-                        _record_failure(
-                            ledger,
+                        recorder.failure(
                             item,
-                            report,
                             status="failed",
                             stage="execute",
                             started=outcome.started_at,
-                            error=outcome.error,
+                            error=outcome.error or {"what": "the notebook failed"},
                             outcome=outcome,
                         )
                         advance()
@@ -248,5 +292,22 @@ class GradingSession:
             if run is not None:  # stopped by an error: what was not recorded is graded next time
                 run.abort()
 
+    def _predictions_outcome(self, item: Queued) -> RunOutcome:
+        """A predictions file handed in: nothing to run, it goes to the grading notebook as it is."""
+        import shutil
 
-__all__ = ["GradingSession", "Entry"]
+        run_dir = self.workspace.run_dir(self.ch.id, item.submission_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        preds = run_dir / "predictions.csv"
+        shutil.copyfile(item.stored_path, preds)
+        return RunOutcome(item.submission_id, "ok", utcnow(), 0.0, str(run_dir), predictions_path=str(preds))
+
+
+__all__ = [
+    "DEFAULT_EXECUTOR",
+    "DEFAULT_SANDBOX",
+    "DEFAULT_SCORE_EVERY",
+    "DEFAULT_WORKERS",
+    "GraderLock",
+    "GradingSession",
+]

@@ -1,29 +1,164 @@
 """``kit watch``: grade hand-ins as they arrive (a workshop's live loop).
 
-A folder of team folders (``<team>/<name>.ipynb|.csv``) is scanned a few times a
-second; a file is handed in once its size and time stop changing (so a file still
-being copied is never read half-written). Each new file is graded at once in a
-session whose participant kernels and grading kernel are already warm, so the
-score is in the ledger (and on the live board) about a second after the hand-in.
+A folder of team folders (``<team>/<name>.ipynb|.csv``) is watched with inotify (the
+``watchdog`` library): a file is handed in the moment its writer closes it, or the moment
+it is moved into place (an editor's atomic save, ``mv``), so a file still being written is
+never read half-written, and nothing waits for a scan. A slow scan (every
+``RESCAN_SECONDS``) backs inotify up: a file written into a team folder in the instant the
+folder itself was created can precede the folder's watch, and is then taken once its size
+and time stop changing. Where inotify is not available at all (a network filesystem, a
+machine out of inotify watches), the folder is scanned every ``interval`` seconds instead.
+
+Each hand-in is graded at once in a session whose participant kernels and grading kernel
+are already warm; its hand-in time is the moment it was noticed, not the moment the grader
+got to it. Files already in the folder when the watch starts are taken in first (what was
+graded before is recorded once: the ledger skips it).
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from ..defaults import DEFAULT_SANDBOX, DEFAULT_WORKERS, WATCH_INTERVAL
 from .intake import KINDS, HandIn
 from .session import GradingSession
+
+log = logging.getLogger(__name__)
+#: with inotify, a scan every so many seconds catches what no event announced
+RESCAN_SECONDS = 1.0
+
+
+def _gradable(folder: Path, path: Path) -> bool:
+    """``<folder>/<team>/<file>`` with a gradable suffix, not hidden."""
+    try:
+        rel = path.relative_to(folder)
+    except ValueError:
+        return False
+    return len(rel.parts) == 2 and not any(part.startswith(".") for part in rel.parts) and path.suffix.lower() in KINDS
 
 
 def _scan(folder: Path) -> dict[Path, tuple[int, int]]:
     found = {}
     for p in folder.glob("*/*"):
-        if p.suffix.lower() in KINDS and not p.name.startswith(".") and p.is_file():
+        if _gradable(folder, p) and p.is_file():
             st = p.stat()
             found[p] = (st.st_size, st.st_mtime_ns)
     return found
+
+
+class _Arrivals:
+    """Hand-ins as they arrive: inotify events, or scans where inotify is missing."""
+
+    def __init__(self, folder: Path, interval: float):
+        self.folder = folder
+        self.interval = interval
+        self.queue: queue.SimpleQueue[tuple[Path, datetime]] = queue.SimpleQueue()
+        self.observer: Any = None
+        self._last: dict[Path, tuple[int, int]] = {}
+        self._done: dict[Path, tuple[int, int]] = {}
+        self._next_scan = time.monotonic() + RESCAN_SECONDS
+        try:
+            self._start_inotify()
+        except Exception as exc:  # noqa: BLE001 - no inotify here: scan instead
+            log.warning("inotify is not available for %s (%s): scanning every %g s", folder, exc, interval)
+            self.observer = None
+        initial = _scan(folder)  # what is there already
+        self._last, self._done = dict(initial), dict(initial)
+        for p in sorted(initial):
+            self.queue.put((p, datetime.now(timezone.utc)))
+
+    @property
+    def mode(self) -> str:
+        return "inotify" if self.observer is not None else f"a scan every {self.interval:g} s"
+
+    def _start_inotify(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers.inotify import InotifyObserver
+
+        arrivals = self
+
+        class Handler(FileSystemEventHandler):
+            def on_closed(self, event):  # IN_CLOSE_WRITE: its writer is done
+                if not event.is_directory:
+                    arrivals._offer(event.src_path)
+
+            def on_moved(self, event):  # IN_MOVED_TO: an atomic save, or mv into the folder
+                if not event.is_directory:
+                    arrivals._offer(event.dest_path)
+
+        observer = InotifyObserver()
+        observer.schedule(Handler(), str(self.folder), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self.observer = observer
+
+    def _offer(self, path: str | bytes) -> None:
+        p = Path(path.decode() if isinstance(path, bytes) else path)
+        if _gradable(self.folder, p):
+            self.queue.put((p, datetime.now(timezone.utc)))
+
+    def take(self, timeout: float) -> dict[Path, datetime]:
+        """The hand-ins that arrived (waiting up to *timeout* for the first), by path."""
+        if self.observer is None:
+            return self._scan_once(timeout)
+        out: dict[Path, datetime] = {}
+        try:
+            p, at = self.queue.get(timeout=max(0.0, min(timeout, self._next_scan - time.monotonic())))
+        except queue.Empty:
+            pass
+        else:
+            out.setdefault(p, at)
+            while True:  # everything else that is already there: graded side by side
+                try:
+                    p, at = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                out.setdefault(p, at)
+        for p in out:
+            self._mark_done(p)
+        if time.monotonic() >= self._next_scan:  # what no event announced
+            self._next_scan = time.monotonic() + RESCAN_SECONDS
+            for p, at in self._stable().items():
+                out.setdefault(p, at)
+        return out
+
+    def _mark_done(self, p: Path) -> None:
+        try:
+            st = p.stat()
+        except OSError:
+            return
+        self._done[p] = self._last[p] = (st.st_size, st.st_mtime_ns)
+
+    def _stable(self) -> dict[Path, datetime]:
+        """Files whose size and time did not change since the last scan, and were not taken as they are."""
+        now = _scan(self.folder)
+        stable = [p for p, sig in now.items() if self._last.get(p) == sig and self._done.get(p) != sig]
+        self._last = now
+        at = datetime.now(timezone.utc)
+        for p in stable:
+            self._done[p] = now[p]
+        return dict.fromkeys(stable, at)
+
+    def _scan_once(self, timeout: float) -> dict[Path, datetime]:
+        out: dict[Path, datetime] = {}
+        while not self.queue.empty():  # the files found at start
+            p, at = self.queue.get_nowait()
+            out.setdefault(p, at)
+        time.sleep(min(timeout, self.interval))
+        for p, at in self._stable().items():
+            out.setdefault(p, at)
+        return out
+
+    def close(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(5)
 
 
 def watch(
@@ -31,9 +166,9 @@ def watch(
     folder,
     *,
     workdir,
-    sandbox: str = "bubblewrap",
-    workers: int = 2,
-    interval: float = 0.1,
+    sandbox: str = DEFAULT_SANDBOX,
+    workers: int = DEFAULT_WORKERS,
+    interval: float = WATCH_INTERVAL,
     root=None,
     echo: Callable[[str], None] = print,
     stop: Callable[[], bool] | None = None,
@@ -46,25 +181,31 @@ def watch(
         challenge, workdir=workdir, sandbox=sandbox, workers=workers, warm_scorer=True, root=root
     ) as session:
         session.start()
-        done: dict[Path, tuple[int, int]] = {}
-        last = _scan(folder)
-        echo(f"watching {folder} for <team>/<file>.ipynb|.csv hand-ins (Ctrl-C to stop)")
+        arrivals = _Arrivals(folder.resolve(), interval)
+        echo(f"watching {folder} for <team>/<file>.ipynb|.csv hand-ins ({arrivals.mode}; Ctrl-C to stop)")
         try:
             while not (stop and stop()):
-                time.sleep(interval)
-                now = _scan(folder)
-                stable = [p for p, sig in now.items() if last.get(p) == sig and done.get(p) != sig]
-                last = now
-                if not stable:
+                arrived = arrivals.take(timeout=0.2)
+                hand_ins = [
+                    HandIn(
+                        path=p,
+                        team=p.parent.name,
+                        source=str(folder),
+                        submitted_at=at.isoformat(timespec="microseconds"),
+                    )
+                    for p, at in sorted(arrived.items())
+                    if p.exists()
+                ]
+                if not hand_ins:
                     continue
-                report = session.grade(
-                    hand_ins=[HandIn(path=p, team=p.parent.name, source=str(folder)) for p in sorted(stable)],
-                    progress=False,
-                )
-                for p in stable:
-                    done[p] = now[p]
+                report = session.grade(hand_ins=hand_ins, progress=False)
                 echo(repr(report))
                 if on_report is not None:
                     on_report(report)
         except KeyboardInterrupt:
             echo("stopped")
+        finally:
+            arrivals.close()
+
+
+__all__ = ["watch"]

@@ -7,9 +7,13 @@ Selection, which submission represents a team (never chosen by private scores):
 
 - ``best``: the submission with the best public score (ties: the earlier one);
 - ``last``: the team's newest scored submission;
-- ``chosen``: on the private board, the best private score among the (at most
-  ``final_selections``) submissions the team chose with ``kit select``; a team
+- ``chosen`` (the default): on the private board, the best private score among the (at
+  most ``final_selections``) submissions the team chose with ``kit select``; a team
   that chose none falls back to ``best``. On the public board it is ``best``.
+
+:func:`leaderboard` ranks; :func:`build_board` adds the Ladder and the statistics, and is
+what the CLI, the widget app, the cards and the release call, with the defaults of this
+module.
 
 Ties in the ranked score share a rank; among them the earlier submission is
 listed first. Only scored submissions are ranked; a submission whose score is
@@ -20,16 +24,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..challenge import Challenge, load_challenge
+from ..defaults import DEFAULT_PHASE, DEFAULT_RESAMPLES, DEFAULT_SELECTION, PHASES, SELECTIONS
 from ..errors import KitError
-from ..ledger import Ledger
+from ..ledger import Ledger, queries
 from ..metrics import Metric, get_metric
+from ..workspace import Workspace
 
-PHASES = ("auto", "public", "private")
-SELECTIONS = ("best", "last", "chosen")
+if TYPE_CHECKING:  # pragma: no cover
+    from .uncertainty import BoardStatistics
 
 
 @dataclass
@@ -39,9 +46,11 @@ class Leaderboard:
     table: pd.DataFrame
     metric: Metric
     generated_at: str = ""
-    selection: str = "best"
+    selection: str = DEFAULT_SELECTION
     unranked: int = 0
     notes: list = field(default_factory=list)
+    #: the board's bootstrap and tied top, when :func:`build_board` computed them
+    statistics: BoardStatistics | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -66,105 +75,20 @@ def _rank(values: pd.Series, metric: Metric) -> pd.Series:
     return key.rank(method="min").astype("Int64")
 
 
-_CANDIDATES = """
-    WITH latest AS (SELECT submission_id, MAX(id) AS run_id FROM runs GROUP BY submission_id),
-    cand AS (
-        SELECT s.id AS submission_id, s.team, s.filename, s.submitted_at, l.run_id,
-               pub.value AS pub, priv.value AS priv
-        FROM submissions s
-        JOIN latest l ON l.submission_id = s.id
-        JOIN runs r ON r.id = l.run_id
-        LEFT JOIN scores pub ON pub.run_id = l.run_id AND pub.split = 'public' AND pub.metric = :metric
-        LEFT JOIN scores priv ON priv.run_id = l.run_id AND priv.split = 'private' AND priv.metric = :metric
-        WHERE s.challenge = :challenge AND r.status = 'scored' {extra}
-    )
-"""
-
-
-def _indexed(ledger: Ledger, challenge: Challenge, metric: Metric) -> bool:
-    """True when the board index covers the challenge with this primary metric."""
-    if not ledger.board_index_complete:
-        return False
-    other = ledger.query(
-        "SELECT 1 AS x FROM board_rows WHERE challenge = :c AND metric IS NOT :m LIMIT 1",
-        {"c": challenge.id, "m": metric.name},
-    )
-    return other.empty
-
-
-def _selected_sql(ledger: Ledger, challenge: Challenge, metric: Metric, rule: str) -> pd.DataFrame:
-    """Each team's representative submission, chosen inside SQLite (only one row per team leaves it).
-
-    Uses the ledger's board index (one row per submission, ordered for this query) when it
-    covers the challenge; else the record tables (same result, slower on huge ledgers).
-    """
-    if _indexed(ledger, challenge, metric):
-        # each team's best key (or newest time) by an index walk, then the rows that reach it;
-        # ties are settled below by the earlier submission
-        key = "MIN(public_key)" if rule != "last" else "MAX(submitted_at)"
-        col = "public_key" if rule != "last" else "submitted_at"
-        index = "board_best" if rule != "last" else "board_last"  # covering: no table lookups
-        rows = ledger.query(
-            f"""
-            WITH best AS (SELECT team, {key} AS k, COUNT(*) AS entries FROM board_rows INDEXED BY {index}
-                          WHERE challenge = :c AND metric = :m AND status = 'scored' GROUP BY team)
-            SELECT b.submission_id, b.team, b.submitted_at, b.run_id, b.public AS pub, b.private AS priv,
-                   best.entries
-            FROM best JOIN board_rows b ON b.challenge = :c AND b.metric = :m AND b.status = 'scored'
-                 AND b.team = best.team AND b.{col} = best.k""",
-            {"c": challenge.id, "m": metric.name},
-        )
-        ascending = rule != "last"
-        return (
-            rows.sort_values(["team", "submitted_at", "submission_id"], ascending=[True, ascending, ascending])
-            .drop_duplicates("team")
-            .reset_index(drop=True)
-        )
-    direction = "DESC" if metric.greater_is_better else "ASC"
-    order = (
-        f"(pub IS NULL), pub {direction}, submitted_at, submission_id"
-        if rule != "last"
-        else "submitted_at DESC, submission_id DESC"
-    )
-    sql = (
-        _CANDIDATES.format(extra="")
-        + f"""
-    SELECT submission_id, team, submitted_at, run_id, pub, priv, entries FROM (
-        SELECT *, ROW_NUMBER() OVER (PARTITION BY team ORDER BY {order}) AS rn,
-               COUNT(*) OVER (PARTITION BY team) AS entries
-        FROM cand)
-    WHERE rn = 1"""
-    )
-    return ledger.query(sql, {"metric": metric.name, "challenge": challenge.id})
-
-
-def _chosen_sql(ledger: Ledger, challenge: Challenge, metric: Metric, chosen: dict) -> pd.DataFrame:
-    """The scored submissions that teams chose as finals, with their scores."""
-    ids = sorted({int(i) for v in chosen.values() for i in v})
-    if not ids:
-        return pd.DataFrame(columns=["submission_id", "team", "filename", "submitted_at", "run_id", "pub", "priv"])
-    sql = (
-        _CANDIDATES.format(extra=f"AND s.id IN ({','.join(map(str, ids))})")
-        + "SELECT submission_id, team, filename, submitted_at, run_id, pub, priv FROM cand"
-    )
-    df = ledger.query(sql, {"metric": metric.name, "challenge": challenge.id})
-    return df[df.apply(lambda r: r["submission_id"] in set(chosen.get(r["team"], ())), axis=1)] if len(df) else df
-
-
 def select_per_team(
     ledger: Ledger,
     challenge: Challenge,
     metric: Metric,
-    rule: str = "best",
+    rule: str = DEFAULT_SELECTION,
     *,
     phase: str = "public",
     chosen: dict | None = None,
 ) -> pd.DataFrame:
     """The one submission that represents each team on the board (see the module docstring)."""
-    picked = _selected_sql(ledger, challenge, metric, "last" if rule == "last" else "best")
+    picked = queries.representatives(ledger, challenge.id, metric, "last" if rule == "last" else "best")
     picked["selected_by"] = "last" if rule == "last" else "best"
     if rule == "chosen" and phase == "private" and chosen:
-        pool = _chosen_sql(ledger, challenge, metric, chosen)
+        pool = queries.chosen_submissions(ledger, challenge.id, metric.name, chosen)
         if len(pool):
             pool = pool.assign(_key=pool["priv"].map(metric.sort_key))
             best = (
@@ -182,19 +106,7 @@ def attach_scores(ledger: Ledger, picked: pd.DataFrame, metrics: list[str]) -> p
     cols = [f"{s}.{m}" for s in ("public", "private") for m in metrics]
     if picked.empty:
         return picked.reindex(columns=[*picked.columns, *[c for c in cols if c not in picked.columns]])
-    run_ids = picked["run_id"].astype(int).tolist()
-    parts = []
-    for i in range(0, len(run_ids), 900):
-        chunk = run_ids[i : i + 900]
-        parts.append(
-            ledger.query(
-                f"SELECT run_id, split, metric, value FROM scores WHERE run_id IN ({','.join('?' * len(chunk))})", chunk
-            )
-        )
-    long = pd.concat(parts)
-    long = long[long["metric"].isin(metrics)]
-    wide = long.assign(col=long["split"] + "." + long["metric"]).pivot(index="run_id", columns="col", values="value")
-    wide = wide.reindex(columns=cols)
+    wide = queries.run_scores(ledger, picked["run_id"].astype(int).tolist(), metrics)
     keep = [c for c in picked.columns if c not in cols]
     return picked[keep].join(wide, on="run_id")
 
@@ -205,30 +117,20 @@ def leaderboard(
     workdir=None,
     ledger: Ledger | None = None,
     phase: str = "auto",
-    selection: str = "best",
+    selection: str = DEFAULT_SELECTION,
     now: datetime | None = None,
     root=None,
 ) -> Leaderboard:
-    """The ranked board of a challenge from its ledger."""
+    """The ranked board of a challenge from its ledger (scores only; :func:`build_board`
+    adds the statistics)."""
     if phase not in PHASES:
         raise KitError(f"unknown phase {phase!r}", fix=f"use one of {', '.join(PHASES)}")
     if selection not in SELECTIONS:
         raise KitError(f"unknown selection rule {selection!r}", fix=f"use one of {', '.join(SELECTIONS)}")
     ch = load_challenge(challenge, root=root)
+    owned = ledger is None
     if ledger is None:
-        from ..grading.grader import DEFAULT_WORKDIR, ledger_path
-
-        path = ledger_path(workdir or DEFAULT_WORKDIR)
-        if not path.exists():
-            raise KitError(
-                "no ledger yet",
-                where=str(path),
-                fix=f"grade submissions first (`kit grade {ch.id} PATH`) or pass --workdir",
-            )
-        ledger = Ledger(path)
-        owned = True
-    else:
-        owned = False
+        ledger = Workspace(workdir).open_ledger(create=False)
     now = now or datetime.now(timezone.utc)
     if phase == "auto":
         phase = "public" if ch.spec.is_open(now) else "private"
@@ -292,9 +194,7 @@ def choose_final(
     if len(ids) > limit:
         raise KitError(f"{len(ids)} submissions chosen; {ch.id} allows {limit}", fix=f"choose at most {limit}")
     if ledger is None:
-        from ..grading.grader import DEFAULT_WORKDIR, open_ledger
-
-        with open_ledger(workdir or DEFAULT_WORKDIR) as led:
+        with Workspace(workdir).open_ledger(create=False) as led:
             return choose_final(ch, team, ids, ledger=led)
     runs = ledger.latest_runs(ch.id).set_index("submission_id")
     for i in ids:
@@ -310,3 +210,45 @@ def choose_final(
             )
     ledger.add_selection(ch.id, team, ids)
     return ids
+
+
+def build_board(
+    challenge,
+    *,
+    workdir=None,
+    ledger: Ledger | None = None,
+    phase: str = DEFAULT_PHASE,
+    selection: str = DEFAULT_SELECTION,
+    stats: bool = True,
+    ladder: bool = False,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    alpha: float = 0.05,
+    now: datetime | None = None,
+    root=None,
+) -> Leaderboard:
+    """The board as every reader shows it: the CLI, the widget app, the cards and the release.
+
+    Each team's representative submission (``selection``) on the ``phase`` split, then, on
+    a public board with ``ladder``, the Ladder's released scores, then with ``stats`` the
+    paired bootstrap intervals, rank ranges, P(first) and the statistically tied top
+    (kept in ``board.statistics`` for the plots). Only the cases of the board's own split
+    are used: a public board never touches a private label.
+    """
+    ch = load_challenge(challenge, root=root)  # an unknown challenge is said before a missing ledger
+    owned = ledger is None
+    led = Workspace(workdir).open_ledger(create=False) if ledger is None else ledger
+    try:
+        board = leaderboard(ch, ledger=led, phase=phase, selection=selection, now=now, root=root)
+        if board.table["rank"].notna().any() and (stats or ladder):
+            from .uncertainty import add_intervals, apply_ladder, board_statistics
+
+            if ladder:
+                apply_ladder(board, led)
+            if stats:
+                board.statistics = board_statistics(board, led, n_resamples=n_resamples, seed=seed, alpha=alpha)
+                add_intervals(board, board.statistics)
+    finally:
+        if owned:
+            led.close()
+    return board

@@ -13,6 +13,8 @@ notebook. Team names are arbitrary unicode: every name goes through
 :func:`plot_public_private`     public against private scores
 :func:`plot_scores_over_time`   submissions and best score so far, per team
 =============================  ==============================================
+
+:func:`board_figures` draws, by name, the ones a board shows (the widget app's Plots tab).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from scipy.stats import rankdata
 
 from ..errors import KitError
 from ..metrics import Metric, get_metric
-from .stats import BootstrapResult, SignificanceResult
+from .stats import BootstrapResult, SignificanceResult, pairwise_significance
 
 _MPL_310 = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
 _BEST = "#1f77b4"
@@ -106,7 +108,7 @@ def plot_score_distribution(result: BootstrapResult, *, kind: str = "violin", to
     y = np.arange(1, k + 1)
     if kind == "violin":
         parts = ax.violinplot(data, positions=y, widths=0.8, showextrema=False, **_horizontal())
-        for body in parts["bodies"]:
+        for body in list(parts["bodies"]):  # type: ignore[call-overload]  # matplotlib types it as a Collection
             body.set_facecolor(_OTHER)
             body.set_edgecolor(_BEST)
             body.set_alpha(0.8)
@@ -353,3 +355,41 @@ def plot_scores_over_time(
     if np.issubdtype(df[time].dtype, np.datetime64):
         ax.tick_params(axis="x", labelrotation=30)
     return fig
+
+
+# -- the figures of a board ---------------------------------------------------------------
+def board_figures(board, st, *, history: pd.DataFrame, scores: pd.DataFrame, show_private: bool) -> dict:
+    """Score distribution, bootstrap rank blobs, significance map, public vs private, scores over time.
+
+    ``st``: :class:`~kit.leaderboard.uncertainty.BoardStatistics` of the board;
+    ``history``: ``Ledger.latest_runs``; ``scores``: ``Ledger.scores``; ``show_private``: False
+    while a public audience watches an open challenge (no private result is drawn then).
+    """
+    metric = board.metric
+    figs = {
+        "score distribution": plot_score_distribution(st.bootstrap, top=20),
+        "bootstrap ranks": plot_rank_blobs(st.bootstrap, top=20),
+    }
+    if len(st.teams) > 1:
+        sig = pairwise_significance(st.y_true, st.predictions, st.teams, metric, bootstrap=st.bootstrap)
+        figs["significance map"] = plot_significance_map(sig)
+    pub_col, priv_col = f"public.{metric.name}", f"private.{metric.name}"
+    ranked = board.table[board.table["rank"].notna()]
+    if show_private and pub_col in scores and priv_col in scores and len(ranked):
+        sel = scores.reindex(ranked["submission_id"].astype(int))
+        figs["public vs private"] = plot_public_private(
+            sel[pub_col].to_numpy(), sel[priv_col].to_numpy(), ranked["team"].tolist(), metric=metric
+        )
+    if pub_col in scores and len(history):
+        scored = history[history["status"] == "scored"]
+        frame = pd.DataFrame(
+            {
+                "team": scored["team"].to_numpy(),
+                "time": pd.to_datetime(scored["submitted_at"], utc=True, format="ISO8601")
+                .dt.tz_localize(None)
+                .to_numpy(),
+                "score": scores.reindex(scored["submission_id"].astype(int))[pub_col].to_numpy(),
+            }
+        )
+        figs["public scores over time"] = plot_scores_over_time(frame.dropna(), metric=metric)
+    return figs

@@ -15,48 +15,38 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from ..errors import KitError
+from ..registry import Registry
 
-_RENDERERS: dict[str, Callable] = {}
+#: board formats: ``render(board, name)`` turns a board into text
+BOARD_FORMATS: Registry[Callable[..., str]] = Registry("board format", hint="kit.leaderboard.get_board_format_names()")
+register_board_format = BOARD_FORMATS.register
 _HIDDEN = ("submission_id", "run_id")
 
 
 def _hidden(board) -> list[str]:
     hidden = list(_HIDDEN)
-    if board.selection == "best":
-        hidden.append("selected_by")
+    if "selected_by" in board.table.columns and (board.table["selected_by"] == "best").all():
+        hidden.append("selected_by")  # says nothing when every team is represented by its best
     return [c for c in hidden if c in board.table.columns]
 
 
-def register_renderer(name: str):
-    def deco(fn):
-        _RENDERERS[name] = fn
-        return fn
-
-    return deco
+def get_board_format_names() -> list[str]:
+    return BOARD_FORMATS.names()
 
 
-def get_renderer_names() -> list[str]:
-    return sorted(_RENDERERS)
-
-
-def get_renderer(name: str) -> Callable:
-    try:
-        return _RENDERERS[name]
-    except KeyError:
-        raise KitError(
-            f"{name!r} is not a leaderboard format", fix=f"use one of: {', '.join(get_renderer_names())}"
-        ) from None
+def get_board_format(name: str) -> Callable[..., str]:
+    return BOARD_FORMATS.get(name)
 
 
 def render(board, fmt: str = "table") -> str:
-    return get_renderer(fmt)(board)
+    """The board in format *fmt* (one of :func:`get_board_format_names`)."""
+    return get_board_format(fmt)(board)
 
 
 TABLE_SECONDARY = 3  # secondary metrics shown by the text table; every format but "table" shows all
 
 
-def _cells(board, max_secondary: int | None = None) -> tuple[list[str], list[list[str]]]:
+def board_cells(board, max_secondary: int | None = None) -> tuple[list[str], list[list[str]]]:
     """Display strings: scores at the metric's precision, missing values as '—'."""
     from ..metrics import get_metric
 
@@ -109,9 +99,9 @@ def _title(board) -> str:
     return f"{spec.title} [{spec.id}] - {board.phase} leaderboard ({len(board.table)} teams)"
 
 
-@register_renderer("table")
+@register_board_format(name="table")
 def to_table(board) -> str:
-    header, rows = _cells(board, max_secondary=TABLE_SECONDARY)
+    header, rows = board_cells(board, max_secondary=TABLE_SECONDARY)
     if not rows:
         return _title(board) + "\n(no scored submissions yet)"
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
@@ -135,7 +125,7 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-@register_renderer("csv")
+@register_board_format(name="csv")
 def to_csv(board) -> str:
     t = board.table.copy()
     for col in ("team", "filename"):
@@ -155,9 +145,9 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-@register_renderer("markdown")
+@register_board_format(name="markdown")
 def to_markdown(board) -> str:
-    header, rows = _cells(board)
+    header, rows = board_cells(board)
     team_i = header.index("team") if "team" in header else -1
     lines = [
         f"### {_md(_title(board))}",
@@ -172,9 +162,9 @@ def to_markdown(board) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-@register_renderer("html")
+@register_board_format(name="html")
 def to_html(board) -> str:
-    header, rows = _cells(board)
+    header, rows = board_cells(board)
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)

@@ -248,7 +248,7 @@ class Ledger:
                 " stored_path, source) VALUES (?,?,?,?,?,?,?,?,?)",
                 (challenge, team, kind, filename, sha256, size, submitted_at or utcnow(), stored_path, source),
             )
-            return int(cur.lastrowid), True
+            return _rowid(cur), True
 
     def add_run(self, run: RunRecord) -> int:
         if run.status not in STATUSES:
@@ -277,7 +277,7 @@ class Ledger:
                     json.dumps(run.details, sort_keys=True, default=str),
                 ),
             )
-            run_id = int(cur.lastrowid)
+            run_id = _rowid(cur)
             for split, values in run.scores.items():
                 for metric, value in values.items():
                     self._db.execute(
@@ -406,7 +406,7 @@ class Ledger:
                 "INSERT INTO selections (challenge, team, submission_ids, chosen_at) VALUES (?,?,?,?)",
                 (challenge, team, json.dumps(sorted(int(i) for i in submission_ids)), chosen_at or utcnow()),
             )
-            return int(cur.lastrowid)
+            return _rowid(cur)
 
     def selections(self, challenge: str) -> dict[str, list[int]]:
         """Each team's newest choice of final submissions."""
@@ -457,6 +457,13 @@ class Ledger:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'board_index'").fetchone()
         return bool(row and row[0] == "complete")
+
+
+def _rowid(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote (always set after an INSERT)."""
+    if cur.lastrowid is None:  # pragma: no cover - sqlite3 sets it for every INSERT
+        raise LedgerError("the ledger did not return the id of the new row")
+    return int(cur.lastrowid)
 
 
 def _sort_key(value, greater_is_better: bool) -> float:

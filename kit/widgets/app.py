@@ -1,8 +1,9 @@
 """The ipywidgets leaderboard app behind notebooks/leaderboard.ipynb and `kit board`.
 
-Everything it shows comes from library functions (:func:`kit.leaderboard.leaderboard`,
-:mod:`kit.leaderboard.uncertainty`, :mod:`kit.leaderboard.plots`, the renderers);
-the widgets only choose what to show. It reads the ledger and never re-runs anything.
+Everything it shows comes from library functions (:func:`kit.leaderboard.build_board`,
+:mod:`kit.leaderboard.plots`, the board formats); the widgets only choose what to show.
+It reads the ledger (through :mod:`kit.ledger` and :mod:`kit.workspace`) and never re-runs
+anything.
 
 Audiences: ``organiser`` sees everything; ``public`` (a class screen) never sees a
 private-split result while the challenge is open.
@@ -14,18 +15,22 @@ import asyncio
 import html
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ipywidgets as W
 import pandas as pd
 
 from ..challenge import list_challenges, load_challenge
+from ..defaults import AUDIENCES, DEFAULT_RESAMPLES, DEFAULT_SELECTION, DEFAULT_WORKDIR, SELECTIONS
 from ..errors import KitError
-from ..grading.grader import DEFAULT_WORKDIR, ledger_path
-from ..leaderboard import leaderboard, render
-from ..leaderboard.render import _cells
-from ..ledger import Ledger
+from ..leaderboard import Leaderboard, build_board, render
+from ..leaderboard.render import board_cells
+from ..ledger import Ledger, queries
+from ..workspace import Workspace
 
-AUDIENCES = ("organiser", "public")
+if TYPE_CHECKING:  # pragma: no cover
+    from ..leaderboard.uncertainty import BoardStatistics
+
 SORTABLE = ("rank", "team", "score", "entries", "submitted_at")
 
 _CSS = """<style>
@@ -48,21 +53,23 @@ class LeaderboardApp:
         audience: str = "organiser",
         refresh_seconds: float = 0,
         export_dir=None,
-        n_resamples: int = 1000,
+        n_resamples: int = DEFAULT_RESAMPLES,
         now: datetime | None = None,
     ):
         if audience not in AUDIENCES:
             raise KitError(f"unknown audience {audience!r}", fix=f"use one of {', '.join(AUDIENCES)}")
         self.root = root
-        self.workdir = Path(workdir).resolve()
+        self.workspace = Workspace(Path(workdir).resolve())
+        self.workdir = self.workspace.root
         self.audience = audience
         self.n_resamples = n_resamples
         self._now = now
-        self.export_dir = Path(export_dir or self.workdir / "exports").resolve()
-        self.board = None
-        self.statistics = None
-        self._last_seen = None
-        self._task = None
+        self.export_dir = Path(export_dir or self.workspace.exports_dir).resolve()
+        self.board: Leaderboard | None = None
+        self.statistics: BoardStatistics | None = None
+        self._last_seen: tuple | None = None
+        self._task: asyncio.Task | None = None
+        self._history = pd.DataFrame()
 
         choices = list_challenges(root)
         if not choices:
@@ -76,7 +83,7 @@ class LeaderboardApp:
             description="Board",
         )
         self.phase_w.add_class("kit-phase")
-        self.selection_w = W.Dropdown(options=["best", "last", "chosen"], value="best", description="Selection")
+        self.selection_w = W.Dropdown(options=list(SELECTIONS), value=DEFAULT_SELECTION, description="Selection")
         self.search_w = W.Text(placeholder="search a team", description="Team")
         self.sort_w = W.Dropdown(options=SORTABLE, value="rank", description="Sort by")
         self.desc_w = W.ToggleButton(value=False, description="descending", icon="sort")
@@ -149,8 +156,7 @@ class LeaderboardApp:
         return self.audience == "public" and self.phase_w.value == "private" and self.challenge.spec.is_open(self.now)
 
     def _ledger(self) -> Ledger | None:
-        path = ledger_path(self.workdir)
-        return Ledger(path) if path.exists() else None
+        return self.workspace.open_ledger() if self.workspace.has_ledger else None
 
     def refresh(self) -> None:
         """Read the ledger again and redraw the board."""
@@ -172,15 +178,17 @@ class LeaderboardApp:
             self.table_w.value = ""
             return
         with ledger:
-            self.board = leaderboard(
-                ch, ledger=ledger, phase=self.phase_w.value, selection=self.selection_w.value, now=self.now
+            self.board = build_board(
+                ch,
+                ledger=ledger,
+                phase=self.phase_w.value,
+                selection=self.selection_w.value,
+                stats=self.stats_w.value,
+                n_resamples=self.n_resamples,
+                now=self.now,
             )
-            self._last_seen = self._ledger_mark(ledger)
-            if self.stats_w.value and self.board.table["rank"].notna().sum() > 0:
-                from ..leaderboard.uncertainty import add_intervals, board_statistics
-
-                self.statistics = board_statistics(self.board, ledger, n_resamples=self.n_resamples)
-                add_intervals(self.board, self.statistics)
+            self.statistics = self.board.statistics
+            self._last_seen = queries.change_mark(ledger)
             self._history = ledger.latest_runs(ch.id)
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
         self.status_w.value = (
@@ -190,11 +198,6 @@ class LeaderboardApp:
         )
         self._show_table()
         self._update_teams(sorted(self._history["team"].unique()) if len(self._history) else [])
-
-    @staticmethod
-    def _ledger_mark(ledger: Ledger):
-        row = ledger.query("SELECT (SELECT MAX(id) FROM runs) AS r, (SELECT MAX(id) FROM selections) AS s")
-        return tuple(row.iloc[0].tolist())
 
     def view(self):
         """The board's table after the search and the sort."""
@@ -219,7 +222,7 @@ class LeaderboardApp:
 
         shown = copy.copy(self.board)
         shown.table = self.view()
-        header, rows = _cells(shown)
+        header, rows = board_cells(shown)
         tied = shown.table["tied_top"].tolist() if "tied_top" in shown.table.columns else [False] * len(rows)
         e = html.escape
         head = "".join(f"<th>{e(h)}</th>" for h in header)
@@ -245,7 +248,7 @@ class LeaderboardApp:
         ch = self.challenge
         hist = self._history[self._history["team"] == team]
         show_private = self.audience == "organiser" or not ch.spec.is_open(self.now)
-        with Ledger(ledger_path(self.workdir)) as led:
+        with self.workspace.open_ledger() as led:
             scores = led.scores(ch.id)
         primary = ch.spec.metrics.primary
         metric = self.board.metric
@@ -275,12 +278,12 @@ class LeaderboardApp:
     # -- plots --------------------------------------------------------------------------
     def figures(self) -> dict:
         """The board's figures by name (matplotlib Figures), from kit.leaderboard.plots."""
-        from ..leaderboard.figures import board_figures
+        from ..leaderboard.plots import board_figures
         from ..leaderboard.uncertainty import board_statistics
 
         if self.board is None or self.board.table["rank"].notna().sum() == 0:
             return {}
-        with Ledger(ledger_path(self.workdir)) as led:
+        with self.workspace.open_ledger() as led:
             st = self.statistics or board_statistics(self.board, led, n_resamples=self.n_resamples)
             history = led.latest_runs(self.challenge.id)
             scores = led.scores(self.challenge.id)
@@ -341,7 +344,7 @@ class LeaderboardApp:
                 if ledger is None:
                     continue
                 with ledger:
-                    mark = self._ledger_mark(ledger)
+                    mark = queries.change_mark(ledger)
                 if mark != self._last_seen:
                     self.refresh()
 

@@ -14,9 +14,10 @@ import pytest
 from kit.challenge import load_challenge
 from kit.demo import Variant, make_variant
 from kit.execution.sandbox import find_bwrap
-from kit.grading import grade, open_ledger
+from kit.grading import grade
 from kit.labels import read_labels
 from kit.scoring import score_file
+from kit.workspace import open_ledger
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = sorted(HERE.glob("*.ipynb"))

@@ -19,19 +19,25 @@ import os
 import shutil
 import tempfile
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..challenge import Challenge
 from ..errors import GradingError
+from ..workspace import Workspace, stamp
 
 WARM_IMPORTS = "import json, pandas, numpy, sklearn.metrics, kit.scoring, kit.challenge"
 
 
-class Scorer:
-    def __init__(self, challenge: Challenge, base: Path, *, warm: bool = False, kernel_name: str = "python3"):
+class GradingNotebook:
+    """The hidden grading notebook of a challenge, run by papermill in a trusted kernel.
+
+    ``warm``: start that kernel now, in the background, with the scoring libraries imported
+    (a session that grades several batches, or a batch whose notebooks run meanwhile).
+    """
+
+    def __init__(self, challenge: Challenge, workspace: Workspace, *, warm: bool = False, kernel_name: str = "python3"):
         self.ch = challenge
-        self.base = Path(base)
+        self.workspace = workspace
         self.kernel_name = kernel_name
         self.km = None
         self._ready = threading.Event()
@@ -154,12 +160,11 @@ class ScoringRun:
     of a batch only the last submissions remain to be scored.
     """
 
-    def __init__(self, scorer: Scorer):
+    def __init__(self, scorer: GradingNotebook):
         from ..scoring import END_OF_MANIFEST
 
         self._end = END_OF_MANIFEST
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        self.batch = scorer.base / "batches" / stamp
+        self.batch = scorer.workspace.batches_dir(scorer.ch.id) / stamp()
         self.batch.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.batch / "manifest.jsonl"
         self.results_path = self.batch / "results.json"
@@ -169,7 +174,7 @@ class ScoringRun:
         self._thread = threading.Thread(target=self._main, args=(scorer,), name="kit-scoring", daemon=True)
         self._thread.start()
 
-    def _main(self, scorer: Scorer) -> None:
+    def _main(self, scorer: GradingNotebook) -> None:
         try:
             scorer._execute(self.batch, self.manifest_path, self.results_path)
         except BaseException as exc:  # noqa: BLE001 - raised by finish()

@@ -1,4 +1,8 @@
-"""Run one participant notebook, label-blind, and collect what it produced.
+"""Run one submission's notebook, label-blind, and collect what it produced.
+
+(:mod:`kit.execution` runs a notebook in a sandbox; this module runs a *submission*: it
+lays out the work folder, passes the parameters, and collects the predictions; the
+executors of :mod:`kit.grading.executors` decide where it runs.)
 
 The notebook runs in a fresh work folder that holds only participant-visible
 data (train, test, sample submission, the public spec): never the labels. The
@@ -28,7 +32,7 @@ PREDICTIONS_NAME = "predictions.csv"
 
 
 @dataclass
-class ExecOutcome:
+class RunOutcome:
     submission_id: int
     status: str  # "ok" | "failed"
     started_at: str
@@ -116,7 +120,7 @@ def captured_output(executed_path: Path, limit: int) -> str:
     return "".join(parts)
 
 
-def execute_submission(
+def run_submission(
     *,
     submission_id: int,
     notebook_path: str,
@@ -127,7 +131,7 @@ def execute_submission(
     scratch_dir: str,
     kernel_name: str = "python3",
     pool=None,
-) -> ExecOutcome:
+) -> RunOutcome:
     """Run a stored notebook in a fresh work folder against the batch's read-only data folder.
 
     Never raises for the participant's errors: they are in the outcome. ``pool`` is an
@@ -141,9 +145,7 @@ def execute_submission(
     work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch_dir))
     nb = work / "submission.ipynb"
     shutil.copyfile(notebook_path, nb)
-    outcome = ExecOutcome(
-        submission_id=submission_id, status="ok", started_at=started, duration_s=0.0, run_dir=str(run)
-    )
+    outcome = RunOutcome(submission_id=submission_id, status="ok", started_at=started, duration_s=0.0, run_dir=str(run))
     try:
         executed = run / "executed.ipynb"
         result = _runner()(
