@@ -17,6 +17,8 @@ DEMO_CHALLENGE = "breast-cancer"
 DEFAULT_WORKERS = 2
 DEFAULT_SANDBOX = "bubblewrap"
 DEFAULT_EXECUTOR = "local"
+#: scored results are recorded at least every so many submissions of a batch
+DEFAULT_SCORE_EVERY = 200
 #: seconds between looks at a watched hand-in folder, when inotify is not available
 WATCH_INTERVAL = 0.1
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import sklearn
 from .challenge import Challenge, load_challenge
 from .errors import KitError, MetricError
 from .labels import SPLITS, Labels, read_labels
+from .manifest import END_OF_MANIFEST, follow_manifest, read_manifest  # noqa: F401 - also kit.scoring's API
 from .metrics import get_metric
 from .submission import read_predictions
 
@@ -78,45 +78,6 @@ def _score_arrays(challenge: Challenge, labels: Labels, p: np.ndarray) -> ScoreR
                 result.warnings.append(f"{name} on the {s} split: {exc.what}")
             result.scores.setdefault(s, {})[name] = value
     return result
-
-
-#: The line that ends a streamed manifest.
-END_OF_MANIFEST = {"end": True}
-
-
-def follow_manifest(path, *, poll: float = 0.01):
-    """The entries of a JSON-lines manifest, read as a grader appends them, up to the end line.
-
-    This is how one run of the grading notebook scores a whole batch while its notebooks
-    are still running: each submission is scored as soon as its predictions exist. The
-    grader writes every line whole (one ``write`` of the line and its newline); a line
-    is taken only once its newline is there.
-    """
-    with open(path, "rb") as fh:
-        partial = b""
-        while True:
-            chunk = fh.readline()
-            if not chunk.endswith(b"\n"):  # nothing new yet, or a line still being written
-                partial += chunk
-                time.sleep(poll)
-                continue
-            line, partial = partial + chunk, b""
-            if not line.strip():
-                continue
-            entry = json.loads(line)
-            if entry == END_OF_MANIFEST:
-                return
-            yield entry
-
-
-def read_manifest(manifest):
-    """Entries of a manifest: a list, a JSON file (a list), or a JSON-lines file being written."""
-    if isinstance(manifest, (str, Path)):
-        path = Path(manifest)
-        if path.suffix == ".jsonl":
-            return follow_manifest(path)
-        return json.loads(path.read_text(encoding="utf-8"))
-    return manifest
 
 
 def score_batch(spec_path, labels_path, manifest, results_path=None) -> dict:

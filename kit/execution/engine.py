@@ -153,16 +153,20 @@ class KitNotebookClient(PapermillNotebookClient):
         self.kit_state = kit_state
 
     async def async_start_new_kernel_client(self) -> Any:
-        """Like nbclient's, without jupyter_client's fixed 0.2 s wait for a quiet IOPub.
+        """Like nbclient's, without jupyter_client's fixed 0.2 s wait for a quiet IOPub, with
+        the process's one zmq context and only the channels a run uses (:data:`CLIENT_CHANNELS
+        <kit.execution.kernels.CLIENT_CHANNELS>`).
 
         Ready means: the kernel answered ``kernel_info`` on the shell channel *and* its
         IOPub status message for that request arrived (so our subscription is live and
         no output can be lost). Takes a few milliseconds with a warm kernel.
         """
         assert self.km is not None
+        from .kernels import CLIENT_CHANNELS, client_context
+
         try:
-            self.kc = self.km.client()
-            await ensure_async(self.kc.start_channels())
+            self.kc = self.km.client(context=client_context())
+            await ensure_async(self.kc.start_channels(**CLIENT_CHANNELS))
             await _wait_ready(self.kc, self.km, self.startup_timeout)
         except Exception:
             await self._async_cleanup_kernel()
@@ -282,8 +286,10 @@ class KitEngine(NBClientEngine):
             return client.execute()
         finally:
             if client.kc is not None and not client.owns_km:
+                from .kernels import stop_channels
+
                 try:
-                    client.kc.stop_channels()
+                    stop_channels(client.kc)
                 except Exception:  # noqa: BLE001 - channels of a dead kernel
                     pass
 

@@ -15,8 +15,10 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from typing import IO, Any
 
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
@@ -24,11 +26,75 @@ from jupyter_client.provisioning import LocalProvisioner
 from ..errors import KitError
 from .sandbox.base import CLIENT_CONNECTION_FILE, IPC_PREFIX, KERNEL_ARGS, SandboxRun
 
+_CONTEXT: zmq.asyncio.Context | None = None
+_CONTEXT_LOCK = threading.Lock()
+
+
+def client_context() -> zmq.asyncio.Context:
+    """The zmq context of every kernel client of this process (runs, readiness probes).
+
+    jupyter_client gives each client a context of its own, whose I/O threads start with its
+    first socket and are joined when it is destroyed: twice per notebook. One context, never
+    destroyed by a client (its sockets are closed with their channels), starts them once.
+    Sockets are not shared: each client's are used by the thread (and event loop) that runs it.
+    """
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None or _CONTEXT.closed:
+            _CONTEXT = zmq.asyncio.Context()
+        return _CONTEXT
+
+
+#: the channels a client of a sandboxed kernel needs: requests and replies, and the outputs.
+#: (Its liveness is asked of its manager, not of a heartbeat; interrupts go through the
+#: manager's own control socket; input() is refused without a stdin channel.)
+CLIENT_CHANNELS = {"shell": True, "iopub": True, "stdin": False, "hb": False, "control": False}
+
+
+def stop_channels(kc: Any) -> None:
+    """Close the channels a client started.
+
+    (jupyter_client's ``stop_channels`` asks every channel whether it is alive, which creates
+    and connects the sockets of the ones never started, to close them at once.)
+    """
+    names = ("_shell_channel", "_iopub_channel", "_stdin_channel", "_hb_channel", "_control_channel")
+    if not all(hasattr(kc, name) for name in names):  # another jupyter_client: its own way
+        kc.stop_channels()
+        return
+    for name in names:
+        channel = getattr(kc, name)
+        if channel is not None and channel.is_alive():
+            channel.stop()
+    if getattr(kc, "_created_context", False) and not kc.context.closed:
+        kc.context.destroy(linger=100)
+
+
+def kernel_spec_manager(kernel_name: str) -> KernelSpecManager:
+    """jupyter_client's kernelspec manager, finding *kernel_name* where its default one would.
+
+    The default one also looks, last, in IPython's legacy folder (``~/.ipython/kernels``),
+    which imports IPython (0.2 s of a grader's start) to find it. When the kernel's spec is
+    in one of the Jupyter data folders, which come first, the manager is told to look there
+    only: the same spec is found.
+    """
+    from jupyter_core.paths import jupyter_path
+
+    dirs = jupyter_path("kernels")
+    name = kernel_name.lower()
+    for d in dirs:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        if any(f.lower() == name and os.path.isfile(os.path.join(d, f, "kernel.json")) for f in entries):
+            return KernelSpecManager(kernel_dirs=dirs)
+    return KernelSpecManager()
+
 
 def kernel_argv(kernel_name: str = "python3") -> list[str]:
     """The kernel's own command (from its kernelspec), without the connection-file argument."""
     try:
-        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+        spec = kernel_spec_manager(kernel_name).get_kernel_spec(kernel_name)
     except Exception as exc:  # NoSuchKernel
         raise KitError(
             f"no Jupyter kernel named {kernel_name!r}",

@@ -16,11 +16,11 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from ..challenge import Limits
 from ..errors import KitError
 from ..registry import Registry
-from .submission_run import RunOutcome, run_submission
+from .submission_run import RunOutcome, notebook_runner, run_submission
 
 log = logging.getLogger(__name__)
 #: executor classes by name (``--executor``)
@@ -46,11 +46,22 @@ def get_executor(name: str) -> type[Executor]:
     return EXECUTORS.get(name)
 
 
-def make_pool(*, sandbox: str, data_dir, limits: dict, size: int, work_root, kernel_name: str, warm: bool):
-    """A pool of pre-warmed sandboxed kernels, or None where it does not apply."""
-    if not warm or sandbox == "none":
+def pools_apply(*, sandbox: str, warm: bool) -> bool:
+    """Whether runs take pre-warmed kernels (a sandbox that isolates them, and ``warm``)."""
+    return warm and sandbox != "none"
+
+
+def make_pool(*, sandbox: str, data_dir, limits: dict, size: int, work_root, kernel_name: str, warm: bool, zygote=None):
+    """A pool of pre-warmed sandboxed kernels, or None where it does not apply.
+
+    ``zygote``: one started ahead (:func:`~kit.execution.warm.zygote.start_zygote`), handed to the pool.
+    """
+    if not pools_apply(sandbox=sandbox, warm=warm):
+        if zygote is not None:
+            zygote.close()
         return None
-    from ..execution.warm import WarmKernelPool
+    from ..challenge import Limits
+    from ..execution.warm.pool import WarmKernelPool
 
     return WarmKernelPool(
         data_dir=data_dir,
@@ -59,11 +70,21 @@ def make_pool(*, sandbox: str, data_dir, limits: dict, size: int, work_root, ker
         size=size,
         kernel_name=kernel_name,
         work_root=work_root,
+        zygote=zygote,
     )
 
 
 class Executor:
     name = "base"
+
+    @classmethod
+    def prestart(cls, *, sandbox: str, warm: bool) -> Any:
+        """Start, before the batch's data folder exists, what takes longest to warm up (or None).
+
+        The session calls it first thing and hands the result to the executor (``prestarted=``);
+        the executor owns it from then on, and closes it whatever happens.
+        """
+        return None
 
     def __init__(
         self,
@@ -77,6 +98,7 @@ class Executor:
         warm: bool = True,
         scheduler: str | None = None,
         keep_warm: bool = True,
+        prestarted: Any = None,
     ):
         if workers < 1:
             raise KitError(f"--workers must be at least 1, got {workers}", fix="pass --workers 1 or more")
@@ -89,6 +111,7 @@ class Executor:
         self.warm = warm
         self.scheduler = scheduler
         self.keep_warm = keep_warm  # False: one batch, warm kernels are released as soon as it has run
+        self.prestarted = prestarted
 
     def job_kwargs(self, job: dict) -> dict:
         return dict(
@@ -104,7 +127,12 @@ class Executor:
         raise NotImplementedError
 
     def close(self) -> None:
-        pass
+        self._close_prestarted()
+
+    def _close_prestarted(self) -> None:
+        prestarted, self.prestarted = self.prestarted, None
+        if prestarted is not None:
+            prestarted.close()
 
     def __enter__(self):
         return self
@@ -119,8 +147,18 @@ class LocalExecutor(Executor):
 
     With ``keep_warm=False`` (``kit grade``: one batch), the pool starts exactly as many
     kernels as the batch needs and is closed, in the background, once the last notebook
-    has run: its clean-up overlaps the scoring instead of following it.
+    has run: its clean-up overlaps the scoring instead of following it. The pool's zygote
+    is started ahead (:meth:`prestart`), while the session reads the challenge and the
+    hand-ins.
     """
+
+    @classmethod
+    def prestart(cls, *, sandbox: str, warm: bool) -> Any:
+        if not pools_apply(sandbox=sandbox, warm=warm):
+            return None
+        from ..execution.warm.zygote import start_zygote
+
+        return start_zygote()
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -131,6 +169,7 @@ class LocalExecutor(Executor):
     def _pool(self):
         with self._lock:
             if self.pool is None:
+                zygote, self.prestarted = self.prestarted, None
                 self.pool = (
                     make_pool(
                         sandbox=self.sandbox,
@@ -140,6 +179,7 @@ class LocalExecutor(Executor):
                         work_root=self.scratch_dir,
                         kernel_name=self.kernel_name,
                         warm=self.warm,
+                        zygote=zygote,
                     )
                     or False
                 )
@@ -149,6 +189,7 @@ class LocalExecutor(Executor):
         jobs = list(jobs)
         if not jobs:
             return
+        notebook_runner()  # imported here, not by the worker threads side by side (concurrent imports can fail)
         pool = self._pool()
         if pool is not None and not self.keep_warm:
             pool.expect(len(jobs))
@@ -179,6 +220,7 @@ class LocalExecutor(Executor):
         if pool:
             pool.close()
         self._join_closing()
+        self._close_prestarted()
 
 
 # -- dask ------------------------------------------------------------------------------
@@ -255,6 +297,7 @@ class DaskExecutor(Executor):
             yield f.result()
 
     def close(self):
+        self._close_prestarted()
         try:
             self.client.run(close_worker_pools, self.data_dir)
         except Exception as exc:  # noqa: BLE001 - workers may be gone; their pools die with them

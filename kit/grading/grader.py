@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ..defaults import DEFAULT_EXECUTOR, DEFAULT_SANDBOX, DEFAULT_WORKDIR, DEFAULT_WORKERS
-from .intake import HandIn
-from .report import GradeReport
-from .session import DEFAULT_SCORE_EVERY, GradingSession
+from ..defaults import DEFAULT_EXECUTOR, DEFAULT_SANDBOX, DEFAULT_SCORE_EVERY, DEFAULT_WORKDIR, DEFAULT_WORKERS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .intake import HandIn
+    from .report import GradeReport
 
 
 def grade(
@@ -53,7 +55,17 @@ def grade(
     notebook); ``score_every``: scored results are recorded at least every so many runs;
     ``assignment``: the assignment to grade in an nbgrader course directory (default: all).
     """
-    # the grading kernel starts at once, in the background, while the notebooks run
+    # the kernels' zygote starts first, before this process imports what the batch needs; the
+    # grading kernel starts at once too, in the background, while the notebooks run
+    from .executors import get_executor
+
+    prestarted = get_executor(executor).prestart(sandbox=sandbox, warm=warm)
+    try:
+        from .session import GradingSession
+    except BaseException:
+        if prestarted is not None:
+            prestarted.close()
+        raise
     with GradingSession(
         challenge,
         workdir=workdir,
@@ -67,6 +79,7 @@ def grade(
         root=root,
         score_every=score_every,
         keep_warm=False,
+        prestarted=prestarted,
     ) as session:
         return session.grade(
             sources, team=team, hand_ins=hand_ins, regrade=regrade, now=now, progress=progress, assignment=assignment

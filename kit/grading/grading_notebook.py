@@ -1,29 +1,42 @@
 """Running the hidden grading notebook: once per batch, by papermill, in a trusted kernel.
 
-Cold: papermill starts a kernel for the batch and stops it after. Warm (for a
-long-running grader, `kit watch`): one trusted kernel is started ahead, in the
+Cold: papermill starts a kernel for the batch and stops it after. Warm (``kit grade``,
+and a long-running grader, ``kit watch``): one trusted kernel is started ahead, in the
 grading folder, with the scoring libraries imported, and papermill executes every
 batch's grading notebook in it (``km=``), so a batch of one is scored in a fraction
-of a second. Participant code never runs in this kernel: it only reads parsed
-prediction files.
+of a second. Where the participants' kernels have a zygote, that kernel is forked from
+it (:mod:`kit.execution.warm.trusted`: the grader's own process, in no sandbox, ready a
+tenth of a second after the zygote instead of importing the same libraries again).
+Participant code never runs in this kernel: it only reads parsed prediction files.
 
-A run starts with the batch's first predictions and is fed the others as their
-notebooks finish (:class:`ScoringRun`, a JSON-lines manifest), so scoring overlaps
-the notebook runs and only the last submissions are scored after them.
+A run starts with the batch's notebooks (its first cells read the spec and the labels
+meanwhile) and is fed each prediction file as its notebook finishes (:class:`ScoringRun`,
+a JSON-lines manifest), so scoring overlaps the notebook runs and only the last
+submissions are scored after them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..challenge import Challenge
 from ..errors import GradingError
 from ..workspace import Workspace, stamp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..challenge import Challenge
+    from ..execution.warm.zygote import Zygote
+
+log = logging.getLogger(__name__)
 
 WARM_IMPORTS = "import json, pandas, numpy, sklearn.metrics, kit.scoring, kit.challenge"
 
@@ -35,7 +48,15 @@ class GradingNotebook:
     (a session that grades several batches, or a batch whose notebooks run meanwhile).
     """
 
-    def __init__(self, challenge: Challenge, workspace: Workspace, *, warm: bool = False, kernel_name: str = "python3"):
+    def __init__(
+        self,
+        challenge: Challenge,
+        workspace: Workspace,
+        *,
+        warm: bool = False,
+        kernel_name: str = "python3",
+        zygote: Zygote | None = None,
+    ):
         self.ch = challenge
         self.workspace = workspace
         self.kernel_name = kernel_name
@@ -46,7 +67,11 @@ class GradingNotebook:
         self._closed = False
         self._starting = None  # the warm kernel while its imports run
         self.warm = warm
+        #: the kernels' zygote, if it can fork this kernel (the grader's own, unsandboxed: see
+        #: kit.execution.warm.trusted); a cold kernel otherwise
+        self.zygote = zygote.retain() if warm and zygote is not None else None
         if warm:
+            _import_kernel_client()  # here, not in the thread: concurrent imports of one package can fail
             threading.Thread(target=self._start_warm, name="kit-scorer", daemon=True).start()
         else:
             self._ready.set()
@@ -56,18 +81,44 @@ class GradingNotebook:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc")
+        from ..execution.kernels import kernel_spec_manager
+
+        km = AsyncKernelManager(
+            kernel_name=self.kernel_name, transport="ipc", kernel_spec_manager=kernel_spec_manager(self.kernel_name)
+        )
         run = Path(tempfile.mkdtemp(prefix="kit-scorer-"))  # short: socket paths are limited to ~100 bytes
         km.connection_file = str(run / "kernel.json")
         km.ip = str(run / "ipc")
         run_sync(km.start_kernel)(cwd=str(self.ch.grading_dir))
         return km
 
+    def _forked_kernel(self):
+        """A trusted kernel forked by the zygote, or None where it cannot fork this one."""
+        from ..execution.kernels import kernel_argv
+        from ..execution.warm.trusted import fork_trusted_kernel
+
+        if self.zygote is None:
+            return None
+        argv = kernel_argv(self.kernel_name)
+        try:
+            hello = self.zygote.wait_ready()
+        except Exception:  # noqa: BLE001 - the pool reports it; this kernel starts cold
+            return None
+        missing = {"pandas", "sklearn.metrics", "ipykernel.kernelapp", "kit.checker"} & set(hello.get("failed") or {})
+        if argv[0] != self.zygote.python or argv[1:3] != ["-m", "ipykernel_launcher"] or missing:
+            return None
+        return fork_trusted_kernel(self.zygote, cwd=self.ch.grading_dir, kernel_args=argv[3:])
+
     def _start_warm(self) -> None:
         try:
             from jupyter_client.blocking import BlockingKernelClient
 
-            km = self._new_kernel()
+            try:
+                km = self._forked_kernel()
+            except Exception:  # noqa: BLE001 - a cold one then
+                log.warning("the zygote could not fork the grading kernel: starting it cold", exc_info=True)
+                km = None
+            km = km or self._new_kernel()
             with self._lock:
                 if self._closed:  # the session ended while the kernel started
                     _shutdown(km)
@@ -75,9 +126,9 @@ class GradingNotebook:
                 self._starting = km
             kc = BlockingKernelClient(connection_file=km.connection_file)
             kc.load_connection_file()
-            kc.start_channels()
+            kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
             try:
-                kc.wait_for_ready(timeout=60)
+                _wait_for_reply(kc, km, timeout=60)
                 kc.execute_interactive(WARM_IMPORTS, silent=True, timeout=120)
             finally:
                 kc.stop_channels()
@@ -105,15 +156,13 @@ class GradingNotebook:
         return ScoringRun(self)
 
     def _execute(self, batch: Path, manifest_path: Path, results_path: Path) -> None:
-        import papermill as pm
+        import papermill as pm  # imported by ScoringRun in its caller's thread
         from papermill.exceptions import PapermillExecutionError
 
         km = self._kernel()
         own = km is None
         if own:
             km = self._new_kernel()
-        import kit.execution.runner  # noqa: F401 - registers papermill's "kit" engine (quick kernel readiness)
-
         try:
             pm.execute_notebook(
                 str(self.ch.grade_notebook),
@@ -146,9 +195,14 @@ class GradingNotebook:
             self._closed = True
             km, self.km = self.km, None
             starting, self._starting = self._starting, None
-        for k in (km, starting):
-            if k is not None:
-                _shutdown(k)
+            zygote, self.zygote = self.zygote, None
+        try:
+            for k in (km, starting):
+                if k is not None:
+                    _shutdown(k)
+        finally:
+            if zygote is not None:  # the last of its users stops it (and whatever it forked)
+                zygote.close()
 
 
 class ScoringRun:
@@ -161,7 +215,7 @@ class ScoringRun:
     """
 
     def __init__(self, scorer: GradingNotebook):
-        from ..scoring import END_OF_MANIFEST
+        from ..manifest import END_OF_MANIFEST
 
         self._end = END_OF_MANIFEST
         self.batch = scorer.workspace.batches_dir(scorer.ch.id) / stamp()
@@ -171,6 +225,9 @@ class ScoringRun:
         self.count = 0
         self._fd = os.open(self.manifest_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         self._error: BaseException | None = None
+        _import_kernel_client()
+        import kit.execution.runner  # noqa: F401 - papermill, and its "kit" engine (quick kernel readiness)
+
         self._thread = threading.Thread(target=self._main, args=(scorer,), name="kit-scoring", daemon=True)
         self._thread.start()
 
@@ -218,10 +275,80 @@ class ScoringRun:
         self._close_manifest()
 
 
+def _wait_for_reply(kc, km, timeout: float) -> None:
+    """Until the kernel answers ``kernel_info`` *and* our IOPub subscription is live.
+
+    ``execute_interactive`` waits for the execution's IOPub ``idle`` status: sent before the
+    subscription is connected, it is lost and the wait lasts its whole timeout (zmq's
+    slow joiner). The status of a ``kernel_info`` request proves the subscription, as in
+    nbclient's readiness (and :func:`kit.execution.engine._wait_ready`); jupyter_client's
+    ``wait_for_ready`` waits a fixed 0.2 s more for a quiet IOPub.
+    """
+    import queue
+
+    from jupyter_core.utils import run_sync
+
+    deadline = time.monotonic() + timeout
+    sent: set[str] = set()
+    while True:
+        sent.add(kc.kernel_info())
+        try:
+            while kc.get_shell_msg(timeout=0.5)["parent_header"].get("msg_id") not in sent:
+                pass  # a reply to an earlier request counts too
+            while True:  # its IOPub status proves that our subscription is live
+                msg = kc.get_iopub_msg(timeout=0.5)
+                if msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") in sent:
+                    return
+        except queue.Empty:
+            pass
+        if not run_sync(km.is_alive)():
+            raise GradingError(
+                "the grading kernel died while starting",
+                where=str(km.connection_file),
+                fix="check that ipykernel, pandas and scikit-learn import in this environment",
+            )
+        if time.monotonic() > deadline:
+            raise GradingError(
+                f"the grading kernel did not answer within {timeout:g} s",
+                where=str(km.connection_file),
+                fix="check the machine's load",
+            )
+
+
+def _import_kernel_client() -> None:
+    """What the scoring threads use, imported in the caller's thread.
+
+    Two threads importing modules of one package at once can meet a partly initialised
+    module (``cannot import name 'AsyncKernelManager' from partially initialized module
+    'jupyter_client.manager'``): every import of a thread of ours happens before it starts.
+    """
+    import jupyter_client.blocking  # noqa: F401
+    import jupyter_client.manager  # noqa: F401
+    import jupyter_core.utils  # noqa: F401
+
+    from ..execution import kernels  # noqa: F401
+    from ..execution.warm import trusted  # noqa: F401
+
+
 def _shutdown(km) -> None:
+    """Stop the trusted kernel: killed and reaped, then jupyter_client's clean-up.
+
+    Killed and waited for here first, jupyter_client finds it gone at its first look
+    instead of polling it every 0.1 s.
+    """
     from jupyter_core.utils import run_sync
 
     try:
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the kernel and what it started
+            except OSError:
+                proc.kill()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         run_sync(km.shutdown_kernel)(now=True)
     finally:
         shutil.rmtree(Path(km.connection_file).parent, ignore_errors=True)

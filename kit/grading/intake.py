@@ -145,8 +145,10 @@ def check_notebook(data: bytes, where: str) -> nbformat.NotebookNode:
             fix="hand in the .ipynb file saved by Jupyter",
         )
     try:
-        nb = nbformat.reads(json.dumps(raw), as_version=4)
-        nbformat.validate(nb)
+        invalid: dict = {}
+        nb = nbformat.reads(json.dumps(raw), as_version=4, capture_validation_error=invalid)  # validated once
+        if invalid:
+            raise invalid["ValidationError"]
     except (nbformat.ValidationError, KeyError, TypeError, ValueError) as exc:
         raise NotebookError(
             f"the notebook does not follow the notebook format: {str(exc).splitlines()[0]}",

@@ -7,11 +7,13 @@ ledger transaction, after its feedback file exists.
 
 from __future__ import annotations
 
+import csv
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
-from ..challenge import Challenge
 from ..errors import GradingError
 from ..ledger import Ledger, RunRecord
 from ..metrics import get_metric
@@ -20,6 +22,9 @@ from .feedback import write_feedback
 from .intake import Queued
 from .report import Entry, GradeReport
 from .submission_run import RunOutcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..challenge import Challenge
 
 
 def error_text(error: dict) -> str:
@@ -36,6 +41,19 @@ def error_text(error: dict) -> str:
     if error.get("fix"):
         lines.append(f"Fix: {error['fix']}")
     return "\n".join(lines)
+
+
+def read_case_predictions(per_case_path: str | Path) -> np.ndarray:
+    """The ``prediction`` column of a ``per_case.csv`` the grading notebook wrote, in its order.
+
+    Read with the csv module (the grader's process does not import pandas for it): the
+    numbers are pandas' shortest round-trip text, which ``float`` turns back into the very
+    same doubles.
+    """
+    with open(per_case_path, newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        col = next(rows).index("prediction")
+        return np.array([float(row[col]) if row[col] else math.nan for row in rows], dtype=float)
 
 
 def manifest_entry(item: Queued, outcome: RunOutcome) -> dict:
@@ -135,9 +153,7 @@ class Recorder:
                 )
                 continue
             per_case_path = res.get("per_case_path")
-            preds = None
-            if per_case_path:
-                preds = pd.read_csv(per_case_path, usecols=["prediction"])["prediction"].to_numpy(dtype=float)
+            preds = read_case_predictions(per_case_path) if per_case_path else None
             feedback = write_feedback(
                 outcome.run_dir,
                 challenge=ch,
@@ -178,4 +194,4 @@ class Recorder:
             )
 
 
-__all__ = ["Recorder", "error_text", "manifest_entry"]
+__all__ = ["Recorder", "error_text", "manifest_entry", "read_case_predictions"]

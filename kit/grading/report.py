@@ -5,11 +5,14 @@ from __future__ import annotations
 import html
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..challenge import Challenge
 from ..metrics import get_metric
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..challenge import Challenge
 
 #: the statuses an entry can have (the first four are also ledger run statuses)
 ENTRY_STATUSES = ("scored", "failed", "invalid", "rejected", "skipped", "not-recorded")
@@ -40,6 +43,8 @@ class GradeReport:
     seconds: float = 0.0
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([e.__dict__ for e in self.entries])
 
     @property

@@ -8,9 +8,11 @@ Rejected hand-ins do not count against the quota.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
-from ..challenge import ChallengeSpec
-from ..ledger import Ledger
+if TYPE_CHECKING:  # pragma: no cover
+    from ..challenge import ChallengeSpec
+    from ..ledger import Ledger
 
 
 def parse_time(text: str | None) -> datetime:

@@ -25,8 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..challenge import load_challenge
-from ..defaults import DEFAULT_EXECUTOR, DEFAULT_SANDBOX, DEFAULT_WORKDIR, DEFAULT_WORKERS
+from ..defaults import DEFAULT_EXECUTOR, DEFAULT_SANDBOX, DEFAULT_SCORE_EVERY, DEFAULT_WORKDIR, DEFAULT_WORKERS
 from ..errors import KitError
 from ..ledger import utcnow
 from ..workspace import Workspace, stamp
@@ -36,9 +35,6 @@ from .recording import Recorder, manifest_entry
 from .report import GradeReport
 from .sources import collect_hand_ins
 from .submission_run import RunOutcome, prepare_data_dir, remove_data_dir
-
-#: scored results are recorded at least every so many submissions of a batch
-DEFAULT_SCORE_EVERY = 200
 
 
 class GraderLock:
@@ -82,21 +78,29 @@ def _progress(total: int, progress: bool | None, label: str):
     if total == 0 or progress is False:
         return None
     if progress is None and not sys.stderr.isatty():
-        try:
-            from IPython import get_ipython
-
-            shell = get_ipython()
-            if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
-                return None
-        except ImportError:
+        ipython = sys.modules.get("IPython")  # a notebook's process has imported it; nobody else need
+        shell = ipython.get_ipython() if ipython is not None else None
+        if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
             return None
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=f"grading {label}", unit="sub")
 
 
+def _zygote_of(prestarted: Any):
+    """The kernels' zygote among what the executor started ahead (the grading kernel forks from it too)."""
+    from ..execution.warm.zygote import Zygote
+
+    return prestarted if isinstance(prestarted, Zygote) else None
+
+
 class GradingSession:
-    """A grader for one challenge and work folder; grade batches with :meth:`grade`, then close it."""
+    """A grader for one challenge and work folder; grade batches with :meth:`grade`, then close it.
+
+    ``prestarted``: what the executor started ahead (:meth:`Executor.prestart
+    <kit.grading.executors.Executor.prestart>`; by default the session starts it), which the
+    session then owns.
+    """
 
     def __init__(
         self,
@@ -113,30 +117,45 @@ class GradingSession:
         root=None,
         score_every: int = DEFAULT_SCORE_EVERY,
         keep_warm: bool = True,
+        prestarted: Any = None,
     ):
-        from ..execution.sandbox import get_sandbox
         from .executors import get_executor
 
-        self.ch = load_challenge(challenge, root=root)
-        self.ch.verify()
-        get_sandbox(sandbox).check()  # fail now, with the install hint, not per submission
         self.executor_cls = get_executor(executor)
-        self.workspace = Workspace(Path(workdir).resolve())
-        self.workdir = self.workspace.root
-        self.options: dict[str, Any] = dict(
-            workers=workers,
-            sandbox=sandbox,
-            kernel_name=kernel_name,
-            warm=warm,
-            scheduler=scheduler,
-            keep_warm=keep_warm,
-        )
-        self.score_every = score_every
-        self._lock = GraderLock(self.workspace, self.ch.id).acquire()
+        # first thing: the kernels' zygote imports the participants' libraries (the longest
+        # wait of a batch) while the challenge, the ledger and the hand-ins are read
+        if prestarted is None:
+            prestarted = self.executor_cls.prestart(sandbox=sandbox, warm=warm)
+        self._prestarted: Any = prestarted
+        try:
+            from ..challenge import load_challenge
+            from ..execution.sandbox import get_sandbox
+
+            self.ch = load_challenge(challenge, root=root)
+            self.ch.verify()
+            get_sandbox(sandbox).check()  # fail now, with the install hint, not per submission
+            self.workspace = Workspace(Path(workdir).resolve())
+            self.workdir = self.workspace.root
+            self.options: dict[str, Any] = dict(
+                workers=workers,
+                sandbox=sandbox,
+                kernel_name=kernel_name,
+                warm=warm,
+                scheduler=scheduler,
+                keep_warm=keep_warm,
+            )
+            self.score_every = score_every
+            self._lock = GraderLock(self.workspace, self.ch.id).acquire()
+        except BaseException:
+            self._drop_prestarted()
+            raise
         try:
             self.ledger = self.workspace.open_ledger()
-            self.grading_notebook = GradingNotebook(self.ch, self.workspace, warm=warm_scorer, kernel_name=kernel_name)
+            self.grading_notebook = GradingNotebook(
+                self.ch, self.workspace, warm=warm_scorer, kernel_name=kernel_name, zygote=_zygote_of(prestarted)
+            )
         except BaseException:
+            self._drop_prestarted()
             self._lock.release()
             raise
         self._executor: Any = None
@@ -156,13 +175,23 @@ class GradingSession:
             self._data_dir = prepare_data_dir(
                 scratch / f"data-{stamp()}", {k: str(v) for k, v in self.ch.public_files.items()}, self.ch.spec_path
             )
+            options = dict(self.options)
+            if self._prestarted is not None:  # the executor owns it from now on
+                options["prestarted"], self._prestarted = self._prestarted, None
             self._executor = self.executor_cls(
-                data_dir=self._data_dir, limits=self.ch.spec.limits.model_dump(), scratch_dir=scratch, **self.options
+                data_dir=self._data_dir, limits=self.ch.spec.limits.model_dump(), scratch_dir=scratch, **options
             )
         return self._executor
 
+    def _drop_prestarted(self) -> None:
+        """Stop what was started ahead for a batch that turned out to need no kernel."""
+        prestarted, self._prestarted = self._prestarted, None
+        if prestarted is not None:
+            prestarted.close()
+
     def close(self) -> None:
         try:
+            self._drop_prestarted()
             if self._executor is not None:
                 self._executor.close()
             self.grading_notebook.close()
@@ -197,6 +226,8 @@ class GradingSession:
         todo = list(hand_ins) + collect_hand_ins(sources, team=team, assignment=assignment)
         if any(h.path.suffix.lower() == ".ipynb" for h in todo) or self.ledger.pending(self.ch.id):
             self.start()  # the kernels' zygote imports while the hand-ins are read and recorded
+        else:
+            self._drop_prestarted()  # nothing to run: no zygote importing for nothing
         queue = take_in(
             self.ch, self.ledger, self.workspace, todo, recorder, regrade=regrade, now=now or datetime.now(timezone.utc)
         )
@@ -273,7 +304,10 @@ class GradingSession:
                         }
                     )
             if jobs:
-                for outcome in self._ensure_executor().run(jobs):
+                executor = self._ensure_executor()
+                if run is None:  # the grading notebook sets up (spec, labels) while the notebooks run
+                    run = self.grading_notebook.start()
+                for outcome in executor.run(jobs):
                     item = items[outcome.submission_id]
                     if outcome.status != "ok":
                         recorder.failure(

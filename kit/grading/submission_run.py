@@ -25,7 +25,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..challenge import Limits
 from ..ledger import utcnow
 
 PREDICTIONS_NAME = "predictions.csv"
@@ -48,7 +47,7 @@ class RunOutcome:
         return asdict(self)
 
 
-def _runner():
+def notebook_runner():
     from ..execution.runner import run_notebook  # imported when used: it pulls in papermill and nbclient
 
     return run_notebook
@@ -137,6 +136,8 @@ def run_submission(
     Never raises for the participant's errors: they are in the outcome. ``pool`` is an
     optional :class:`~kit.execution.warm.WarmKernelPool` (same data folder and limits).
     """
+    from ..challenge import Limits
+
     lim = Limits(**limits)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ def run_submission(
     outcome = RunOutcome(submission_id=submission_id, status="ok", started_at=started, duration_s=0.0, run_dir=str(run))
     try:
         executed = run / "executed.ipynb"
-        result = _runner()(
+        result = notebook_runner()(
             nb,
             executed,
             work_dir=work,

@@ -165,6 +165,24 @@ class Metric:
         return "↑" if self.greater_is_better else "↓"
 
 
+def sklearn_metric(name: str) -> Callable[..., float]:
+    """``sklearn.metrics.<name>``, imported at its first call.
+
+    Reading a metric's name, direction or precision (the grader's own process, the CLI)
+    then costs nothing; importing scikit-learn costs a second, paid only where scores are
+    computed (the trusted grading kernel, the boards' statistics).
+    """
+
+    def call(*args: Any, **kwargs: Any) -> float:
+        from sklearn import metrics
+
+        return getattr(metrics, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"sklearn.metrics.{name}, imported when first called."
+    return call
+
+
 # -- the registry --------------------------------------------------------------
 def _checked(metric: object) -> Metric:
     """What the registry keeps: a :class:`Metric` of a known task (plug-ins included)."""

@@ -5,13 +5,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn import metrics as skm
 
-from ._base import Metric, register
+from ._base import Metric, register, sklearn_metric
 from .resampling import auc_scores, balanced_accuracy_formula, confusion_scores, f1_formula, mcc_formula
 
 THRESHOLD = 0.5
 _EPS = np.finfo(float).eps
+# scikit-learn is imported at a metric's first call (see sklearn_metric)
+_LOG_LOSS = sklearn_metric("log_loss")
+_ACCURACY_SCORE = sklearn_metric("accuracy_score")
+_BALANCED_ACCURACY_SCORE = sklearn_metric("balanced_accuracy_score")
+_F1_SCORE = sklearn_metric("f1_score")
+_MATTHEWS_CORRCOEF = sklearn_metric("matthews_corrcoef")
 
 
 def _labels(p: np.ndarray) -> np.ndarray:
@@ -26,7 +31,7 @@ def _log_loss_cases(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 register(
     Metric(
         name="roc_auc",
-        func=skm.roc_auc_score,
+        func=sklearn_metric("roc_auc_score"),
         task="binary",
         greater_is_better=True,
         lower=0.0,
@@ -41,7 +46,7 @@ register(
 register(
     Metric(
         name="average_precision",
-        func=skm.average_precision_score,
+        func=sklearn_metric("average_precision_score"),
         task="binary",
         greater_is_better=True,
         lower=0.0,
@@ -55,7 +60,7 @@ register(
 register(
     Metric(
         name="log_loss",
-        func=lambda y, p: skm.log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1]),
+        func=lambda y, p: _LOG_LOSS(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1]),
         task="binary",
         greater_is_better=False,
         lower=0.0,
@@ -69,7 +74,7 @@ register(
 register(
     Metric(
         name="brier",
-        func=skm.brier_score_loss,
+        func=sklearn_metric("brier_score_loss"),
         task="binary",
         greater_is_better=False,
         lower=0.0,
@@ -83,7 +88,7 @@ register(
 register(
     Metric(
         name="accuracy",
-        func=lambda y, p: skm.accuracy_score(y, _labels(p)),
+        func=lambda y, p: _ACCURACY_SCORE(y, _labels(p)),
         task="binary",
         greater_is_better=True,
         lower=0.0,
@@ -98,7 +103,7 @@ register(
 register(
     Metric(
         name="balanced_accuracy",
-        func=lambda y, p: skm.balanced_accuracy_score(y, _labels(p)),
+        func=lambda y, p: _BALANCED_ACCURACY_SCORE(y, _labels(p)),
         task="binary",
         greater_is_better=True,
         lower=0.0,
@@ -112,7 +117,7 @@ register(
 register(
     Metric(
         name="f1",
-        func=lambda y, p: skm.f1_score(y, _labels(p), zero_division=0.0),
+        func=lambda y, p: _F1_SCORE(y, _labels(p), zero_division=0.0),
         task="binary",
         greater_is_better=True,
         lower=0.0,
@@ -126,7 +131,7 @@ register(
 register(
     Metric(
         name="mcc",
-        func=lambda y, p: skm.matthews_corrcoef(y, _labels(p)),
+        func=lambda y, p: _MATTHEWS_CORRCOEF(y, _labels(p)),
         task="binary",
         greater_is_better=True,
         lower=-1.0,

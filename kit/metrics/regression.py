@@ -5,15 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn import metrics as skm
 
-from ._base import Metric, register
+from ._base import Metric, register, sklearn_metric
 from .resampling import r2_scores
 
 register(
     Metric(
         name="rmse",
-        func=skm.root_mean_squared_error,
+        func=sklearn_metric("root_mean_squared_error"),
         task="regression",
         greater_is_better=False,
         lower=0.0,
@@ -28,7 +27,7 @@ register(
 register(
     Metric(
         name="mae",
-        func=skm.mean_absolute_error,
+        func=sklearn_metric("mean_absolute_error"),
         task="regression",
         greater_is_better=False,
         lower=0.0,
@@ -42,7 +41,7 @@ register(
 register(
     Metric(
         name="r2",
-        func=skm.r2_score,
+        func=sklearn_metric("r2_score"),
         task="regression",
         greater_is_better=True,
         lower=-math.inf,

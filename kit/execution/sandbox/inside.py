@@ -179,7 +179,7 @@ def _init_main():
 
 @functools.cache
 def init_source() -> str:
-    """Source of the sandbox's PID 1 (see :func:`_init_main`)."""
+    """Source of the sandbox's PID 1 (see :func:`_init_main`); read once (every sandbox starts one)."""
     return "\n".join(
         [
             inspect.getsource(_enter_sandbox),

@@ -51,12 +51,29 @@ tied to its filler thread (``--die-with-parent`` follows the parent *thread*).
 
 The package: :mod:`.zygote` (the fork server and the code it runs), :mod:`.kernel` (one
 warm kernel, its kernel manager and provisioner), :mod:`.pool` (the pool).
+The names below are imported on first use: the zygote can be started (``kit grade``
+starts it first thing) before jupyter_client is imported.
 """
 
-from .kernel import WarmKernel, WarmKernelManager
-from .pool import FAILED_KERNELS_DIR, PoolStats, WarmKernelPool
-from .zygote import DEFAULT_PRELOAD, Zygote
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .kernel import WarmKernel, WarmKernelManager
+    from .pool import FAILED_KERNELS_DIR, PoolStats, WarmKernelPool
+    from .zygote import DEFAULT_PRELOAD, Zygote
+
+_LAZY = {
+    "DEFAULT_PRELOAD": ".zygote",
+    "FAILED_KERNELS_DIR": ".pool",
+    "PoolStats": ".pool",
+    "WarmKernel": ".kernel",
+    "WarmKernelManager": ".kernel",
+    "WarmKernelPool": ".pool",
+    "Zygote": ".zygote",
+}
 __all__ = [
     "DEFAULT_PRELOAD",
     "FAILED_KERNELS_DIR",
@@ -66,3 +83,9 @@ __all__ = [
     "WarmKernelPool",
     "Zygote",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
 from ...errors import KitError
-from ..kernels import SandboxKernelManager
+from ..kernels import SandboxKernelManager, client_context, stop_channels
 from ..sandbox.base import SandboxRun
 from ..sandbox.processes import _children_of
 
@@ -76,9 +76,11 @@ class WarmKernel:
                     os.killpg(self.supervisor_pid, signal.SIGKILL)
                 except OSError:
                     pass
-            self.run.kill()
-            if self._pidfd >= 0:  # the supervisor records the kernel's exit status and CPU time
+            if self._pidfd >= 0:  # the supervisor records the kernel's exit status and CPU time, then exits
                 select.select([self._pidfd], [], [], 2.0)
+            # the sweep of the run's uid or PID namespace (what makes sure nothing is left) comes
+            # once the kernel is gone: its first look at /proc then usually finds nothing
+            self.run.kill()
             if self.holder is not None:
                 try:
                     self.holder.wait(5)
@@ -111,9 +113,9 @@ class WarmKernel:
     async def _wait_ready(self, timeout: float) -> None:
         from jupyter_client.asynchronous import AsyncKernelClient
 
-        kc = AsyncKernelClient()
+        kc = AsyncKernelClient(context=client_context())
         kc.load_connection_info(self.connection_info)
-        kc.start_channels()
+        kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)  # a reply is all it takes
         try:
             deadline = time.monotonic() + timeout
             sent: set[str] = set()
@@ -136,15 +138,8 @@ class WarmKernel:
                     raise KitError(
                         f"the warm kernel did not answer within {timeout:g} s", where="pool", fix="see its log"
                     )
-            # drain iopub status messages of the probe
-            while True:
-                try:
-                    await kc.get_iopub_msg(timeout=0.05)
-                except Exception:  # noqa: BLE001
-                    break
         finally:
-            kc.stop_channels()
-            kc.context.destroy(linger=0)
+            stop_channels(kc)  # the shared context stays
 
 
 class _WarmProvisioner(KernelProvisionerBase):

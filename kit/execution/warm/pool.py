@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -89,6 +90,10 @@ class WarmKernelPool:
 
     Create a pool in the process that uses it (not before a ``fork``): its sandboxes are
     tied to its filler thread (``--die-with-parent`` follows the parent *thread*).
+
+    ``zygote``: one started ahead (:func:`~kit.execution.warm.zygote.start_zygote`, with the
+    kernel's Python and this pool's preload list), which the pool then owns and closes; one
+    that does not match is closed and a new one started.
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class WarmKernelPool:
         log_dir: str | os.PathLike | None = None,
         ready_timeout: float = 60,
         start: bool = True,
+        zygote: Zygote | None = None,
     ):
         if size < 1:
             raise KitError("a warm pool needs at least one kernel", where=f"size={size}", fix="pass size >= 1")
@@ -147,6 +153,10 @@ class WarmKernelPool:
             "waited_seconds": [],
         }
         self.zygote: Zygote | None = None
+        #: sandboxes started ahead, waiting for their kernels (the filler thread's only)
+        self._prepared: collections.deque[_Prepared] = collections.deque()
+        #: a zygote started ahead (:func:`~kit.execution.warm.zygote.start_zygote`), now the pool's
+        self._given_zygote = zygote
         self._thread: threading.Thread | None = None
         if start:
             self.start()
@@ -172,10 +182,12 @@ class WarmKernelPool:
             self._closed = True
             self._cond.notify_all()
             zygote = self.zygote
-        if zygote is not None and zygote.hello is None and zygote.proc.poll() is None:
+        if zygote is not None and zygote.hello is None and zygote.proc.poll() is None and not zygote.shared:
             zygote.proc.kill()  # still importing: nothing to wait for (the filler sees it end)
         if self._thread is not None:
             self._thread.join(30)
+        elif self._given_zygote is not None:  # never started: the zygote it was given is closed here
+            self._given_zygote.close()
         with self._cond:
             leftovers = list(self._ready) + list(self._in_use.values())
             self._ready.clear()
@@ -315,20 +327,36 @@ class WarmKernelPool:
     # filling -----------------------------------------------------------------------------
     def _fill(self) -> None:
         zygote_log = self._root / "zygote.log"
+        zygote: Zygote | None = None
         try:
-            env = _zygote_env(self._root)
-            zygote = Zygote(python=self.python, preload=self.preload, env=env, log_path=zygote_log, wait=False)
+            zygote = self._adopt_zygote()
+            if zygote is not None:
+                zygote_log = zygote.log_path or zygote_log
+            else:
+                env = _zygote_env(self._root)
+                zygote = Zygote(python=self.python, preload=self.preload, env=env, log_path=zygote_log, wait=False)
             with self._cond:
                 self.zygote = zygote
                 closed = self._closed
-            if closed:  # closed before it was even started: stop it rather than wait for it
+                wanted = self._wanted()
+            if closed and not zygote.shared:  # closed before it was even started: stop it, not wait for it
                 zygote.proc.kill()
+            else:  # the first sandboxes start while the zygote imports
+                for _ in range(wanted):
+                    try:
+                        self._prepared.append(self._prepare(keep_log=False))
+                    except Exception:  # noqa: BLE001 - tried again, and reported, once the zygote is ready
+                        break
             hello = zygote.wait_ready()
             log.info("zygote ready in %.2f s (%d modules)", hello["seconds"], hello["modules"])
         except BaseException as exc:  # noqa: BLE001 - reported by acquire
+            self._discard_prepared()
             with self._cond:
                 closed = self._closed
-            self._fail(exc if closed else self._with_log(exc, zygote_log, "zygote"))
+            error = exc if closed else self._with_log(exc, zygote_log, "zygote")
+            if zygote is not None:
+                zygote.close()
+            self._fail(error)
             return
         try:
             while True:
@@ -366,7 +394,23 @@ class WarmKernelPool:
                     for other in launched:  # launched but not handed to the pool: closing, or given up
                         other.close()
         finally:
+            self._discard_prepared()
             zygote.close()
+
+    def _discard_prepared(self) -> None:
+        while self._prepared:
+            self._discard(self._prepared.popleft())
+
+    def _adopt_zygote(self) -> Zygote | None:
+        """The zygote given at creation, if it can fork this pool's kernels (else it is closed)."""
+        given, self._given_zygote = self._given_zygote, None
+        if given is None:
+            return None
+        if given.python == self.python and given.preload == self.preload and given.proc.poll() is None:
+            return given
+        log.info("the zygote started ahead does not fit this pool (%s): starting another", given.python)
+        given.close()
+        return None
 
     def _start_failed(self, exc: BaseException) -> bool:
         """Count a kernel that failed to start; True when the pool gives up (3 in a row)."""
@@ -389,8 +433,11 @@ class WarmKernelPool:
             while not self._closed:
                 self._cond.wait()
 
-    def _launch_one(self) -> WarmKernel:
-        """Start a sandbox and fork a kernel into it (not waiting for the kernel to answer)."""
+    def _prepare(self, *, keep_log: bool = True) -> _Prepared:
+        """Start a sandbox, empty, for a kernel the zygote will fork into it (its PID 1 holds it).
+
+        It needs nothing of the zygote: the first ones start while the zygote still imports.
+        """
         t0 = time.monotonic()
         slot = Path(tempfile.mkdtemp(prefix="slot-", dir=self.work_root))
         run = self.sandbox.open_run(slot, self.data_dir, self.limits, runtime_root=self._root)
@@ -405,9 +452,34 @@ class WarmKernelPool:
             if isinstance(self.sandbox, BubblewrapSandbox):
                 holder, join_pid = self._start_holder(run)
                 join_user = not self.sandbox.as_root
+        except BaseException as exc:
+            prepared = _Prepared(slot, run, holder, None, False, {}, t0)
+            error = self._discard(prepared, exc if keep_log else None)
+            if error is None or error is exc:
+                raise
+            raise error from exc
+        return _Prepared(slot, run, holder, join_pid, join_user, info, t0)
+
+    def _discard(self, prepared: _Prepared, exc: BaseException | None = None) -> BaseException | None:
+        """Kill a sandbox that will not be used; with *exc*, that error naming the kept log."""
+        holder, run = prepared.holder, prepared.run
+        if holder is not None and holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        run.kill()
+        error = self._with_log(exc, run.log_path, f"kernel-{run.runtime_dir.name}") if exc is not None else None
+        run.close()
+        shutil.rmtree(prepared.slot, ignore_errors=True)
+        return error
+
+    def _launch_one(self) -> WarmKernel:
+        """Fork a kernel into a sandbox (one started ahead, or a new one); not waiting for it to answer."""
+        prepared = self._prepared.popleft() if self._prepared else self._prepare()
+        run = prepared.run
+        try:
             request: dict[str, Any] = {
-                "join_pid": join_pid,
-                "join_user": join_user,
+                "join_pid": prepared.join_pid,
+                "join_user": prepared.join_user,
                 "exit_file": str(run.runtime_dir / KERNEL_EXIT_FILE),
                 "log_file": str(run.runtime_dir / KERNEL_LOG_FILE),
                 "child": run.child_config(setsid=run.isolated),
@@ -418,11 +490,11 @@ class WarmKernelPool:
             pid = zygote.spawn(request)
             warm = WarmKernel(
                 run=run,
-                holder=holder,
+                holder=prepared.holder,
                 supervisor_pid=pid,
-                connection_info=info,
+                connection_info=prepared.info,
                 kernel_name=self.kernel_name,
-                started=t0,
+                started=prepared.started,
             )
             try:
                 warm._pidfd = os.pidfd_open(pid)
@@ -433,14 +505,8 @@ class WarmKernelPool:
             except (OSError, AttributeError):
                 warm._pidfd = -1
         except BaseException as exc:
-            if holder is not None and holder.poll() is None:
-                holder.kill()
-                holder.wait()
-            run.kill()
-            error = self._with_log(exc, run.log_path, f"kernel-{run.runtime_dir.name}")
-            run.close()
-            shutil.rmtree(slot, ignore_errors=True)
-            if error is exc:
+            error = self._discard(prepared, exc)
+            if error is None or error is exc:
                 raise
             raise error from exc
         return warm
@@ -550,6 +616,19 @@ class WarmKernelPool:
             os.close(info_r)
         run.note_pid1(pid1)
         return holder, pid1
+
+
+@dataclass
+class _Prepared:
+    """A sandbox started ahead of its kernel: its work folder (slot), run, PID 1 and connection."""
+
+    slot: Path
+    run: SandboxRun
+    holder: subprocess.Popen | None
+    join_pid: int | None
+    join_user: bool
+    info: Any
+    started: float
 
 
 def _ppid(pid: int) -> int | None:

@@ -24,8 +24,10 @@ import json
 import logging
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -59,9 +61,9 @@ DEFAULT_PRELOAD = (
     "sklearn.compose",
     "sklearn.neighbors",
     "sklearn.svm",
-    # matplotlib's heavy parts, but not pyplot nor the inline backend: importing the
-    # backend before the kernel's shell exists would skip ipykernel's inline set-up
-    # (figures would display as text); the kernel imports them, fast, on first use
+    # matplotlib's heavy parts and pyplot, but not the inline backend: importing the backend
+    # before the kernel's shell exists would skip ipykernel's inline set-up (figures would
+    # display as text); pyplot loads its backend at the first figure, in the kernel
     "matplotlib",
     "matplotlib.figure",
     "matplotlib.axes",
@@ -74,6 +76,7 @@ DEFAULT_PRELOAD = (
     "matplotlib.collections",
     "matplotlib.lines",
     "matplotlib.patches",
+    "matplotlib.pyplot",
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "ipykernel.zmqshell",
@@ -114,6 +117,7 @@ DEFAULT_PRELOAD = (
 # --------------------------------------------------------------------------------------
 def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end to end)
     import ctypes
+    import gc
     import importlib
     import json
     import os
@@ -129,11 +133,17 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
     protocol_in, protocol_out = sys.stdin.buffer, sys.stdout.buffer
     t0 = time.perf_counter()
     failed = {}
+    gc.disable()  # nothing to collect while importing: a pass over a growing heap is wasted
     for name in config["preload"]:
         try:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - reported to the pool
             failed[name] = f"{exc.__class__.__name__}: {exc}"
+    gc.collect()
+    # the imported objects live as long as the zygote: out of the collector's sight, a kernel's
+    # collections never walk (and so never copy on write) the pages they share with the zygote
+    gc.freeze()
+    gc.enable()
     with open("/proc/self/status") as fh:
         threads = int(next(line.split()[1] for line in fh if line.startswith("Threads:")))
     hello = {
@@ -148,6 +158,12 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
     protocol_out.flush()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     children: list[int] = []
+    zygote_pid = os.getpid()
+
+    def _die_with_parent(libc, parent):
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before that
+            os._exit(1)
 
     def spawn(req):
         # both ends of the protocol are needed by the child only to be closed
@@ -170,14 +186,27 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
                 req["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
             )
             os.dup2(log_fd, 2)
-            if req.get("join_pid"):
+            trusted = bool(req.get("trusted"))
+            if trusted:  # the grader's own kernel (its grading notebook): no sandbox; dies with the zygote
+                _die_with_parent(libc, zygote_pid)
+            elif req.get("join_pid"):
                 _join_sandbox(libc, req["join_pid"], req.get("join_user"))
+            supervisor = os.getpid()
             kernel = os.fork()
             if kernel == 0:
                 os.dup2(log_fd, 1)
                 os.dup2(log_fd, 2)
                 os.closerange(3, 65536)
-                _enter_sandbox(req["child"])  # noqa: F821 - shipped alongside this function
+                if trusted:
+                    _die_with_parent(libc, supervisor)
+                    os.chdir(req["cwd"])
+                    os.environ.clear()
+                    os.environ.update(req["env"])
+                    sys.path[:] = req["sys_path"]
+                    if "tempfile" in sys.modules:  # found again from the grader's environment
+                        sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
+                else:
+                    _enter_sandbox(req["child"])  # noqa: F821 - shipped alongside this function
                 import random
 
                 random.seed()
@@ -301,7 +330,14 @@ def zygote_source() -> str:
 
 
 class Zygote:
-    """A process that has imported the participants' libraries and forks kernels on request."""
+    """A process that has imported the participants' libraries and forks kernels on request.
+
+    ``keeper``: start it from a thread of its own that lives until :meth:`close` (the
+    zygote dies with the *thread* that started it: PR_SET_PDEATHSIG), so that any thread
+    may create it, as :func:`start_zygote` does before the pool that will use it exists.
+    ``root``: a private folder the zygote owns (its HOME and TMPDIR, its log), removed by
+    :meth:`close`.
+    """
 
     def __init__(
         self,
@@ -312,49 +348,76 @@ class Zygote:
         log_path: str | os.PathLike | None = None,
         start_timeout: float = 120,
         wait: bool = True,
+        keeper: bool = False,
+        root: Path | None = None,
     ):
         self.python = python or sys.executable
         self.preload = tuple(preload)
         self._lock = threading.Lock()
+        #: a folder of its own, removed when it is closed (None: the caller's)
+        self.root = root
         #: the zygote's stderr (its import errors), appended to
         self.log_path = Path(log_path) if log_path else None
         self._log: IO[bytes] | None = open(log_path, "ab") if log_path else None  # noqa: SIM115
         self.hello: dict[str, Any] | None = None
+        self._released = threading.Event()
+        self._ready_lock = threading.Lock()
+        self._ready_error: BaseException | None = None
+        self._users = 1  # see retain()
+        self._stopped = False
         environment = dict(env or {})
-        self.proc = subprocess.Popen(
-            [
-                self.python,
-                "-I",
-                "-c",
-                zygote_source(),
-                json.dumps({"preload": list(self.preload), "parent": os.getpid()}),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log if self._log is not None else subprocess.DEVNULL,
-            env=environment,
-            cwd="/",
-            close_fds=True,
-            start_new_session=True,
-        )
+        cmd = [
+            self.python,
+            "-I",
+            "-c",
+            zygote_source(),
+            json.dumps({"preload": list(self.preload), "parent": os.getpid()}),
+        ]
+
+        def popen() -> subprocess.Popen:
+            return subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log if self._log is not None else subprocess.DEVNULL,
+                env=environment,
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,
+            )
+
+        if keeper:
+            self.proc = _start_kept(popen, self._released)
+        else:
+            self.proc = popen()
         if wait:
             self.wait_ready(start_timeout)
 
     def wait_ready(self, timeout: float = 120) -> dict[str, Any]:
-        """Wait for the zygote's imports; its hello (seconds, modules, failures)."""
-        line = self._read_line(timeout)
-        try:
-            hello = json.loads(line)
-            if not isinstance(hello, dict):
-                raise ValueError(line)
-        except ValueError:
-            self.close()
-            raise KitError(
-                f"the kernel zygote did not start: {line!r}",
-                where=self.python,
-                fix="check that numpy, pandas, scikit-learn and ipykernel import in this environment",
-            ) from None
-        self.hello = hello
+        """Wait for the zygote's imports; its hello (seconds, modules, failures).
+
+        Any thread may call it, any number of times: the first reads the hello, the others
+        get it (or its error).
+        """
+        with self._ready_lock:
+            if self.hello is not None:
+                return self.hello
+            if self._ready_error is not None:
+                raise self._ready_error
+            line = self._read_line(timeout)
+            try:
+                hello = json.loads(line)
+                if not isinstance(hello, dict):
+                    raise ValueError(line)
+            except ValueError:
+                self._stop()
+                self._ready_error = KitError(
+                    f"the kernel zygote did not start: {line!r}",
+                    where=self.python,
+                    fix="check that numpy, pandas, scikit-learn and ipykernel import in this environment",
+                )
+                raise self._ready_error from None
+            self.hello = hello
         if hello.get("threads", 1) != 1:
             log.warning("the zygote has %s threads after its imports: forking it is not safe", hello.get("threads"))
         if hello.get("failed"):
@@ -393,7 +456,30 @@ class Zygote:
             )
         return int(reply["pid"])
 
+    def retain(self) -> Zygote:
+        """One more user (a pool, the grading notebook's kernel): :meth:`close` stops the zygote,
+        and every kernel it forked, only when the last user closes it."""
+        with self._lock:
+            self._users += 1
+        return self
+
+    @property
+    def shared(self) -> bool:
+        return self._users > 1
+
     def close(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+        self._stop()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self.proc.poll() is None:
             try:
                 if self.proc.stdin:
@@ -410,6 +496,52 @@ class Zygote:
                 pass
         if self._log is not None:
             self._log.close()
+        self._released.set()  # its keeper thread, if any, ends
+
+
+def _start_kept(popen, released: threading.Event) -> subprocess.Popen:
+    """Run *popen* in a thread that then waits for *released*: the child's parent thread lives until then."""
+    box: dict[str, Any] = {}
+    started = threading.Event()
+
+    def keep() -> None:
+        try:
+            box["proc"] = popen()
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            box["error"] = exc
+        finally:
+            started.set()
+        released.wait()
+
+    threading.Thread(target=keep, name="kit-zygote", daemon=True).start()
+    started.wait()
+    if "error" in box:
+        raise box["error"]
+    return box["proc"]
+
+
+def start_zygote(*, python: str | None = None, preload: tuple[str, ...] = DEFAULT_PRELOAD) -> Zygote:
+    """Start a zygote now, not waiting for its imports, to be handed to a pool later
+    (:class:`~kit.execution.warm.WarmKernelPool` ``zygote=``).
+
+    ``kit grade`` calls it first thing, so that the zygote imports the participants'
+    libraries while the grader reads the challenge and the hand-ins. The zygote has a
+    private folder of its own (removed when it is closed) and a thread of its own.
+    """
+    root = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
+    try:
+        return Zygote(
+            python=python,
+            preload=preload,
+            env=_zygote_env(root),
+            log_path=root / "zygote.log",
+            wait=False,
+            keeper=True,
+            root=root,
+        )
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
 
 
 def _zygote_env(root: Path) -> dict[str, str]:
