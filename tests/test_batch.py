@@ -140,16 +140,23 @@ def test_a_grader_killed_with_sigkill_loses_nothing(root, workdir, tmp_path):
     ]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ledger = workdir / "ledger.sqlite"
-    deadline = time.time() + 60
-    while time.time() < deadline:  # kill once the batch is under way
-        if ledger.exists():
-            with sqlite3.connect(ledger) as db:
-                if db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] >= 7:
-                    break
-        time.sleep(0.2)
-    time.sleep(1.5)
+    batches = workdir / "breast-cancer" / "batches"
+
+    def fed() -> int:  # prediction files handed to the grading notebook so far
+        return sum(len(m.read_bytes().splitlines()) for m in batches.glob("*/manifest.jsonl"))
+
+    # kill once the batch is under way: every hand-in recorded, the grading notebook started on the
+    # predictions file (fed first), the notebooks sent to their kernels
+    deadline = time.monotonic() + 60
+    while fed() < 1:
+        assert proc.poll() is None, "the grader ended before it was killed"
+        assert time.monotonic() < deadline, "the batch never got under way"
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 7
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] < 7, "killed after the batch had ended"
 
     again = grade("breast-cancer", [subs], workdir=workdir, root=root, workers=2)
     with open_ledger(workdir) as led:

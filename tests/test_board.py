@@ -179,7 +179,7 @@ def test_voila_serves_the_board_to_chromium(tmp_path):
                     break
                 if time.time() > deadline or server.poll() is not None:
                     raise AssertionError(f"Voilà did not start: {server.stdout.read1().decode()[-2000:]}") from None
-                time.sleep(0.5)
+                time.sleep(0.1)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM,

@@ -141,9 +141,23 @@ def front_matter(readme: str) -> dict:
 
 
 # -- every shipped challenge ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """``built(challenge_id)``: the card of a shipped challenge, built once for this module (read only)."""
+    out = tmp_path_factory.mktemp("cards")
+    results = {}
+
+    def get(challenge_id: str):
+        if challenge_id not in results:
+            results[challenge_id] = build_card(challenge_id, root=ROOT, out_dir=out / challenge_id)
+        return results[challenge_id]
+
+    return get
+
+
 @pytest.mark.parametrize("challenge_id", SHIPPED)
-def test_shipped_card_builds_and_validates(challenge_id, tmp_path):
-    result = build_card(challenge_id, root=ROOT, out_dir=tmp_path / challenge_id)
+def test_shipped_card_builds_and_validates(challenge_id, built):
+    result = built(challenge_id)
     assert {"README.md", "card.html", "croissant.json"} <= set(result.files)
     card = read_card(card_path(load_challenge(challenge_id, root=ROOT)))
     # a shipped card passes the gate, or records the standing decision that lets it through
@@ -159,26 +173,27 @@ def test_shipped_card_builds_and_validates(challenge_id, tmp_path):
 
 
 @pytest.mark.parametrize("challenge_id", SHIPPED)
-def test_committed_cards_are_current(challenge_id, tmp_path):
+def test_committed_cards_are_current(challenge_id, built):
     """data_cards/<id>/ must be what build_card writes today (text files byte for byte)."""
     committed = ROOT / "data_cards" / challenge_id
-    fresh = build_card(challenge_id, root=ROOT, out_dir=tmp_path / challenge_id)
+    fresh = built(challenge_id)
     hint = f"rebuild with: python -c \"from kit.cards import build_card; build_card('{challenge_id}')\""
     for name in ("README.md", "croissant.json"):
         assert (committed / name).read_bytes() == fresh.files[name].read_bytes(), f"{name} is stale; {hint}"
     strip = lambda b: re.sub(rb"base64,[A-Za-z0-9+/=]+", b"base64,", b)  # noqa: E731
     assert strip((committed / "card.html").read_bytes()) == strip(fresh.files["card.html"].read_bytes()), hint
     assert sorted(p.name for p in (committed / "plots").glob("*.png")) == sorted(
-        p.name for p in (tmp_path / challenge_id / "plots").glob("*.png")
+        p.name for p in (fresh.files["README.md"].parent / "plots").glob("*.png")
     ), hint
     ch = load_challenge(challenge_id, root=ROOT)
     assert validate_croissant(str(committed / "croissant.json"), files=release_files(ch), records=True) == []
 
 
 @pytest.mark.parametrize("challenge_id", SHIPPED)
-def test_rendering_twice_gives_identical_bytes(challenge_id, tmp_path):
-    a = build_card(challenge_id, root=ROOT, out_dir=tmp_path / "a")
+def test_rendering_twice_gives_identical_bytes(challenge_id, tmp_path, built):
+    a = built(challenge_id)
     b = build_card(challenge_id, root=ROOT, out_dir=tmp_path / "b")
+    assert a.files["README.md"].parent != b.files["README.md"].parent
     assert list(a.files) == list(b.files)
     for name in a.files:
         assert a.files[name].read_bytes() == b.files[name].read_bytes(), name

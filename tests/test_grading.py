@@ -226,47 +226,49 @@ def test_the_grading_notebook_runs_by_hand(root, tmp_path):
 
 
 def test_submission_rules_are_enforced_at_intake_and_nothing_is_lost(root, workdir, tmp_path):
+    """ONE batch, end to end (the rules themselves are tested on a ledger in test_rules.py): the hand-ins
+    that break a rule are recorded as rejected, with their files kept, and the others are graded."""
     from datetime import datetime, timezone
+
+    from kit.grading.intake import HandIn
 
     ch = load_challenge("breast-cancer", root=root)
     base = ch.path("sample_submission").read_text().splitlines()
     day1 = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 
-    def hand_in(team, i):
+    def hand_in(team, i, at=None):
         p = tmp_path / f"{team}-{i}" / team / f"s{i}.csv"
         p.parent.mkdir(parents=True)
         # distinct content each time: a new submission
         p.write_text("\n".join([base[0]] + [f"{line.split(',')[0]},{(i + 1) / 100}" for line in base[1:]]) + "\n")
-        return p
+        return HandIn(p, team, submitted_at=at)
 
     per_day = ch.spec.submissions.per_day
-    statuses = [
-        grade("breast-cancer", [hand_in("t", i)], workdir=workdir, root=root, now=day1).entries[0]
-        for i in range(per_day + 1)
+    hand_ins = [hand_in("t", i) for i in range(per_day + 1)]  # handed in now=day1
+    hand_ins += [
+        hand_in("t", 99, at="2026-03-03T09:00:00Z"),  # the next day
+        hand_in("u", 1, at="2025-01-01T00:00:00Z"),  # before the challenge opens
+        hand_in("u", 2, at="2100-01-01T00:00:00Z"),  # after it closed
     ]
-    assert [e.status for e in statuses[:per_day]] == ["scored"] * per_day
-    last = statuses[-1]
+    report = grade("breast-cancer", hand_ins=hand_ins, workdir=workdir, root=root, now=day1)
+    entries = {e.filename if e.team == "t" else f"u/{e.filename}": e for e in report.entries}
+    assert len(report.entries) == len(hand_ins) == len(entries)
+    assert [entries[f"s{i}.csv"].status for i in range(per_day)] == ["scored"] * per_day
+    last = entries[f"s{per_day}.csv"]
     assert last.status == "rejected" and f"the daily limit is {per_day}" in last.error
     assert "from 2026-03-03 00:00 UTC" in last.error
-    # the rejected file is kept, and is not graded by --regrade either
-    again = grade("breast-cancer", [tmp_path / f"t-{per_day}"], workdir=workdir, root=root, now=day1, regrade=True)
-    assert again.entries[0].status == "skipped"
-    next_day = grade(
-        "breast-cancer",
-        [hand_in("t", 99)],
-        workdir=workdir,
-        root=root,
-        now=datetime(2026, 3, 3, 9, tzinfo=timezone.utc),
-    )
-    assert next_day.entries[0].status == "scored"
+    assert entries["s99.csv"].status == "scored"
+    early, late = entries["u/s1.csv"], entries["u/s2.csv"]
+    assert early.status == "rejected" and "opens on 2026-01-05" in early.error
+    assert late.status == "rejected" and "closed on" in late.error
     with open_ledger(workdir) as led:
         assert led.count_submissions("breast-cancer", "t") == per_day + 1  # rejected ones do not count
-        assert len(led.latest_runs("breast-cancer")) == per_day + 2  # every hand-in is recorded
-    early = grade(
-        "breast-cancer", [hand_in("u", 1)], workdir=workdir, root=root, now=datetime(2025, 1, 1, tzinfo=timezone.utc)
-    )
-    assert early.entries[0].status == "rejected" and "opens on 2026-01-05" in early.entries[0].error
-    late = grade(
-        "breast-cancer", [hand_in("u", 2)], workdir=workdir, root=root, now=datetime(2100, 1, 1, tzinfo=timezone.utc)
-    )
-    assert late.entries[0].status == "rejected" and "closed on" in late.entries[0].error
+        runs = led.latest_runs("breast-cancer").set_index("submission_id")
+        assert len(runs) == len(hand_ins) and led.pending("breast-cancer") == []  # every hand-in is recorded
+        for h in hand_ins:
+            e = entries[h.path.name if h.team == "t" else f"u/{h.path.name}"]
+            run = runs.loc[e.submission_id]
+            assert run["status"] == e.status and Path(run["stored_path"]).read_bytes() == h.path.read_bytes()
+            assert Path(run["feedback_path"]).exists()
+        assert runs.loc[late.submission_id, "submitted_at"].startswith("2100-01-01T00:00:00")
+        assert runs.loc[last.submission_id, "submitted_at"].startswith("2026-03-02T12:00:00")

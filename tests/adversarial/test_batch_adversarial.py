@@ -63,11 +63,15 @@ predictions.to_csv(predictions_path, index=False)""",
 
 
 def tight_limits(root: Path) -> None:
+    """Limits that stop the hostile hand-ins soon. The notebooks that must run to their end fit
+    them several times over (the honest ones: under a second of work each in a warm kernel; the
+    slowest, overwrite_others, globs the whole Python environment in about a second); those that
+    spin until a limit stops them (loop_forever, cpu_threads) hold a worker ``cell_seconds`` each."""
     spec = root / "starter_kits" / "breast-cancer" / "challenge.yml"
     text = spec.read_text()
     for key, value in {
         "wall_seconds": 25,
-        "cell_seconds": 12,
+        "cell_seconds": 6,
         "cpu_seconds": 30,
         "memory_mb": 1024,
         "processes": 16,
@@ -106,7 +110,8 @@ def test_a_hostile_batch_is_contained_and_the_honest_are_graded(root, workdir, t
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in store.iterdir()}
     ledger_before = hashlib.sha256((workdir / "ledger.sqlite").read_bytes()).hexdigest()
 
-    report = grade("breast-cancer", [subs], workdir=workdir, root=root, workers=2)
+    # three at a time: most hostile runs wait (for a limit, a kill, a sandbox's end) more than they compute
+    report = grade("breast-cancer", [subs], workdir=workdir, root=root, workers=3)
     by = {e.team: e for e in report.entries}
     assert len(by) == 3 + len(HOSTILE) + len(variants)
 
