@@ -400,14 +400,41 @@ class SamplingMeter(CpuMeter):
         for r in readers:
             r.join(timeout)
         cpu = usage.ru_utime + usage.ru_stime + sampler.escaped_cpu()
-        leftovers = []
-        for pid, start in sampler.procs:
-            st = _read_stat(pid)
-            if st is not None and st[1] == start and pid != proc.pid:
-                leftovers.append(f"{pid}: {Path(f'/proc/{pid}/cmdline').read_bytes()[:120]!r}")
+        leftovers = _sampled_leftovers(sampler, proc.pid)
         return Measured(
             wall, cpu, self.name, proc.returncode, out_chunks.get("out", ""), out_chunks.get("err", ""), leftovers
         )
+
+
+def _alive(pid: int, start: int) -> bool:
+    """Whether *pid* is still that process and not merely dead, waiting to be reaped (a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    f = data[data.rindex(b")") + 2 :].split()
+    return int(f[19]) == start and f[0] not in (b"Z", b"X")
+
+
+def _sampled_leftovers(sampler: TreeSampler, root: int, grace: float = 2.0) -> list[str]:
+    """Processes of the sampled tree alive *grace* seconds after the command ended (there must be
+    none). The same grace as the cgroup meters': a process killed as the command ends (SIGKILL
+    is asynchronous) is given the time to die, never the time to work."""
+    deadline = time.monotonic() + grace
+    while True:
+        alive = [(pid, start) for pid, start in sampler.procs if pid != root and _alive(pid, start)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    out = []
+    for pid, _ in alive:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace")
+        except OSError:
+            cmd = "?"
+        out.append(f"{pid}: {cmd}")
+    return out
 
 
 METERS = {"cgroup-v1": CgroupV1Meter, "cgroup-v2": CgroupV2Meter, "sampling": SamplingMeter}

@@ -149,6 +149,8 @@ class SandboxRun:
     #: host pid of the sandbox's PID 1 and its PID namespace (``pid:[inode]``), once known
     pid1: int | None = None
     pidns: str | None = None
+    #: a pidfd of PID 1 (signalled without any risk of a reused pid), -1 when unknown
+    _pid1_fd: int = -1
     _ns_clear: bool = False
     _kill_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -244,6 +246,31 @@ class SandboxRun:
             return
         if link != _own_pidns():
             self.pid1, self.pidns = pid, link
+            if self._pid1_fd < 0:
+                try:
+                    self._pid1_fd = os.pidfd_open(pid)
+                except (OSError, AttributeError):  # gone already, or no pidfd (Linux < 5.3)
+                    self._pid1_fd = -1
+
+    def kill_pid1(self, *, reaper: subprocess.Popen | None = None, wait: float = 1.0) -> None:
+        """SIGKILL the sandbox's PID 1 first, while its parent (bwrap, *reaper*) lives to reap it.
+
+        Its PID namespace dies with it (every member killed, each reaped by its own parent);
+        bwrap then exits by itself. Killed the other way round, bwrap first, PID 1 would be
+        re-parented, dead, to the host's init: in a container whose init reaps nothing (a
+        shell, a process supervisor), every run would leave a zombie behind.
+        """
+        if self._pid1_fd < 0:
+            return
+        try:
+            signal.pidfd_send_signal(self._pid1_fd, signal.SIGKILL)
+        except (OSError, AttributeError):
+            return
+        if reaper is not None:
+            try:
+                reaper.wait(wait)
+            except subprocess.TimeoutExpired:
+                pass
 
     def _find_pid1(self) -> None:
         """PID 1 of a cold run's sandbox: the child of its (live) bwrap process."""
@@ -263,8 +290,11 @@ class SandboxRun:
         swept likewise (once PID 1 is dead, no process can join or be born in it).
         """
         with self._kill_lock:
-            if self.isolated and self.pidns is None and self._lease is None:
+            if self.isolated and self.pidns is None:
                 self._find_pid1()
+            for proc in self._pgids:
+                if proc.poll() is None:
+                    self.kill_pid1(reaper=proc)
             for proc in self._pgids:
                 if proc.poll() is None:
                     try:
@@ -280,7 +310,7 @@ class SandboxRun:
             if self.uid is not None and self._lease is not None and not self._uid_clear:
                 # once a sweep finds nothing, nothing can appear again under this uid
                 self._uid_clear = kill_uid_processes(self.uid) == 0
-            elif self.pidns is not None and not self._ns_clear:
+            elif self._lease is None and self.pidns is not None and not self._ns_clear:
                 self._ns_clear = kill_pidns_processes(self.pidns, self.pid1) == 0
 
     def close(self) -> None:
@@ -289,6 +319,9 @@ class SandboxRun:
             return
         self.kill()
         self._closed = True
+        if self._pid1_fd >= 0:
+            os.close(self._pid1_fd)
+            self._pid1_fd = -1
         if self._lease is not None:
             self._lease.release()
         shutil.rmtree(self.runtime_dir, ignore_errors=True)

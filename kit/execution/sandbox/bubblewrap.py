@@ -158,6 +158,9 @@ class BubblewrapSandbox(Sandbox):
             "/proc",
             "--dev",
             "/dev",
+            # /bin/true as PID 1: no bwrap reaper, which would outlive bwrap and be left, dead,
+            # to the host's init (as the real runs, whose PID 1 is kit's own init)
+            "--as-pid-1",
             "--",
             "/bin/true",
         ]

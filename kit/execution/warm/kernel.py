@@ -66,10 +66,12 @@ class WarmKernel:
             was_alive = self.alive()
             self._killed = True
             if self.holder is not None and self.holder.poll() is None:
-                try:
-                    os.killpg(self.holder.pid, signal.SIGKILL)  # bwrap: its PID namespace dies
-                except OSError:
-                    pass
+                self.run.kill_pid1(reaper=self.holder)  # the PID namespace dies; bwrap reaps PID 1 and exits
+                if self.holder.poll() is None:
+                    try:
+                        os.killpg(self.holder.pid, signal.SIGKILL)  # bwrap: its PID namespace dies
+                    except OSError:
+                        pass
             if not self.run.isolated and was_alive:
                 # no namespace: the supervisor's process group holds the kernel and its children
                 try:

@@ -128,6 +128,9 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
     config = json.loads(sys.argv[1])
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the pool's thread
+    # PR_SET_CHILD_SUBREAPER: a kernel whose supervisor died first comes back to the zygote,
+    # which reaps it (SIGCHLD ignored), instead of to the host's init, which may never reap it
+    libc.prctl(36, 1, 0, 0, 0)
     if os.getppid() != config["parent"]:
         os._exit(1)
     protocol_in, protocol_out = sys.stdin.buffer, sys.stdout.buffer
@@ -245,6 +248,15 @@ def _zygote_main():  # pragma: no cover - runs in the zygote process (tested end
                     os.killpg(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            # and wait for them to be gone (SIGCHLD is ignored: they are reaped as they die):
+            # a supervisor left behind would be re-parented, dead, to an init that may never reap it
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    os.waitpid(-1, os.WNOHANG)  # (0, 0) while a child lives; ECHILD once none is left
+                except ChildProcessError:
+                    break
+                time.sleep(0.01)
             os._exit(0)
         req = json.loads(line)
         try:
