@@ -144,21 +144,31 @@ class WarmKernel:
             stop_channels(kc)  # the shared context stays
 
 
-class _WarmProvisioner(KernelProvisionerBase):
-    """Provisioner of a kernel that is already running (forked by the zygote)."""
+class ForkedProvisioner(KernelProvisionerBase):
+    """Provisioner of a kernel the zygote forked, already running under its supervisor.
 
-    def __init__(self, *, warm: WarmKernel, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.warm = warm
+    The supervisor (``supervisor_pid``) records the kernel's exit; a subclass says whether
+    it is alive (:meth:`_alive`), what the exit was (:meth:`_exit_info`) and how to kill it
+    (:meth:`_kill`). ``what``: how the kernel is named in the relaunch error.
+    """
 
-    @property
-    def has_process(self) -> bool:
-        return not self.warm._killed
+    what = "a forked kernel"
+    relaunch_fix = "fork another one from the zygote"
+    supervisor_pid: int
+
+    def _alive(self) -> bool:
+        raise NotImplementedError
+
+    def _exit_info(self) -> dict | None:
+        raise NotImplementedError
+
+    def _kill(self) -> None:
+        raise NotImplementedError
 
     async def poll(self) -> int | None:
-        if self.warm.alive():
+        if self._alive():
             return None
-        info = self.warm.run.read_exit() or {}
+        info = self._exit_info() or {}
         return -int(info["signal"]) if "signal" in info else int(info.get("code", 1))
 
     async def wait(self) -> int | None:
@@ -168,23 +178,60 @@ class _WarmProvisioner(KernelProvisionerBase):
 
     async def send_signal(self, signum: int) -> None:
         if signum in (signal.SIGKILL, signal.SIGTERM):
-            self.warm.kill()
+            self._kill()
             return
-        for pid in _children_of(self.warm.supervisor_pid):  # the kernel itself
+        for pid in _children_of(self.supervisor_pid):  # the kernel itself
             os.kill(pid, signum)
 
     async def kill(self, restart: bool = False) -> None:
-        self.warm.kill()
+        self._kill()
 
     async def terminate(self, restart: bool = False) -> None:
-        self.warm.kill()
+        self._kill()
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         raise KitError(
-            "a warm kernel is already running and cannot be relaunched",
-            where="WarmKernelManager",
-            fix="take another kernel from the pool",
+            f"{self.what} is already running and cannot be relaunched",
+            where=type(self.parent).__name__,
+            fix=self.relaunch_fix,
         )
+
+
+def started_kernel_spec(kernel_name: str, how: str) -> KernelSpec:
+    """The kernelspec shown for a kernel started by other means than its manager (*how*)."""
+    return KernelSpec(
+        argv=[f"<{how}>"],
+        display_name=f"{kernel_name} ({how})",
+        language="python",
+        interrupt_mode="message",
+        env={},
+        metadata={},
+    )
+
+
+class _WarmProvisioner(ForkedProvisioner):
+    """Provisioner of a warm kernel: forked into its sandbox, killed with it."""
+
+    what = "a warm kernel"
+    relaunch_fix = "take another kernel from the pool"
+
+    def __init__(self, *, warm: WarmKernel, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.warm = warm
+        self.supervisor_pid = warm.supervisor_pid
+
+    @property
+    def has_process(self) -> bool:
+        return not self.warm._killed
+
+    def _alive(self) -> bool:
+        return self.warm.alive()
+
+    def _exit_info(self) -> dict | None:
+        return self.warm.run.read_exit()
+
+    def _kill(self) -> None:
+        self.warm.kill()
 
     async def cleanup(self, restart: bool = False) -> None:
         pass
@@ -204,14 +251,7 @@ class WarmKernelManager(SandboxKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec | None:
         if self._kernel_spec is None:
-            self._kernel_spec = KernelSpec(
-                argv=["<warm kernel>"],
-                display_name=f"{self.kernel_name} (warm)",
-                language="python",
-                interrupt_mode="message",
-                env={},
-                metadata={},
-            )
+            self._kernel_spec = started_kernel_spec(self.kernel_name, "warm")
         return self._kernel_spec
 
     # jupyter_client types start_kernel as KernelManager's synchronous one; AsyncKernelManager's is a coroutine

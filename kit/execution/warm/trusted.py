@@ -14,7 +14,6 @@ lives until its last user (the pool, this kernel's manager) has closed it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import select
@@ -28,10 +27,10 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
 from ...errors import KitError
-from ..sandbox.processes import _children_of, read_sandbox_file
+from ..sandbox.processes import read_sandbox_file
+from .kernel import ForkedProvisioner, started_kernel_spec
 from .zygote import Zygote
 
 EXIT_FILE = "kernel.exit"
@@ -72,8 +71,8 @@ def fork_trusted_kernel(zygote: Zygote, *, cwd: str | os.PathLike, kernel_args: 
     )
 
 
-class _ForkedProvisioner(KernelProvisionerBase):
-    """Provisioner of a kernel the zygote forked: its supervisor's pid and pidfd, its exit file."""
+class _TrustedProvisioner(ForkedProvisioner):
+    """Provisioner of the trusted kernel: its supervisor's pid and pidfd, its exit file."""
 
     def __init__(self, *, supervisor_pid: int, pidfd: int, exit_file: Path, **kwargs: Any):
         super().__init__(**kwargs)
@@ -91,28 +90,13 @@ class _ForkedProvisioner(KernelProvisionerBase):
     def has_process(self) -> bool:
         return self._alive()
 
-    async def poll(self) -> int | None:
-        if self._alive():
-            return None
+    def _exit_info(self) -> dict | None:
         try:
-            info = json.loads(read_sandbox_file(self.exit_file, 4096) or b"{}")
+            return json.loads(read_sandbox_file(self.exit_file, 4096) or b"{}")
         except ValueError:
-            info = {}
-        return -int(info["signal"]) if "signal" in info else int(info.get("code", 1))
+            return None
 
-    async def wait(self) -> int | None:
-        while (ret := await self.poll()) is None:
-            await asyncio.sleep(0.05)
-        return ret
-
-    async def send_signal(self, signum: int) -> None:
-        if signum in (signal.SIGKILL, signal.SIGTERM):
-            await self.kill()
-            return
-        for pid in _children_of(self.supervisor_pid):  # the kernel itself
-            os.kill(pid, signum)
-
-    async def kill(self, restart: bool = False) -> None:
+    def _kill(self) -> None:
         """SIGKILL the supervisor and the kernel (one process group), and wait for the supervisor."""
         if self._alive():
             try:
@@ -120,16 +104,6 @@ class _ForkedProvisioner(KernelProvisionerBase):
             except OSError:
                 pass
             select.select([self.pidfd], [], [], 2.0)
-
-    async def terminate(self, restart: bool = False) -> None:
-        await self.kill(restart)
-
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        raise KitError(
-            "a forked kernel is already running and cannot be relaunched",
-            where="TrustedKernelManager",
-            fix="fork another one from the zygote",
-        )
 
     async def cleanup(self, restart: bool = False) -> None:
         if self.pidfd >= 0:
@@ -158,7 +132,7 @@ class TrustedKernelManager(AsyncKernelManager):
         self.connection_file = connection_file
         self.load_connection_info(info)
         self.runtime_dir = runtime_dir
-        self.provisioner = _ForkedProvisioner(
+        self.provisioner = _TrustedProvisioner(
             supervisor_pid=supervisor_pid,
             pidfd=pidfd,
             exit_file=runtime_dir / EXIT_FILE,
@@ -170,14 +144,7 @@ class TrustedKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec | None:
         if self._kernel_spec is None:
-            self._kernel_spec = KernelSpec(
-                argv=["<kernel forked by the zygote>"],
-                display_name=f"{self.kernel_name} (trusted, forked)",
-                language="python",
-                interrupt_mode="message",
-                env={},
-                metadata={},
-            )
+            self._kernel_spec = started_kernel_spec(self.kernel_name, "trusted, forked by the zygote")
         return self._kernel_spec
 
     # jupyter_client types start_kernel as KernelManager's synchronous one; AsyncKernelManager's is a coroutine
