@@ -13,13 +13,17 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ChallengeNotFound, DataIntegrityError, KitError, Problem, SpecError
 from .metrics import get_metric, get_metric_names
 from .yamlfile import read_yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .metrics import Metric
+    from .tasks import Task
 
 SCHEMA_VERSION = 1
 SPEC_FILENAME = "challenge.yml"
@@ -69,9 +73,23 @@ class Metrics(_Model):
         return [self.primary] + [m for m in self.secondary if m != self.primary]
 
 
+class Temporal(_Model):
+    column: str = Field(min_length=1, description="date or time column of the source table")
+    cutoff: str = Field(
+        min_length=1, description="rows at or after this value are the test set (ISO date, or a number)"
+    )
+
+
 class Split(_Model):
     test_fraction: float = Field(gt=0, lt=1, description="share of the cases held out as the test set")
     public_fraction: float = Field(gt=0, lt=1, description="share of the test set scored on the public board")
+    group_column: str | None = Field(
+        default=None, description="patient (or other group) column: no group is in two of train/public/private"
+    )
+    stratify: bool = Field(default=True, description="stratify the split on the target where the task allows")
+    temporal: Temporal | None = Field(
+        default=None, description="train before the cut-off, test after (then test_fraction is not used)"
+    )
 
 
 class SubmissionRules(_Model):
@@ -141,15 +159,49 @@ class DataFiles(_Model):
 
 
 class Source(_Model):
-    dataset: str = Field(description="name of a bundled dataset loader (kit.datasets)")
+    """Where a challenge's cases come from: a bundled dataset, or the organiser's own table."""
+
+    dataset: str | None = Field(default=None, description="name of a bundled dataset loader (kit.datasets)")
+    file: str | None = Field(
+        default=None, description="the organiser's table (CSV, Parquet or Excel): a path relative to the root, or absolute"
+    )
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the source file")
+    sheet: str | None = Field(default=None, description="Excel: the sheet to read (default: the first)")
+    id_column: str | None = Field(
+        default=None, description="column of the source holding the case ids (default: ids are generated)"
+    )
+    drop: list[str] = Field(default_factory=list, description="source columns left out of every file")
 
     @field_validator("dataset")
     @classmethod
     def _known(cls, v):
         from .datasets import get_dataset_names
 
-        if v not in get_dataset_names():
+        if v is not None and v not in get_dataset_names():
             raise ValueError(f"{v!r} is not a bundled dataset; use one of {', '.join(get_dataset_names())}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.dataset is None) == (self.file is None):
+            raise ValueError("give exactly one of source.dataset (a bundled dataset) and source.file (your table)")
+        if self.file is not None and self.sha256 is None:
+            raise _FieldError(
+                "source.file needs its sha256", fix="run `kit prepare ID --write-hashes` to record it"
+            )
+        return self
+
+
+class SurvivalOptions(_Model):
+    times: list[float] = Field(
+        min_length=1, description="follow-up times at which time-dependent metrics and survival probabilities are taken"
+    )
+
+    @field_validator("times")
+    @classmethod
+    def _increasing(cls, v):
+        if any(t <= 0 for t in v) or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("survival.times must be positive and increasing")
         return v
 
 
@@ -158,13 +210,18 @@ class ChallengeSpec(_Model):
     id: str = Field(pattern=ID_PATTERN, description="lower-case id, also the folder name")
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    task: Literal["binary", "regression", "survival"]
+    task: str = Field(description="task type: binary, multiclass, regression or survival (kit.tasks)")
     id_column: str = Field(min_length=1)
     target: list[str] = Field(min_length=1, description="target column(s); survival: [event, time]")
     prediction_column: str | None = Field(
         default=None, description="column participants predict; default: the target (binary, regression) or 'risk'"
     )
     positive_label: str | None = Field(default=None, description="binary: what the positive class means")
+    classes: list[str] | None = Field(
+        default=None, description="multiclass: the classes, in order (ordinal: from lowest to highest)"
+    )
+    ordinal: bool = Field(default=False, description="multiclass: the classes are ordered (a grade, a stage)")
+    survival: SurvivalOptions | None = Field(default=None, description="survival: the times of time-dependent metrics")
     metrics: Metrics
     split: Split
     seed: int = Field(ge=0)
@@ -177,6 +234,7 @@ class ChallengeSpec(_Model):
     @model_validator(mode="after")
     def _coherent(self):
         problems = []
+        task = self.task_type
         for name in self.metrics.all:
             m = get_metric(name)
             if m.task != self.task:
@@ -184,10 +242,22 @@ class ChallengeSpec(_Model):
                     f"metric {name!r} scores {m.task} tasks, not {self.task}; use one of "
                     f"{', '.join(get_metric_names(self.task))}"
                 )
-        if self.task == "survival" and len(self.target) != 2:
-            problems.append("a survival task needs target: [event, time]")
-        if self.task != "survival" and len(self.target) != 1:
-            problems.append(f"a {self.task} task has exactly one target column")
+            elif m.ordinal_only and not self.ordinal:
+                problems.append(f"metric {name!r} needs ordered classes; set ordinal: true or choose another metric")
+            elif "times" in m.params and not self.survival_times:
+                problems.append(f"metric {name!r} is taken at follow-up times; set survival: {{times: [...]}}")
+        if len(self.target) != task.n_targets:
+            problems.append(
+                f"a {self.task} task has {task.n_targets} target column(s) ({task.target_help}); got {len(self.target)}"
+            )
+        if (self.classes is not None) != (self.task == "multiclass"):
+            problems.append("classes are set for multiclass tasks, and only for them")
+        elif self.classes is not None and (len(self.classes) < 2 or len(set(self.classes)) != len(self.classes)):
+            problems.append("classes must list at least two distinct classes")
+        if self.ordinal and self.task != "multiclass":
+            problems.append("ordinal applies to multiclass tasks only")
+        if self.survival is not None and self.task != "survival":
+            problems.append("survival options apply to survival tasks only")
         if self.id_column in self.target:
             problems.append("id_column is also a target column; use a separate id column")
         for a, b in zip(self.phases, self.phases[1:], strict=False):
@@ -199,12 +269,37 @@ class ChallengeSpec(_Model):
             raise ValueError("; ".join(problems))
         return self
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v):
+        from .tasks import TASKS
+
+        try:
+            TASKS.get(v)
+        except KitError as exc:
+            raise _FieldError(exc.what, exc.fix) from None
+        return v
+
     # -- derived --------------------------------------------------------------
     @property
-    def predicted(self) -> str:
-        if self.prediction_column:
-            return self.prediction_column
-        return "risk" if self.task == "survival" else self.target[0]
+    def task_type(self) -> Task:
+        """The :class:`~kit.tasks.Task` of this challenge."""
+        from .tasks import get_task
+
+        return get_task(self.task)
+
+    @property
+    def prediction_columns(self) -> list[str]:
+        """The columns of a prediction file besides the id, in order."""
+        return self.task_type.prediction_columns(self)
+
+    @property
+    def survival_times(self) -> tuple[float, ...]:
+        return tuple(self.survival.times) if self.survival else ()
+
+    def metric(self, name: str) -> Metric:
+        """The registered metric *name*, bound to this challenge's parameters (e.g. survival times)."""
+        return get_metric(name).bind(times=self.survival_times)
 
     @property
     def opens(self) -> datetime:

@@ -110,6 +110,34 @@ def _find_challenge(data_dir, challenge, root=None) -> Challenge:
     )
 
 
+def validation_arrays(spec, y_val, p_val):
+    """A participant's hold-out values and predictions as the metrics take them.
+
+    ``y_val``: the target values (a Series or array; survival: a frame or array of event and
+    time). ``p_val``: the predictions (a frame with the prediction columns, or an array).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(y_val, pd.DataFrame):
+        frame = y_val.copy()
+        if list(frame.columns) != list(spec.target):
+            frame.columns = list(spec.target)[: frame.shape[1]]
+    else:
+        arr = np.asarray(y_val)
+        if arr.dtype.names:  # a scikit-survival structured array (event, time)
+            arr = np.column_stack([arr[n] for n in arr.dtype.names])
+        frame = pd.DataFrame(arr.reshape(len(arr), -1), columns=list(spec.target))
+    y = spec.task_type.y_true(frame, spec)
+    if isinstance(p_val, pd.DataFrame):
+        cols = spec.prediction_columns
+        values = p_val[cols].to_numpy(dtype=float) if set(cols) <= set(p_val.columns) else p_val.to_numpy(dtype=float)
+    else:
+        values = np.asarray(p_val, dtype=float)
+    values = values.reshape(len(values), -1)
+    return y, spec.task_type.normalise_predictions(values, spec)
+
+
 def check(predictions_path, data_dir=None, *, challenge=None, root=None, validation=None, strict=False) -> CheckReport:
     """Validate a predictions file as the grader will, and show local validation scores.
 
@@ -135,11 +163,19 @@ def check(predictions_path, data_dir=None, *, challenge=None, root=None, validat
         report.problems = exc.as_problems()
     if validation is not None:
         y_val, p_val = validation
-        for name in ch.spec.metrics.all:
-            try:
-                report.validation_scores[name] = get_metric(name)(y_val, p_val)
-            except MetricError as exc:
-                report.notes.append(f"{name} not computed on the validation split: {exc.what}")
+        try:
+            y, p = validation_arrays(ch.spec, y_val, p_val)
+        except (KeyError, TypeError, ValueError) as exc:
+            report.notes.append(
+                f"validation scores not computed: {exc}; pass validation=(y_val, p_val) with the true values "
+                f"and the predictions ({', '.join(ch.spec.prediction_columns)}) of your hold-out cases"
+            )
+        else:
+            for name in ch.spec.metrics.all:
+                try:
+                    report.validation_scores[name] = ch.spec.metric(name)(y, p)
+                except MetricError as exc:
+                    report.notes.append(f"{name} not computed on the validation split: {exc.what}")
     if strict:
         report.raise_for_problems()
     return report

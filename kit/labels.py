@@ -58,12 +58,10 @@ class Labels:
         return self.split == split
 
     def y_true(self, split: str | None = None) -> np.ndarray:
-        """True values (one column; survival: two, event and time) of every case, or of *split*'s."""
+        """True values as the task's metrics take them (:meth:`kit.tasks.Task.y_true`; survival:
+        two columns, event and time) of every case, or of *split*'s."""
         spec = self.challenge.spec
-        if spec.task == "survival":
-            y = self.frame[list(spec.target)].to_numpy(dtype=float)
-        else:
-            y = self.frame[spec.target[0]].to_numpy(dtype=float)
+        y = spec.task_type.y_true(self.frame, spec)
         return y if split is None else y[self.mask(split)]
 
 

@@ -24,7 +24,6 @@ from .challenge import Challenge, load_challenge
 from .errors import KitError, MetricError
 from .labels import SPLITS, Labels, read_labels
 from .manifest import END_OF_MANIFEST, follow_manifest, read_manifest  # noqa: F401 - also kit.scoring's API
-from .metrics import get_metric
 from .submission import read_predictions
 
 
@@ -44,15 +43,16 @@ def score_file(challenge: Challenge, labels: Labels, predictions_path, name=None
         preds = read_predictions(
             predictions_path,
             id_column=spec.id_column,
-            prediction_column=spec.predicted,
+            prediction_column=spec.prediction_columns,
             expected_ids=labels.ids,
             task=spec.task,
+            spec=spec,
             max_bytes=spec.limits.file_size_mb * 1024 * 1024,
             name=name,
         )
     except KitError as exc:
         return ScoreResult(status="invalid", error=exc.to_dict())
-    p = preds[spec.predicted].to_numpy(dtype=float)
+    p = spec.task_type.normalise_predictions(preds[spec.prediction_columns].to_numpy(dtype=float), spec)
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
         # read_predictions has checked ids, types, finiteness and ranges: sklearn's own
         # re-validation of our fixed, well-formed calls was a tenth of the scoring time
@@ -63,10 +63,12 @@ def _score_arrays(challenge: Challenge, labels: Labels, p: np.ndarray) -> ScoreR
     spec = challenge.spec
     y = labels.y_true()
     split = labels.split
-    per_case = pd.DataFrame({spec.id_column: labels.frame[spec.id_column], "split": split, "prediction": p})
+    per_case = pd.DataFrame({spec.id_column: labels.frame[spec.id_column], "split": split})
+    for col, values in prediction_columns(spec, p).items():
+        per_case[col] = values
     result = ScoreResult(status="scored", per_case=per_case)
     for name in spec.metrics.all:
-        metric = get_metric(name)
+        metric = spec.metric(name)
         if metric.per_case is not None:
             per_case[f"loss.{name}"] = metric.case_losses(y, p)
         for s in SPLITS:
@@ -78,6 +80,15 @@ def _score_arrays(challenge: Challenge, labels: Labels, p: np.ndarray) -> ScoreR
                 result.warnings.append(f"{name} on the {s} split: {exc.what}")
             result.scores.setdefault(s, {})[name] = value
     return result
+
+
+def prediction_columns(spec, p: np.ndarray) -> dict[str, np.ndarray]:
+    """The prediction columns of ``per_case.csv``: ``prediction`` (one value per case), or
+    ``prediction.<column>`` for each column of a multi-column prediction (class probabilities,
+    a risk and a survival curve)."""
+    if p.ndim == 1:
+        return {"prediction": p}
+    return {f"prediction.{c}": p[:, j] for j, c in enumerate(spec.prediction_columns)}
 
 
 def score_batch(spec_path, labels_path, manifest, results_path=None) -> dict:

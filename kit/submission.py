@@ -13,11 +13,15 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import Problem, SubmissionError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .challenge import ChallengeSpec
 
 MAX_LISTED = 5  # rows named per problem before "and N more"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -41,19 +45,26 @@ def read_predictions(
     path,
     *,
     id_column: str,
-    prediction_column: str,
+    prediction_column: str | Sequence[str],
     expected_ids: Sequence[str],
     task: str = "binary",
+    spec: ChallengeSpec | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     name: str | None = None,
 ) -> pd.DataFrame:
-    """Parse and check a predictions CSV; return ``[id_column, prediction_column]`` in expected order.
+    """Parse and check a predictions CSV; return ``[id_column, *prediction columns]`` in expected order.
 
-    ``name`` is how the file is called in messages (the name the participant gave it).
+    ``prediction_column`` is the column, or the columns in order, besides the id (a
+    multiclass task: one probability per class). The values are checked as numbers, then
+    by the :class:`~kit.tasks.Task` named *task* (ranges, sums). ``name`` is how the file
+    is called in messages (the name the participant gave it).
     """
+    from .tasks import get_task
+
     path = Path(path)
     where = name or path.name
-    example = f"{id_column},{prediction_column}"
+    columns = [prediction_column] if isinstance(prediction_column, str) else list(prediction_column)
+    example = ",".join([id_column, *columns])
     fix_header = f"the first line must be exactly: {example}"
 
     def fail(what, problems=(), fix=""):
@@ -71,7 +82,7 @@ def read_predictions(
         fail("the predictions file is empty", fix=f"write a header line ({example}) and one row per test case")
     if size > max_bytes:
         fail(
-            f"the predictions file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
+            f"the predictions file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
             fix="write one row per test case and nothing else",
         )
     raw = path.read_bytes()
@@ -100,18 +111,18 @@ def read_predictions(
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         problems.append(Problem(f"column(s) {_values(dupes)} appear more than once", where="line 1", fix=fix_header))
-    for col in (id_column, prediction_column):
+    for col in (id_column, *columns):
         if col not in header:
             near = [h for h in header if h.lower() == col.lower()]
             hint = f" (found {near[0]!r}: names are case-sensitive)" if near else ""
             problems.append(Problem(f"required column {col!r} is missing{hint}", where="line 1", fix=fix_header))
-    extra = [h for h in header if h not in (id_column, prediction_column)]
+    extra = [h for h in header if h not in (id_column, *columns)]
     if extra:
         problems.append(
             Problem(
                 f"unexpected column(s) {_values(extra)}",
                 where="line 1",
-                fix=f"keep only the columns {id_column} and {prediction_column}"
+                fix=f"keep only the columns {', '.join([id_column, *columns])}"
                 + (" (write with index=False)" if "" in extra or "Unnamed: 0" in extra else ""),
             )
         )
@@ -150,7 +161,6 @@ def read_predictions(
         return _line_numbers(line_no[np.asarray(idx, dtype=int)])
 
     ids = df[id_column].str.strip()
-    raw_vals = df[prediction_column].str.strip()
 
     # ids
     empty_id = np.flatnonzero((ids == "").to_numpy())
@@ -193,7 +203,29 @@ def read_predictions(
             )
         )
 
-    # values
+    # values, column by column, then the task's checks of the whole rows
+    matrix = np.empty((len(df), len(columns)), dtype=float)
+    for j, col in enumerate(columns):
+        problems += _number_problems(df[col].str.strip(), col, at)
+        matrix[:, j] = pd.to_numeric(df[col].str.strip(), errors="coerce").to_numpy(dtype=float)
+    if not problems:
+        for vp in get_task(task).check_predictions(matrix, spec):
+            bad = np.flatnonzero(vp.rows)
+            shown = [",".join(df.iloc[i][columns]) for i in bad[:MAX_LISTED]]
+            problems.append(
+                Problem(f"{len(bad)} {vp.what}: {_values(shown)}", where=at(bad), fix=vp.fix)
+            )
+    if problems:
+        fail(f"{len(problems)} problem(s) in the predictions", problems)
+
+    out = pd.DataFrame(matrix, columns=columns)
+    out.insert(0, id_column, ids.to_numpy())
+    return out.set_index(id_column).loc[list(expected)].reset_index()
+
+
+def _number_problems(raw_vals: pd.Series, col: str, at) -> list[Problem]:
+    """Empty, non-numeric, NaN and infinite values of one prediction column."""
+    problems = []
     numbers = pd.to_numeric(raw_vals, errors="coerce")
     blank = (raw_vals == "").to_numpy()
     lowered = raw_vals.str.lower()
@@ -201,16 +233,12 @@ def read_predictions(
     text_mask = numbers.isna().to_numpy() & ~blank & ~nan_text
     if blank.any():
         bad = np.flatnonzero(blank)
-        problems.append(
-            Problem(
-                f"{len(bad)} empty {prediction_column} value(s)", where=at(bad), fix="write a number for every case"
-            )
-        )
+        problems.append(Problem(f"{len(bad)} empty {col} value(s)", where=at(bad), fix="write a number for every case"))
     if text_mask.any():
         bad = np.flatnonzero(text_mask)
         problems.append(
             Problem(
-                f"{len(bad)} {prediction_column} value(s) are not numbers: {_values(raw_vals.iloc[bad].tolist())}",
+                f"{len(bad)} {col} value(s) are not numbers: {_values(raw_vals.iloc[bad].tolist())}",
                 where=at(bad),
                 fix="write plain numbers such as 0.83 (no quotes, units or percent signs)",
             )
@@ -219,37 +247,17 @@ def read_predictions(
     if len(nan_rows):
         problems.append(
             Problem(
-                f"{len(nan_rows)} {prediction_column} value(s) are NaN",
+                f"{len(nan_rows)} {col} value(s) are NaN",
                 where=at(nan_rows),
                 fix="replace missing predictions with a number (e.g. the training mean)",
             )
         )
-    vals = numbers.to_numpy(dtype=float)
-    inf_rows = np.flatnonzero(np.isinf(vals))
+    inf_rows = np.flatnonzero(np.isinf(numbers.to_numpy(dtype=float)))
     if len(inf_rows):
         problems.append(
-            Problem(
-                f"{len(inf_rows)} {prediction_column} value(s) are infinite",
-                where=at(inf_rows),
-                fix="write finite numbers",
-            )
+            Problem(f"{len(inf_rows)} {col} value(s) are infinite", where=at(inf_rows), fix="write finite numbers")
         )
-    if task == "binary":
-        out = np.flatnonzero(np.isfinite(vals) & ((vals < 0) | (vals > 1)))
-        if len(out):
-            problems.append(
-                Problem(
-                    f"{len(out)} probability(ies) outside [0, 1]: {_values(raw_vals.iloc[out].tolist())}",
-                    where=at(out),
-                    fix="predict the probability of the positive class "
-                    "(predict_proba(X)[:, 1]), not a label or a score",
-                )
-            )
-    if problems:
-        fail(f"{len(problems)} problem(s) in the predictions", problems)
-
-    out = pd.DataFrame({id_column: ids.to_numpy(), prediction_column: vals})
-    return out.set_index(id_column).loc[list(expected)].reset_index()
+    return problems
 
 
 def read_for_challenge(path, challenge, expected_ids=None) -> pd.DataFrame:
@@ -260,9 +268,10 @@ def read_for_challenge(path, challenge, expected_ids=None) -> pd.DataFrame:
     return read_predictions(
         path,
         id_column=spec.id_column,
-        prediction_column=spec.predicted,
+        prediction_column=spec.prediction_columns,
         expected_ids=expected_ids,
         task=spec.task,
+        spec=spec,
         max_bytes=spec.limits.file_size_mb * 1024 * 1024,
     )
 

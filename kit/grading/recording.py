@@ -44,7 +44,8 @@ def error_text(error: dict) -> str:
 
 
 def read_case_predictions(per_case_path: str | Path) -> np.ndarray:
-    """The ``prediction`` column of a ``per_case.csv`` the grading notebook wrote, in its order.
+    """The prediction column(s) of a ``per_case.csv`` the grading notebook wrote, in its order:
+    ``prediction`` as shape (cases,), or the ``prediction.<column>`` columns as (cases, columns).
 
     Read with the csv module (the grader's process does not import pandas for it): the
     numbers are pandas' shortest round-trip text, which ``float`` turns back into the very
@@ -52,8 +53,10 @@ def read_case_predictions(per_case_path: str | Path) -> np.ndarray:
     """
     with open(per_case_path, newline="", encoding="utf-8") as fh:
         rows = csv.reader(fh)
-        col = next(rows).index("prediction")
-        return np.array([float(row[col]) if row[col] else math.nan for row in rows], dtype=float)
+        header = next(rows)
+        cols = [i for i, h in enumerate(header) if h == "prediction" or h.startswith("prediction.")]
+        values = np.array([[float(row[c]) if row[c] else math.nan for c in cols] for row in rows], dtype=float)
+        return values[:, 0] if len(cols) == 1 else values.reshape(-1, len(cols))
 
 
 def manifest_entry(item: Queued, outcome: RunOutcome) -> dict:

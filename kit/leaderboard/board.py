@@ -134,7 +134,7 @@ def leaderboard(
     now = now or datetime.now(timezone.utc)
     if phase == "auto":
         phase = "public" if ch.spec.is_open(now) else "private"
-    metric = get_metric(ch.spec.metrics.primary)
+    metric = ch.spec.metric(ch.spec.metrics.primary)
     try:
         picks = ledger.selections(ch.id) if selection == "chosen" else {}
         chosen = select_per_team(ledger, ch, metric, selection, phase=phase, chosen=picks)

@@ -292,7 +292,7 @@ class Ledger:
             if run.case_predictions is not None:
                 import numpy as np
 
-                arr = np.ascontiguousarray(run.case_predictions, dtype="<f8")
+                arr = np.ascontiguousarray(run.case_predictions, dtype="<f8")  # cases (× columns)
                 self._db.execute("INSERT INTO case_predictions VALUES (?,?,?)", (run_id, len(arr), arr.tobytes()))
             self._index_run(run_id, run)
             return run_id
@@ -383,9 +383,10 @@ class Ledger:
                     f"SELECT run_id, n, data FROM case_predictions WHERE run_id IN ({q})", part
                 ):
                     arr = np.frombuffer(data, dtype="<f8")
-                    if len(arr) != n:
+                    if n == 0 or len(arr) % n:
                         raise LedgerError(f"case predictions of run {run_id} are truncated", where=str(self.path))
-                    out[int(run_id)] = arr
+                    # one value per case, or a row of values per case (class probabilities, ...)
+                    out[int(run_id)] = arr if len(arr) == n else arr.reshape(n, -1)
         return out
 
     def pending(self, challenge: str) -> list[int]:

@@ -6,11 +6,10 @@ each carries its direction, bounds, precision, per-case loss and fast resampled 
 """
 
 from . import classification, regression, survival  # noqa: F401  (register the built-ins)
-from ._base import METRICS, TASKS, Metric, ResampledScorer, Target, check_inputs, get_metric, get_metric_names, register
+from ._base import METRICS, Metric, ResampledScorer, Target, check_inputs, get_metric, get_metric_names, register, task_names
 
 __all__ = [
     "METRICS",
-    "TASKS",
     "Metric",
     "ResampledScorer",
     "Target",
@@ -18,4 +17,5 @@ __all__ = [
     "get_metric",
     "get_metric_names",
     "register",
+    "task_names",
 ]

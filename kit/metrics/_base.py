@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -27,7 +28,13 @@ from ..errors import MetricError
 from ..registry import Registry
 from .resampling import generic_scores, per_case_scores
 
-TASKS = ("binary", "regression", "survival")
+
+def task_names() -> list[str]:
+    """The registered task types (:mod:`kit.tasks`): the tasks a metric may score."""
+    from ..tasks import get_task_names
+
+    return get_task_names()
+
 
 #: checked true values: one array, or the (event, time) pair of a survival target
 Target: TypeAlias = np.ndarray | tuple[np.ndarray, np.ndarray]
@@ -50,7 +57,8 @@ class Metric:
         Registry name.
     func : callable
         ``func(y_true, y_pred) -> float`` on checked inputs (:func:`check_inputs`).
-    task : {"binary", "regression", "survival"}
+    task : str
+        The task type it scores (a name of :mod:`kit.tasks`).
     greater_is_better : bool
         The direction: leaderboards sort by :meth:`sort_key`, nobody negates scores.
     lower, upper : float
@@ -86,6 +94,28 @@ class Metric:
     needs_both_classes: bool = False
     #: the metric's own scorer of many resamples (None: per-case losses or ``func``)
     resampled: ResampledScorer | None = field(default=None, repr=False)
+    #: multiclass metrics meaningful only for ordered classes (quadratic weighted kappa)
+    ordinal_only: bool = False
+    #: survival metrics that need the predicted survival probabilities at the spec's times
+    needs_survival_curve: bool = False
+    #: the challenge's values ``func`` (and ``per_case``) take as keyword arguments, bound by
+    #: :meth:`bind` (``ChallengeSpec.metric(name)``): e.g. ``("times",)`` for survival metrics
+    params: tuple[str, ...] = ()
+
+    def bind(self, **values: Any) -> Metric:
+        """This metric with its :attr:`params` fixed to *values* (itself when it takes none)."""
+        if not self.params:
+            return self
+        missing = [p for p in self.params if p not in values]
+        if missing:
+            raise MetricError(f"metric {self.name!r} needs {', '.join(missing)}", fix="pass them to bind()")
+        kw = {p: values[p] for p in self.params}
+        return replace(
+            self,
+            func=partial(self.func, **kw),
+            per_case=partial(self.per_case, **kw) if self.per_case is not None else None,
+            params=(),
+        )
 
     # -- scoring ---------------------------------------------------------------
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
@@ -192,9 +222,9 @@ def _checked(metric: object) -> Metric:
             where=repr(metric),
             fix="register kit.metrics.Metric(name=..., func=..., task=..., ...)",
         )
-    if metric.task not in TASKS:
+    if metric.task not in task_names():
         raise MetricError(
-            f"unknown task {metric.task!r} for metric {metric.name!r}", fix=f"use one of {', '.join(TASKS)}"
+            f"unknown task {metric.task!r} for metric {metric.name!r}", fix=f"use one of {', '.join(task_names())}"
         )
     return metric
 
@@ -243,10 +273,11 @@ def check_inputs(metric: Metric, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[
         raise MetricError(f"{metric.name}: predictions are not numeric ({exc})") from None
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
-    if pred.ndim != 1:
+    if pred.ndim not in (1, 2) or (pred.ndim == 2 and metric.task in ("binary", "regression")):
         raise MetricError(
-            f"{metric.name}: predictions must be one value per case, got shape {pred.shape}",
-            fix="pass a 1-d array (for binary tasks: the probability of the positive class)",
+            f"{metric.name}: predictions must be one value per case (a row of values for multi-column tasks), got shape {pred.shape}",
+            fix="pass a 1-d array (binary tasks: the probability of the positive class; multiclass: "
+            "a cases × classes array of probabilities)",
         )
     y: Target
     if metric.task == "survival":
@@ -287,6 +318,19 @@ def check_inputs(metric: Metric, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[
     elif metric.task == "regression":
         if not np.all(np.isfinite(y)):
             raise MetricError(f"{metric.name}: true values contain NaN or infinite values")
+    elif metric.task == "multiclass":
+        if pred.ndim != 2:
+            raise MetricError(
+                f"{metric.name}: multiclass predictions are one probability per class, got shape {pred.shape}",
+                fix="pass model.predict_proba(X), a cases × classes array",
+            )
+        k = pred.shape[1]
+        if not np.all(np.isfinite(y)) or not np.all(np.isin(y, np.arange(k))):
+            raise MetricError(f"{metric.name}: multiclass labels must be class codes 0 to {k - 1}")
+        if np.any((pred < 0) | (pred > 1)):
+            raise MetricError(f"{metric.name}: class probabilities must lie in [0, 1]")
+        if metric.needs_both_classes and len(np.unique(y)) < 2:
+            raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
     return y, pred
 
 

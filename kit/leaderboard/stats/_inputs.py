@@ -36,9 +36,10 @@ def _prepare(
         ) from None
     if P.ndim == 1:
         P = P[None, :]
-    if P.ndim != 2 or P.shape[0] == 0:
+    if P.ndim not in (2, 3) or P.shape[0] == 0:
         raise MetricError(
-            f"{metric.name}: predictions must be a 2-d array (teams × cases), got shape {P.shape}",
+            f"{metric.name}: predictions must be a 2-d array (teams × cases), or 3-d (teams × cases × columns) "
+            f"for multi-column predictions, got shape {P.shape}",
             fix="stack one row of predictions per team, cases in the order of y_true",
         )
     names = tuple(str(t) for t in teams)
@@ -53,11 +54,11 @@ def _prepare(
             f"team names are not unique: {', '.join(map(repr, dup))}",
             fix="give every row of predictions a distinct name",
         )
-    bad = ~np.isfinite(P).all(axis=1)
+    bad = ~np.isfinite(P.reshape(P.shape[0], -1)).all(axis=1)
     if bad.any():
         problems = [
             Problem(
-                f"{int((~np.isfinite(P[i])).sum())} of {P.shape[1]} predictions are NaN or infinite",
+                f"{int((~np.isfinite(P[i])).sum())} of {P[i].size} predictions are NaN or infinite",
                 where=f"team {names[i]!r}",
             )
             for i in np.flatnonzero(bad)
@@ -110,7 +111,7 @@ def exclude_incomplete(
             f"{len(names)} team names for {P.shape[0]} rows of predictions",
             fix="give exactly one name per row of predictions",
         )
-    keep = np.isfinite(P).all(axis=1)
+    keep = np.isfinite(P.reshape(P.shape[0], -1)).all(axis=1)
     return (
         P[keep],
         tuple(t for t, k in zip(names, keep, strict=True) if k),
