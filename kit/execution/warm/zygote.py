@@ -567,6 +567,9 @@ def _zygote_env(root: Path) -> dict[str, str]:
         MPLCONFIGDIR=str(mpl),
         IPYTHONDIR=str(root / "ipython"),
         MPLBACKEND="module://matplotlib_inline.backend_inline",
+        # pandas imports pyarrow when it is installed, and pyarrow's jemalloc starts a
+        # background thread at import: the zygote would no longer be single-threaded to fork
+        JE_ARROW_MALLOC_CONF="background_thread:false",
     )
     return env
 
