@@ -163,7 +163,7 @@ class Source(_Model):
 
     dataset: str | None = Field(default=None, description="name of a bundled dataset loader (kit.datasets)")
     file: str | None = Field(
-        default=None, description="the organiser's table (CSV, Parquet or Excel): a path relative to the root, or absolute"
+        default=None, description="the organiser's table (CSV, Parquet, Excel): relative to the root, or absolute"
     )
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the source file")
     sheet: str | None = Field(default=None, description="Excel: the sheet to read (default: the first)")
@@ -186,9 +186,7 @@ class Source(_Model):
         if (self.dataset is None) == (self.file is None):
             raise ValueError("give exactly one of source.dataset (a bundled dataset) and source.file (your table)")
         if self.file is not None and self.sha256 is None:
-            raise _FieldError(
-                "source.file needs its sha256", fix="run `kit prepare ID --write-hashes` to record it"
-            )
+            raise _FieldError("source.file needs its sha256", fix="run `kit prepare ID --write-hashes` to record it")
         return self
 
 
@@ -203,6 +201,10 @@ class SurvivalOptions(_Model):
         if any(t <= 0 for t in v) or any(b <= a for a, b in zip(v, v[1:], strict=False)):
             raise ValueError("survival.times must be positive and increasing")
         return v
+
+
+#: spec fields that belong to some task types only (:attr:`kit.tasks.Task.spec_fields`)
+TASK_FIELDS = ("classes", "ordinal", "survival")
 
 
 class ChallengeSpec(_Model):
@@ -233,6 +235,8 @@ class ChallengeSpec(_Model):
 
     @model_validator(mode="after")
     def _coherent(self):
+        from .tasks import get_task, get_task_names
+
         problems = []
         task = self.task_type
         for name in self.metrics.all:
@@ -244,20 +248,16 @@ class ChallengeSpec(_Model):
                 )
             elif m.ordinal_only and not self.ordinal:
                 problems.append(f"metric {name!r} needs ordered classes; set ordinal: true or choose another metric")
-            elif "times" in m.params and not self.survival_times:
-                problems.append(f"metric {name!r} is taken at follow-up times; set survival: {{times: [...]}}")
         if len(self.target) != task.n_targets:
             problems.append(
                 f"a {self.task} task has {task.n_targets} target column(s) ({task.target_help}); got {len(self.target)}"
             )
-        if (self.classes is not None) != (self.task == "multiclass"):
-            problems.append("classes are set for multiclass tasks, and only for them")
-        elif self.classes is not None and (len(self.classes) < 2 or len(set(self.classes)) != len(self.classes)):
-            problems.append("classes must list at least two distinct classes")
-        if self.ordinal and self.task != "multiclass":
-            problems.append("ordinal applies to multiclass tasks only")
-        if self.survival is not None and self.task != "survival":
-            problems.append("survival options apply to survival tasks only")
+        for name in TASK_FIELDS:
+            if getattr(self, name) not in (None, False) and name not in task.spec_fields:
+                owners = [t for t in get_task_names() if name in get_task(t).spec_fields]
+                problems.append(f"{name} applies to {' and '.join(owners)} tasks only; remove it")
+        if not problems:
+            problems += task.spec_problems(self)
         if self.id_column in self.target:
             problems.append("id_column is also a target column; use a separate id column")
         for a, b in zip(self.phases, self.phases[1:], strict=False):

@@ -1,6 +1,6 @@
 """One small registry for everything the kit looks up by name.
 
-Metrics, sandboxes, executors, submission sources, board formats, card renderers,
+Metrics, task types, sandboxes, executors, submission sources, board formats, card renderers,
 identifier categories and datasets are all kept in a :class:`Registry`: the same rules
 for every one of them.
 
@@ -250,6 +250,7 @@ REGISTRY_MODULES = (
     "kit.cards.renderers",
     "kit.privacy",
     "kit.datasets",
+    "kit.tasks",
 )
 
 

@@ -212,9 +212,7 @@ def read_predictions(
         for vp in get_task(task).check_predictions(matrix, spec):
             bad = np.flatnonzero(vp.rows)
             shown = [",".join(df.iloc[i][columns]) for i in bad[:MAX_LISTED]]
-            problems.append(
-                Problem(f"{len(bad)} {vp.what}: {_values(shown)}", where=at(bad), fix=vp.fix)
-            )
+            problems.append(Problem(f"{len(bad)} {vp.what}: {_values(shown)}", where=at(bad), fix=vp.fix))
     if problems:
         fail(f"{len(problems)} problem(s) in the predictions", problems)
 

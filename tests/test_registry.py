@@ -26,6 +26,7 @@ KINDS = {
     "card renderer",
     "identifier category",
     "dataset",
+    "task",
 }
 
 

@@ -36,7 +36,7 @@ def test_one_message_per_problem_naming_field_and_fix():
     where = {p.where: p for p in exc.value.problems}
     assert "metrics.primary" in where and "roc_auc" in where["metrics.primary"].fix
     assert "split.public_fraction" in where
-    assert "task" in where and "binary" in where["task"].what
+    assert "task" in where and "binary" in where["task"].fix and "classification" in where["task"].what
     assert where["seed"].fix == "add this field"
     assert "colour" in where and "spelling" in where["colour"].fix
     assert "phases[0]" in where and "before it starts" in where["phases[0]"].what

@@ -5,8 +5,18 @@ each carries its direction, bounds, precision, per-case loss and fast resampled 
 (:mod:`kit.metrics.resampling`).
 """
 
-from . import classification, regression, survival  # noqa: F401  (register the built-ins)
-from ._base import METRICS, Metric, ResampledScorer, Target, check_inputs, get_metric, get_metric_names, register, task_names
+from . import classification, multiclass, regression, survival  # noqa: F401  (register the built-ins)
+from ._base import (
+    METRICS,
+    Metric,
+    ResampledScorer,
+    Target,
+    check_inputs,
+    get_metric,
+    get_metric_names,
+    register,
+    task_names,
+)
 
 __all__ = [
     "METRICS",

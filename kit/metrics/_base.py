@@ -265,35 +265,35 @@ def check_inputs(metric: Metric, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[
     Returns
     -------
     y_true : ndarray, or (event, time) for survival
-    y_pred : ndarray of float, shape (cases,)
+    y_pred : ndarray of float, shape (cases,), or (cases, columns) for multi-column tasks
+        (multiclass: one probability per class; survival: the risk score, then the survival
+        probabilities at the challenge's times)
     """
+    if metric.params:
+        raise MetricError(
+            f"metric {metric.name!r} takes the challenge's {', '.join(metric.params)}, and they are not bound",
+            fix=f"use spec.metric({metric.name!r}), or kit.metrics.get_metric({metric.name!r}).bind("
+            + ", ".join(f"{p}=..." for p in metric.params)
+            + ")",
+        )
+    from ..tasks import get_task
+
+    task = get_task(metric.task)
     try:
         pred = np.asarray(y_pred, dtype=float)
     except (TypeError, ValueError) as exc:
         raise MetricError(f"{metric.name}: predictions are not numeric ({exc})") from None
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
-    if pred.ndim not in (1, 2) or (pred.ndim == 2 and metric.task in ("binary", "regression")):
+    if pred.ndim not in (1, 2) or (pred.ndim == 2 and not task.multi_column):
         raise MetricError(
-            f"{metric.name}: predictions must be one value per case (a row of values for multi-column tasks), got shape {pred.shape}",
+            f"{metric.name}: predictions must be one value per case (a row of values for multi-column tasks), "
+            f"got shape {pred.shape}",
             fix="pass a 1-d array (binary tasks: the probability of the positive class; multiclass: "
             "a cases × classes array of probabilities)",
         )
-    y: Target
-    if metric.task == "survival":
-        y = _survival_target(metric, y_true)
-        n_true = len(y[0])
-    else:
-        try:
-            values = np.asarray(y_true, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise MetricError(f"{metric.name}: true values are not numeric ({exc})") from None
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-        if values.ndim != 1:
-            raise MetricError(f"{metric.name}: true values must be one value per case, got shape {values.shape}")
-        y = values
-        n_true = len(values)
+    y: Target = task.metric_target(metric, y_true)
+    n_true = len(y[0]) if isinstance(y, tuple) else len(y)
     if n_true != len(pred):
         raise MetricError(
             f"{metric.name}: inconsistent numbers of cases: y_true has {n_true}, y_pred has {len(pred)}",
@@ -305,36 +305,11 @@ def check_inputs(metric: Metric, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[
         raise MetricError(
             f"{metric.name}: predictions contain NaN or infinite values", fix="replace them with finite numbers"
         )
-    if metric.task == "binary":
-        if not np.all(np.isin(y, (0.0, 1.0))):
-            raise MetricError(f"{metric.name}: binary labels must be 0 or 1")
-        if np.any((pred < 0) | (pred > 1)):
-            raise MetricError(
-                f"{metric.name}: binary predictions are probabilities and must lie in [0, 1]",
-                fix="predict the probability of the positive class (predict_proba(...)[:, 1])",
-            )
-        if metric.needs_both_classes and len(np.unique(y)) < 2:
-            raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
-    elif metric.task == "regression":
-        if not np.all(np.isfinite(y)):
-            raise MetricError(f"{metric.name}: true values contain NaN or infinite values")
-    elif metric.task == "multiclass":
-        if pred.ndim != 2:
-            raise MetricError(
-                f"{metric.name}: multiclass predictions are one probability per class, got shape {pred.shape}",
-                fix="pass model.predict_proba(X), a cases × classes array",
-            )
-        k = pred.shape[1]
-        if not np.all(np.isfinite(y)) or not np.all(np.isin(y, np.arange(k))):
-            raise MetricError(f"{metric.name}: multiclass labels must be class codes 0 to {k - 1}")
-        if np.any((pred < 0) | (pred > 1)):
-            raise MetricError(f"{metric.name}: class probabilities must lie in [0, 1]")
-        if metric.needs_both_classes and len(np.unique(y)) < 2:
-            raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
+    task.check_metric_inputs(metric, y, pred)
     return y, pred
 
 
-def _survival_target(metric: Metric, y_true: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def survival_target(metric: Metric, y_true: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Survival targets: (event, time) as a structured array, a 2-column array or a pair."""
     if isinstance(y_true, np.ndarray) and y_true.dtype.names:
         names = y_true.dtype.names

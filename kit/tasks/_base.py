@@ -25,20 +25,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..errors import KitError, Problem
+from ..errors import KitError, MetricError, Problem, SpecError
 from ..registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ..challenge import ChallengeSpec
+    from ..metrics import Metric
 
 
 @dataclass(frozen=True)
 class ValueProblem:
     """Rows of a prediction file whose values a task refuses, with what is wrong and the fix."""
 
-    rows: np.ndarray  # boolean mask over the rows of the file
+    rows: Any  # boolean mask over the rows of the file (a numpy array)
     what: str
     fix: str
 
@@ -58,7 +59,9 @@ class NotebookParts:
     target: str  # defines ``y`` from ``train`` (what ``model.fit`` takes)
     stratify: str  # the ``stratify=`` argument of the hold-out split ("None" or an expression of ``y``)
     predict: str  # a function ``predict(model, X) -> DataFrame`` of the prediction columns
-    validation: str  # the ``validation=`` argument of ``kit.check`` (an expression of y_val and the hold-out predictions)
+    validation: (
+        str  # the ``validation=`` argument of ``kit.check`` (an expression of y_val and the hold-out predictions)
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class Task(ABC):
     target_help: ClassVar[str] = "the target column"
     #: Hugging Face ``task_categories`` value of the data card
     hf_category: ClassVar[str] = "tabular-classification"
+    #: predictions may be several columns per case (class probabilities; a risk and a curve)
+    multi_column: ClassVar[bool] = False
+    #: the optional spec fields this task type uses (``classes``, ``ordinal``, ``survival``)
+    spec_fields: ClassVar[tuple[str, ...]] = ()
 
     # -- metrics ---------------------------------------------------------------
     def metric_names(self, spec: ChallengeSpec | None = None) -> list[str]:
@@ -94,8 +101,7 @@ class Task(ABC):
         return names
 
     @abstractmethod
-    def default_metric(self, spec: ChallengeSpec | None = None) -> str:
-        ...
+    def default_metric(self, spec: ChallengeSpec | None = None) -> str: ...
 
     def default_secondary(self, spec: ChallengeSpec | None = None) -> list[str]:
         return []
@@ -117,6 +123,40 @@ class Task(ABC):
         """The true values a metric of this task is given, from a frame holding the target columns."""
         return frame[spec.target[0]].to_numpy(dtype=float)
 
+    def metric_target(self, metric: Metric, y_true: Any) -> Any:
+        """True values as this task's metrics take them, checked (raises :class:`MetricError`)."""
+        try:
+            values = np.asarray(y_true, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise MetricError(f"{metric.name}: true values are not numeric ({exc})") from None
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise MetricError(f"{metric.name}: true values must be one value per case, got shape {values.shape}")
+        return values
+
+    def check_metric_inputs(self, metric: Metric, y: Any, pred: np.ndarray) -> None:
+        """This task's checks of finite inputs of a metric (ranges, labels); raises :class:`MetricError`.
+
+        The default checks nothing more than :func:`kit.metrics.check_inputs` (shapes, finiteness).
+        """
+        return None
+
+    def spec_problems(self, spec: ChallengeSpec) -> list[str]:
+        """What is wrong with the task's own fields of a spec (empty: coherent)."""
+        return []
+
+    def spec_options(self, inferred: dict[str, Any], **given: Any) -> dict[str, Any]:
+        """The spec fields of this task from the options given (``kit new``) or else inferred from the table."""
+        unknown = sorted(k for k, v in given.items() if v)
+        if unknown:
+            raise SpecError(
+                f"{', '.join('--' + k for k in unknown)} do(es) not apply to {self.name} tasks",
+                where="--task",
+                fix="drop them, or choose the task they apply to",
+            )
+        return {}
+
     def stratify_labels(self, frame: pd.DataFrame, spec: ChallengeSpec) -> np.ndarray | None:
         """Labels to stratify a split on (None: do not stratify)."""
         return None
@@ -131,7 +171,7 @@ class Task(ABC):
         """What each prediction column holds, for the README and messages."""
         ...
 
-    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec) -> list[ValueProblem]:
+    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec | None) -> list[ValueProblem]:
         """Range checks of finite predictions, shape (rows, columns) (empty: valid)."""
         return []
 
@@ -146,12 +186,10 @@ class Task(ABC):
 
     # -- the starter notebook and the demo -------------------------------------
     @abstractmethod
-    def notebook(self, spec: ChallengeSpec, features: list[str]) -> NotebookParts:
-        ...
+    def notebook(self, spec: ChallengeSpec, features: list[str]) -> NotebookParts: ...
 
     @abstractmethod
-    def demo_models(self, spec: ChallengeSpec) -> list[DemoModel]:
-        ...
+    def demo_models(self, spec: ChallengeSpec) -> list[DemoModel]: ...
 
     # -- the data card ---------------------------------------------------------
     def class_columns(self, spec: ChallengeSpec) -> list[str]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import Problem
+from ..errors import MetricError, Problem
 from ._base import TASKS, DemoModel, NotebookParts, Task, ValueProblem
 from ._shared import CLASSIFIERS, SCALED, distinct_values
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ..challenge import ChallengeSpec
+    from ..metrics import Metric
 
 
 @TASKS.register
@@ -60,13 +61,24 @@ class Binary(Task):
         values = frame[col].map(lambda v: {"true": 1, "false": 0}.get(str(v).lower(), v))
         return values.astype(float).astype(int).to_frame(col)
 
+    def check_metric_inputs(self, metric: Metric, y: Any, pred: np.ndarray) -> None:
+        if not np.all(np.isin(y, (0.0, 1.0))):
+            raise MetricError(f"{metric.name}: binary labels must be 0 or 1")
+        if np.any((pred < 0) | (pred > 1)):
+            raise MetricError(
+                f"{metric.name}: binary predictions are probabilities and must lie in [0, 1]",
+                fix="predict the probability of the positive class (predict_proba(...)[:, 1])",
+            )
+        if metric.needs_both_classes and len(np.unique(y)) < 2:
+            raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
+
     def stratify_labels(self, frame: pd.DataFrame, spec: ChallengeSpec) -> np.ndarray | None:
         return frame[spec.target[0]].to_numpy()
 
     def describe_prediction(self, spec: ChallengeSpec) -> str:
         return f"the **probability** that `{spec.target[0]}` is 1 (a number between 0 and 1)"
 
-    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec) -> list[ValueProblem]:
+    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec | None) -> list[ValueProblem]:
         out = (values < 0) | (values > 1)
         if not out.any():
             return []

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import Problem
+from ..errors import MetricError, Problem
 from ._base import TASKS, DemoModel, NotebookParts, Task, ValueProblem
 from ._shared import CLASSIFIERS, SCALED
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ..challenge import ChallengeSpec
+    from ..metrics import Metric
 
 #: a row's probabilities must sum to 1 within this (CSV rounding); they are then rescaled exactly
 SUM_TOLERANCE = 1e-3
@@ -45,6 +46,8 @@ class Multiclass(Task):
     title = "multiclass classification"
     target_help = "one of several classes (ordinal: ordered, such as a grade or a stage)"
     hf_category = "tabular-classification"
+    multi_column = True
+    spec_fields = ("classes", "ordinal")
 
     def default_metric(self, spec: ChallengeSpec | None = None) -> str:
         return "quadratic_kappa" if spec is not None and spec.ordinal else "macro_roc_auc"
@@ -106,6 +109,42 @@ class Multiclass(Task):
                 )
         return problems
 
+    def check_metric_inputs(self, metric: Metric, y: Any, pred: np.ndarray) -> None:
+        if pred.ndim != 2:
+            raise MetricError(
+                f"{metric.name}: multiclass predictions are one probability per class, got shape {pred.shape}",
+                fix="pass model.predict_proba(X), a cases × classes array",
+            )
+        k = pred.shape[1]
+        if not np.all(np.isfinite(y)) or not np.all(np.isin(y, np.arange(k))):
+            raise MetricError(f"{metric.name}: multiclass labels must be class codes 0 to {k - 1}")
+        if np.any((pred < 0) | (pred > 1)):
+            raise MetricError(f"{metric.name}: class probabilities must lie in [0, 1]")
+        sums = pred.sum(axis=1)
+        off = np.abs(sums - 1) > SUM_TOLERANCE
+        if off.any():
+            raise MetricError(
+                f"{metric.name}: class probabilities must sum to 1 on every row "
+                f"(within {SUM_TOLERANCE:g}); {int(off.sum())} row(s) do not",
+                fix="pass model.predict_proba(X), one probability per class",
+            )
+        if metric.needs_both_classes and len(np.unique(y)) < 2:
+            raise MetricError(f"{metric.name}: only one class present in y_true; the score is undefined")
+
+    def spec_problems(self, spec: ChallengeSpec) -> list[str]:
+        classes = spec.classes or []
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            return ["a multiclass task lists its classes, at least two distinct ones (classes: [...])"]
+        return []
+
+    def spec_options(self, inferred: dict[str, Any], **given: Any) -> dict[str, Any]:
+        classes, ordinal = given.pop("classes", None), given.pop("ordinal", False)
+        super().spec_options(inferred, **given)
+        out: dict[str, Any] = {"classes": list(classes) if classes else inferred["classes"]}
+        if ordinal:
+            out["ordinal"] = True
+        return out
+
     def infer_options(self, frame: pd.DataFrame, target: list[str]) -> dict[str, Any]:
         return {"classes": _sorted_classes(class_text(frame[target[0]]).dropna().unique().tolist())}
 
@@ -131,12 +170,14 @@ class Multiclass(Task):
             "each between 0 and 1, summing to 1 on every row"
         )
 
-    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec) -> list[ValueProblem]:
+    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec | None) -> list[ValueProblem]:
         problems = []
         out = ((values < 0) | (values > 1)).any(axis=1)
         if out.any():
             problems.append(
-                ValueProblem(out, "row(s) with a probability outside [0, 1]", "write model.predict_proba(X), not labels")
+                ValueProblem(
+                    out, "row(s) with a probability outside [0, 1]", "write model.predict_proba(X), not labels"
+                )
             )
         sums = values.sum(axis=1)
         off = ~out & (np.abs(sums - 1) > SUM_TOLERANCE)

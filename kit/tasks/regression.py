@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import Problem
+from ..errors import MetricError, Problem
 from ._base import TASKS, DemoModel, NotebookParts, Task
 from ._shared import REGRESSORS, SCALED
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ..challenge import ChallengeSpec
+    from ..metrics import Metric
 
 
 @TASKS.register
@@ -54,6 +55,10 @@ class Regression(Task):
                 )
             ]
         return []
+
+    def check_metric_inputs(self, metric: Metric, y: Any, pred: np.ndarray) -> None:
+        if not np.all(np.isfinite(y)):
+            raise MetricError(f"{metric.name}: true values contain NaN or infinite values")
 
     def encode_target(self, frame: pd.DataFrame, spec: ChallengeSpec) -> pd.DataFrame:
         return frame[[spec.target[0]]].astype(float)

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import Problem
+from ..errors import MetricError, Problem
 from ._base import TASKS, DemoModel, NotebookParts, Task, ValueProblem
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ..challenge import ChallengeSpec
+    from ..metrics import Metric
 
 RISK = "risk"
 _EVENT_TEXT = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
@@ -46,7 +47,11 @@ def nice_times(event: np.ndarray, time: np.ndarray) -> list[float]:
 
 
 def _model(team: str, name: str, imports: str, expr: str) -> DemoModel:
-    return DemoModel(team, name, f"from sklearn.pipeline import make_pipeline\n{imports}\n\nmodel = make_pipeline(preprocess(), {expr})\n")
+    return DemoModel(
+        team,
+        name,
+        f"from sklearn.pipeline import make_pipeline\n{imports}\n\nmodel = make_pipeline(preprocess(), {expr})\n",
+    )
 
 
 SURVIVAL_MODELS = (
@@ -102,6 +107,8 @@ class Survival(Task):
     n_targets = 2
     target_help = "two columns: the event indicator (1 = event, 0 = censored) and the follow-up time"
     hf_category = "tabular-regression"
+    multi_column = True
+    spec_fields = ("survival",)
 
     def default_metric(self, spec: ChallengeSpec | None = None) -> str:
         return "c_index"
@@ -153,6 +160,36 @@ class Survival(Task):
             )
         return problems
 
+    def metric_target(self, metric: Metric, y_true: Any) -> Any:
+        from ..metrics._base import survival_target
+
+        return survival_target(metric, y_true)
+
+    def check_metric_inputs(self, metric: Metric, y: Any, pred: np.ndarray) -> None:
+        if pred.ndim == 2 and np.any((pred[:, 1:] < 0) | (pred[:, 1:] > 1)):
+            raise MetricError(
+                f"{metric.name}: survival probabilities (columns after the risk score) must lie in [0, 1]",
+                fix="predict the probability of being event-free at each time (predict_survival_function)",
+            )
+        if metric.needs_survival_curve and pred.ndim != 2:
+            raise MetricError(
+                f"{metric.name} needs the predicted survival probabilities at the challenge's times, "
+                "got risk scores only",
+                fix="pass a cases × (1 + times) array: the risk score, then S(t) at each time",
+            )
+
+    def spec_problems(self, spec: ChallengeSpec) -> list[str]:
+        from ..metrics import get_metric
+
+        if not spec.survival_times and any("times" in get_metric(m).params for m in spec.metrics.all):
+            return ["a time-dependent survival metric needs the follow-up times: set survival: {times: [...]}"]
+        return []
+
+    def spec_options(self, inferred: dict[str, Any], **given: Any) -> dict[str, Any]:
+        times = given.pop("times", None)
+        super().spec_options(inferred, **given)
+        return {"survival": {"times": [float(t) for t in times]}} if times else dict(inferred)
+
     def infer_options(self, frame: pd.DataFrame, target: list[str]) -> dict[str, Any]:
         import pandas as pd
 
@@ -194,7 +231,7 @@ class Survival(Task):
             )
         return text
 
-    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec) -> list[ValueProblem]:
+    def check_predictions(self, values: np.ndarray, spec: ChallengeSpec | None) -> list[ValueProblem]:
         if values.shape[1] == 1:
             return []
         surv = values[:, 1:]
@@ -202,7 +239,9 @@ class Survival(Task):
         out = ((surv < 0) | (surv > 1)).any(axis=1)
         if out.any():
             problems.append(
-                ValueProblem(out, "row(s) with a survival probability outside [0, 1]", "write probabilities of being event-free")
+                ValueProblem(
+                    out, "row(s) with a survival probability outside [0, 1]", "write probabilities of being event-free"
+                )
             )
         rising = ~out & (np.diff(surv, axis=1) > 1e-9).any(axis=1)
         if rising.any():
@@ -252,11 +291,10 @@ axes[1].legend()
             else ""
         )
         curve = (
-            f'''
-    curves = model.predict_survival_function(X)
+            f"""
+    curves = np.vstack([fn({times!r}) for fn in model.predict_survival_function(X)])
     for j, col in enumerate({cols[1:]!r}):
-        out[col] = [float(fn({times!r}[j])) for fn in curves]
-'''
+        out[col] = curves[:, j]"""
             if len(cols) > 1
             else ""
         )
@@ -265,7 +303,8 @@ axes[1].legend()
             explore=(
                 "EVENT, TIME = TARGETS\n"
                 'pd.Series({"cases": len(train), "events": int(train[EVENT].sum()), '
-                '"censored": int((train[EVENT] == 0).sum()), "median follow-up": train[TIME].median()}).to_frame("train")'
+                '"censored": int((train[EVENT] == 0).sum()),\n'
+                '           "median follow-up": train[TIME].median()}).to_frame("train")'
             ),
             plot=f"""
 fig, axes = plt.subplots(1, {2 if split_col else 1}, figsize=({10 if split_col else 5}, 3.4), squeeze=False)
@@ -292,9 +331,7 @@ def predict(model, X):
     out = pd.DataFrame({{"{cols[0]}": model.predict(X)}}, index=X.index){curve}
     return out
 ''',
-            validation=(
-                'pd.DataFrame({EVENT: y_val["event"].astype(int), TIME: y_val["time"]}), p_val'
-            ),
+            validation=('pd.DataFrame({EVENT: y_val["event"].astype(int), TIME: y_val["time"]}), p_val'),
         )
 
     def demo_models(self, spec: ChallengeSpec) -> list[DemoModel]:

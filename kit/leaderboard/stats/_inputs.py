@@ -26,7 +26,12 @@ def _as_metric(metric: MetricLike) -> Metric:
 def _prepare(
     y_true: ArrayLike, predictions: ArrayLike, teams: Iterable[object], metric: MetricLike
 ) -> tuple[Metric, Target, np.ndarray, tuple[str, ...]]:
-    """Check and convert the inputs; return ``(metric, y, P, teams)``."""
+    """Check and convert the inputs; return ``(metric, y, P, teams)``.
+
+    ``P`` is (teams, cases) for one-column predictions, (teams, cases, columns) for
+    multi-column ones; every team's predictions are checked as the metric takes them
+    (:func:`~kit.metrics.check_inputs`), and a team it refuses is named.
+    """
     metric = _as_metric(metric)
     try:
         P = np.asarray(predictions, dtype=float)
@@ -36,6 +41,8 @@ def _prepare(
         ) from None
     if P.ndim == 1:
         P = P[None, :]
+    if P.ndim == 3 and P.shape[2] == 1:  # one column: as the metrics take it
+        P = P[:, :, 0]
     if P.ndim not in (2, 3) or P.shape[0] == 0:
         raise MetricError(
             f"{metric.name}: predictions must be a 2-d array (teams × cases), or 3-d (teams × cases × columns) "
@@ -70,17 +77,32 @@ def _prepare(
             fix="fix their predictions, or leave them out explicitly with "
             "kit.leaderboard.stats.exclude_incomplete(predictions, teams)",
         )
-    if metric.task == "binary":
-        out = ((P < 0) | (P > 1)).any(axis=1)
-        if out.any():
-            listed = ", ".join(repr(names[i]) for i in np.flatnonzero(out)[:10])
-            raise MetricError(
-                f"{metric.name}: binary predictions must be probabilities in [0, 1]",
-                where=f"teams {listed}",
-                fix="predict the probability of the positive class",
-            )
-    y, _ = check_inputs(metric, y_true, P[0])
+    y = _check_every_team(metric, y_true, P, names)  # the task's checks (ranges, sums) on every team
     return metric, y, P, names
+
+
+def _check_every_team(metric: Metric, y_true: ArrayLike, P: np.ndarray, names: tuple[str, ...]) -> Target:
+    """``check_inputs`` on every team's predictions; the checked true values."""
+    y: Target | None = None
+    refused: dict[int, MetricError] = {}
+    for i in range(P.shape[0]):
+        try:
+            y, _ = check_inputs(metric, y_true, P[i])
+        except MetricError as exc:
+            refused[i] = exc
+    if refused:
+        first = next(iter(refused.values()))
+        if len(refused) == P.shape[0] and len({exc.what for exc in refused.values()}) == 1:
+            raise first  # the same for every team: the labels, the metric, or every team's predictions
+        listed = ", ".join(repr(names[i]) for i in list(refused)[:10])
+        raise MetricError(
+            f"{metric.name}: the predictions of {len(refused)} team(s) cannot be scored",
+            where=f"teams {listed}",
+            problems=[Problem(exc.what, where=f"team {names[i]!r}", fix=exc.fix) for i, exc in refused.items()],
+            fix="fix their predictions, or leave those teams out",
+        )
+    assert y is not None
+    return y
 
 
 def exclude_incomplete(
@@ -90,7 +112,7 @@ def exclude_incomplete(
 
     Parameters
     ----------
-    predictions : array-like, shape (teams, cases)
+    predictions : array-like, shape (teams, cases) or (teams, cases, columns)
     teams : sequence of str
 
     Returns
