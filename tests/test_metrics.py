@@ -10,6 +10,9 @@ from kit.errors import KitError, MetricError
 from kit.metrics import METRICS, Metric, check_inputs, get_metric, get_metric_names, register, task_names
 
 ALL = get_metric_names()
+#: the survival times the metrics taking ``times`` are bound to (inside the follow-up of ``data``)
+TIMES = (40.0, 80.0, 120.0)
+K = 3  # classes of the multiclass data
 REQUIRED = {
     "roc_auc",
     "average_precision",
@@ -23,7 +26,21 @@ REQUIRED = {
     "mae",
     "r2",
     "c_index",
+    "macro_roc_auc",
+    "multiclass_log_loss",
+    "multiclass_brier",
+    "multiclass_balanced_accuracy",
+    "macro_f1",
+    "quadratic_kappa",
+    "uno_c_index",
+    "cumulative_auc",
+    "integrated_brier",
 }
+
+
+def bound(name):
+    """The registered metric, bound to :data:`TIMES` when it takes the challenge's times."""
+    return get_metric(name).bind(times=TIMES)
 
 
 def data(task, n=60, seed=0):
@@ -38,13 +55,21 @@ def data(task, n=60, seed=0):
         perfect = y.copy()
         worst = y[::-1] * 3 - 200
         noisy = y + rng.normal(0, 10, n)
-    else:
+    elif task == "multiclass":
+        y = (np.arange(n) % K).astype(float)
+        onehot = np.eye(K)[y.astype(int)]
+        perfect = onehot
+        worst = np.eye(K)[(y.astype(int) + 1) % K]
+        noisy = onehot + 1.5 * rng.random((n, K))
+        noisy /= noisy.sum(axis=1, keepdims=True)
+    else:  # survival: the risk score (higher = earlier event), then S(t) at TIMES
         time = rng.exponential(100, n) + 1
         event = (rng.random(n) < 0.7).astype(float)
         y = np.c_[event, time]
-        perfect = -time  # higher risk = earlier event
-        worst = time
-        noisy = -time + rng.normal(0, 60, n)
+        alive = (time[:, None] > np.array(TIMES)).astype(float)
+        perfect = np.c_[-time, alive]
+        worst = np.c_[time, 1 - alive]
+        noisy = np.c_[-time + rng.normal(0, 60, n), np.clip(0.2 + 0.6 * alive + rng.normal(0, 0.2, alive.shape), 0, 1)]
     return y, perfect, worst, noisy
 
 
@@ -63,7 +88,7 @@ def test_metadata(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_perfect_worst_noisy_and_direction(name):
-    m = get_metric(name)
+    m = bound(name)
     y, perfect, worst, noisy = data(m.task)
     s_perfect, s_worst, s_noisy = m(y, perfect), m(y, worst), m(y, noisy)
     for s in (s_perfect, s_worst, s_noisy):
@@ -73,13 +98,15 @@ def test_perfect_worst_noisy_and_direction(name):
     assert m.is_better(s_perfect, s_noisy) or s_perfect == pytest.approx(s_noisy)
     assert m.is_better(s_noisy, s_worst)
     assert m.sort_key(s_perfect) <= m.sort_key(s_noisy) <= m.sort_key(s_worst)
-    if math.isfinite(m.worst) and name in ("roc_auc", "accuracy", "f1", "mcc", "balanced_accuracy", "brier", "c_index"):
+    exact_worst = ("roc_auc", "accuracy", "f1", "mcc", "balanced_accuracy", "brier", "c_index", "uno_c_index")
+    exact_worst += ("cumulative_auc", "multiclass_brier", "multiclass_balanced_accuracy", "macro_f1")
+    if math.isfinite(m.worst) and name in exact_worst:
         assert s_worst == pytest.approx(m.worst, abs=1e-9)
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_per_case_losses_give_the_score_back(name):
-    m = get_metric(name)
+    m = bound(name)
     y, _, _, noisy = data(m.task, seed=3)
     if m.per_case is None:
         with pytest.raises(MetricError, match="no per-case loss"):
@@ -93,12 +120,12 @@ def test_per_case_losses_give_the_score_back(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_bad_shapes_and_values(name):
-    m = get_metric(name)
+    m = bound(name)
     y, _, _, noisy = data(m.task)
     with pytest.raises(MetricError, match="inconsistent numbers of cases: y_true has 60, y_pred has 59"):
         m(y, noisy[:-1])
-    with pytest.raises(MetricError, match="one value per case"):
-        m(y, np.c_[noisy, noisy])
+    with pytest.raises(MetricError, match="one value per case"):  # a second column, or a third axis
+        m(y, np.c_[noisy, noisy] if noisy.ndim == 1 else np.stack([noisy, noisy], axis=2))
     bad = noisy.copy()
     bad[3] = np.nan
     with pytest.raises(MetricError, match="NaN or infinite"):
@@ -109,7 +136,7 @@ def test_bad_shapes_and_values(name):
 
 @pytest.mark.parametrize("name", get_metric_names("binary"))
 def test_binary_rejects_labels_outside_probabilities(name):
-    m = get_metric(name)
+    m = bound(name)
     y, _, _, noisy = data("binary")
     with pytest.raises(MetricError, match=r"\[0, 1\]"):
         m(y, noisy * 3)
@@ -123,13 +150,13 @@ def test_auc_with_one_class_is_an_error():
 @pytest.mark.parametrize("name", ALL)
 def test_resampled_scores_on_the_full_test_set_are_the_score(name):
     """Whichever scorer a metric carries, the identity resample gives metric(y, p) for every team."""
-    m = get_metric(name)
+    m = bound(name)
     y, perfect, worst, noisy = data(m.task, seed=5)
-    P = np.vstack([perfect, worst, noisy])
+    P = np.stack([perfect, worst, noisy])
     if m.task == "regression":
         P = P - 1.0  # no perfect score: r2 and rmse are exercised away from their edge cases
     y_checked, _ = check_inputs(m, y, P[0])
-    n = len(P[0])
+    n = P.shape[1]
     scores = m.resample_scores(y_checked, P, np.vstack([np.arange(n), np.arange(n)[::-1]]))
     assert scores.shape == (3, 2)
     want = [m(y, p) for p in P]
@@ -203,3 +230,9 @@ def test_c_index_matches_lifelines_definition():
     risk = np.array([3.0, 1.0, 2.0])
     # pairs (0,1): t0<t1, risk0>risk1 concordant; (0,2): concordant; (1,2): risk1<risk2 discordant
     assert get_metric("c_index")(y, risk) == pytest.approx(2 / 3)
+
+
+def test_c_index_takes_the_risk_column_of_survival_curves():
+    y, _, _, noisy = data("survival", seed=4)
+    c = get_metric("c_index")
+    assert c(y, noisy) == c(y, noisy[:, 0]) == c(y, np.c_[noisy[:, 0], np.zeros((len(y), 5))])

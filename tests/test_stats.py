@@ -49,8 +49,41 @@ def survival_problem(n=40, teams=3, seed=2):
     return np.column_stack([event, time]), P, [f"s{i}" for i in range(teams)]
 
 
+#: survival times of the curves of survival_curve_problem, bound to the metrics that take them
+TIMES = (0.3, 0.7, 1.2)
+
+
+def survival_curve_problem(n=60, teams=3, seed=2):
+    """Risk scores and survival probabilities at TIMES: predictions (teams, cases, 1 + times)."""
+    rng = np.random.default_rng(seed)
+    time = rng.exponential(size=n) + 0.05
+    event = rng.random(n) < 0.7
+    noise = np.linspace(0.1, 2, teams)[:, None]
+    risk = -time + rng.normal(0, noise, (teams, n))
+    alive = (time[:, None] > np.array(TIMES)).astype(float)
+    curves = np.clip(0.2 + 0.6 * alive + rng.normal(0, 0.15 * noise[:, :, None], (teams, n, len(TIMES))), 0, 1)
+    return (
+        np.column_stack([event, time]),
+        np.concatenate([risk[:, :, None], curves], axis=2),
+        [f"c{i}" for i in range(teams)],
+    )
+
+
+def multiclass_problem(n=60, teams=4, k=3, seed=3):
+    """Class codes 0..k-1 and predict_proba-like rows: predictions (teams, cases, k)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n).astype(float)
+    skill = np.linspace(0.2, 2.0, teams)[:, None, None]
+    P = np.eye(k)[y.astype(int)][None] * skill + rng.random((teams, n, k))
+    P /= P.sum(axis=2, keepdims=True)
+    return y, P, [f"m{i}" for i in range(teams)]
+
+
 def problem_for(metric):
-    return {"binary": binary_problem, "regression": regression_problem, "survival": survival_problem}[metric.task]()
+    if metric.task == "survival" and metric.name != "c_index":
+        return survival_curve_problem()
+    problems = {"binary": binary_problem, "regression": regression_problem, "multiclass": multiclass_problem}
+    return problems.get(metric.task, survival_problem)()
 
 
 def reference_scores(metric, y, P, indices):
@@ -67,7 +100,7 @@ def reference_scores(metric, y, P, indices):
             for t, p in enumerate(P):
                 try:
                     out[t, b] = metric.func(yb, p[idx])
-                except ValueError:
+                except (ValueError, MetricError):
                     pass
     return out
 
@@ -113,9 +146,9 @@ def test_auc_is_the_same_with_one_or_several_threads():
 def test_every_metric_resamples_like_its_own_function(name):
     """Each metric's own scorer (per-case losses, AUC, confusion counts, R², or the loop over
     metric.func) equals metric.func on explicitly resampled arrays, through stats and directly."""
-    metric = get_metric(name)
+    metric = get_metric(name).bind(times=TIMES)
     y, P, teams = problem_for(metric)
-    n = len(P[0])
+    n = P.shape[1]
     rng = np.random.default_rng(11)
     idx = [rng.integers(0, n, n) for _ in range(12)] + [np.arange(n)]
     if metric.task == "binary":  # degenerate resamples: a single class, a single case

@@ -1,9 +1,11 @@
 """Leaderboard statistics: paired bootstrap, ranking schemes, significance, the Ladder.
 
 A pure numpy/scipy library: it never reads the ledger. Every function takes the
-true values of the test cases, the predictions of every team as one 2-d array
-(teams × cases, in the same case order as ``y_true``), the team names and a
-:class:`~kit.metrics.Metric` (or its registered name).
+true values of the test cases, the predictions of every team as one array (teams ×
+cases, in the same case order as ``y_true``; teams × cases × columns for multi-column
+predictions: multiclass probabilities, survival risk scores with survival curves), the
+team names and a :class:`~kit.metrics.Metric` (or its registered name; a metric taking
+the challenge's values, such as survival times, bound by ``spec.metric(name)``).
 
 The package is split along its seams: ``_inputs`` (input checks,
 :func:`exclude_incomplete`), ``_bootstrap`` (resamples, resampled scores, ranks,
@@ -21,16 +23,20 @@ Paired bootstrap (:func:`paired_bootstrap`)
     the stability of the ranking: Kendall's tau-b between the full-data ranking
     and the ranking of every resample.
     A resample on which the metric is undefined (e.g. a single class for
-    ``roc_auc``) is dropped for every team and counted in ``n_invalid``.
+    ``roc_auc``, a survival time beyond the follow-up of the resampled cases) is
+    dropped for every team and counted in ``n_invalid``.
 
 Speed
     The metric scores every team on every resample itself
     (:meth:`Metric.resample_scores <kit.metrics.Metric.resample_scores>`): a
     metric with a per-case loss in one matrix product over the case
-    multiplicities of the resamples; ``roc_auc`` (an exact weighted Mann–Whitney
-    statistic), ``balanced_accuracy``, ``f1``, ``mcc`` and ``r2`` with their own
-    exact vectorised scorers, declared with the metric; any other metric by
-    calling ``metric.func`` on the resampled arrays. The maths is described in
+    multiplicities of the resamples; ``roc_auc`` and ``macro_roc_auc`` (exact
+    weighted Mann–Whitney statistics), ``balanced_accuracy``, ``f1``, ``mcc``, ``r2``,
+    the multiclass label metrics (weighted confusion matrices) and ``c_index``
+    (weighted comparable pairs) with their own exact vectorised scorers, declared
+    with the metric; any other metric (``uno_c_index``, ``cumulative_auc``,
+    ``integrated_brier``, whose censoring weights depend on each resample) by calling
+    ``metric.func`` on the resampled arrays. The maths is described in
     :mod:`kit.metrics.resampling`.
 
 Ranking schemes (:func:`ranking_schemes`)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from ...errors import MetricError
+from ...errors import MetricError, Problem
 from ...metrics import Metric, Target, get_metric
 from ._inputs import MetricLike, _as_metric, _check_indices, _prepare
 
@@ -65,8 +66,12 @@ def resample_scores(
     ----------
     y_true : array-like
         True values; for survival an (n, 2) array of (event, time).
-    predictions : array-like, shape (teams, cases)
+    predictions : array-like, shape (teams, cases) or (teams, cases, columns)
+        One row per team; multi-column predictions (multiclass probabilities, survival
+        risk and curves) are 3-d.
     metric : Metric or str
+        A metric that takes the challenge's values (``params``) must be bound:
+        ``spec.metric(name)``.
     indices : array-like of int, shape (resamples, draws)
         The cases drawn in each resample (e.g. :func:`bootstrap_indices`); row
         ``np.arange(n)`` scores the full test set.
@@ -82,24 +87,39 @@ def resample_scores(
     """
     if teams is None:
         shape = np.shape(predictions)
-        teams = [f"team {i + 1}" for i in range(shape[0] if len(shape) == 2 else 1)]
+        teams = [f"team {i + 1}" for i in range(shape[0] if len(shape) >= 2 else 1)]
     metric, y, P, _ = _prepare(y_true, predictions, teams, metric)
     idx = _check_indices(indices, P.shape[1])
     return metric.resample_scores(y, P, idx, n_jobs)
 
 
 def _observed(metric: Metric, y: Target, P: np.ndarray, n_jobs: int | None, teams: tuple[str, ...]) -> np.ndarray:
-    """Full-data scores of every team; raises when the metric is undefined for one."""
+    """Full-data scores of every team; raises when the metric is undefined for one, saying why."""
     full = np.arange(P.shape[1])[None, :]
     scores = metric.resample_scores(y, P, full, n_jobs)[:, 0]
     if np.isnan(scores).any():
-        names = ", ".join(repr(teams[i]) for i in np.flatnonzero(np.isnan(scores))[:10])
+        undefined = np.flatnonzero(np.isnan(scores))
+        names = ", ".join(repr(teams[i]) for i in undefined[:10])
         raise MetricError(
             f"{metric.name} is undefined on the full test set",
             where=f"teams {names}",
+            problems=[_why_undefined(metric, y, P[i], teams[i]) for i in undefined[:10]],
             fix="check the test labels and predictions",
         )
     return scores
+
+
+def _why_undefined(metric: Metric, y: Target, p: np.ndarray, team: str) -> Problem:
+    """Why ``metric.func(y, p)`` gives no score: the error it raises (MetricError: its own fix)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            value = metric.func(y, p)
+        except MetricError as exc:
+            return Problem(exc.what, where=f"team {team!r}", fix=exc.fix)
+        except Exception as exc:  # noqa: BLE001 - reported, not handled
+            return Problem(f"{type(exc).__name__}: {exc}", where=f"team {team!r}")
+    return Problem(f"the score is {value}", where=f"team {team!r}")
 
 
 # -- ranks -------------------------------------------------------------------------------
@@ -140,19 +160,63 @@ def _is_registered(metric: Metric) -> bool:
         return False
 
 
+def _bound_values(metric: Metric) -> dict[str, Any] | None:
+    """The values a registered metric was bound to (:meth:`Metric.bind`) to make *metric*.
+
+    ``{}`` for the registry's own object; None for anything else (a look-alike, a metric
+    bound by other means, one changed after binding), which is pickled as it is.
+    """
+    try:
+        registered = get_metric(metric.name)
+    except MetricError:
+        return None
+    if registered is metric:
+        return {}
+    func = metric.func
+    if not (registered.params and not metric.params and isinstance(func, partial) and func.func is registered.func):
+        return None
+    values = dict(func.keywords)
+    if func.args or set(values) != set(registered.params):
+        return None
+    if registered.per_case is None:
+        if metric.per_case is not None:
+            return None
+    elif not (
+        isinstance(metric.per_case, partial)
+        and metric.per_case.func is registered.per_case
+        and not metric.per_case.args
+        and metric.per_case.keywords.keys() == values.keys()
+        and all(metric.per_case.keywords[k] is v for k, v in values.items())
+    ):
+        return None
+    rebound = registered.bind(**values)
+    others = (f.name for f in fields(Metric) if f.name not in ("func", "per_case"))
+    return values if all(getattr(rebound, name) == getattr(metric, name) for name in others) else None
+
+
 class _PicklesMetricByName:
-    """Results pickle a registered metric by its name (its functions are lambdas)."""
+    """Results pickle a registered metric by its name (its functions are lambdas), and a
+    registered metric bound to a challenge's values (:meth:`Metric.bind`) by its name and
+    those values; it is looked up (and bound again) when unpickled."""
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         metric = state.get("metric")
-        if isinstance(metric, Metric) and _is_registered(metric):
-            state["metric"] = metric.name
+        if isinstance(metric, Metric):
+            values = _bound_values(metric)
+            if values == {}:
+                state["metric"] = metric.name
+            elif values is not None:
+                state["metric"] = (metric.name, values)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if isinstance(state.get("metric"), str):
-            state["metric"] = get_metric(state["metric"])
+        metric = state.get("metric")
+        if isinstance(metric, str):
+            state["metric"] = get_metric(metric)
+        elif isinstance(metric, tuple):
+            name, values = metric
+            state["metric"] = get_metric(name).bind(**values)
         self.__dict__.update(state)
 
 
@@ -286,11 +350,15 @@ def paired_bootstrap(
     ----------
     y_true : array-like
         True values of the test cases; for survival an (n, 2) array (event, time).
-    predictions : array-like, shape (teams, cases)
-        One row per team, cases in the order of ``y_true``.
+    predictions : array-like, shape (teams, cases) or (teams, cases, columns)
+        One row per team, cases in the order of ``y_true``; 3-d for multi-column
+        predictions (multiclass probabilities; survival risk scores then survival
+        probabilities at the challenge's times).
     teams : sequence of str
         Distinct team names, one per row.
     metric : Metric or str
+        A metric that takes the challenge's values (``params``, e.g. survival times)
+        must be bound: ``spec.metric(name)`` or ``get_metric(name).bind(times=...)``.
     n_resamples : int
         Resamples drawn when ``indices`` is not given.
     seed : int, numpy Generator or None
@@ -325,7 +393,8 @@ def paired_bootstrap(
     if not valid.any():
         raise MetricError(
             f"{m.name} is undefined on every resample",
-            fix="use more test cases (both classes must be drawn) or more resamples",
+            fix="use more test cases (both classes, or every class, must be drawn; for survival, events "
+            "and follow-up beyond the survival times) or more resamples",
         )
     reps = reps[:, valid]
     observed_ranks = rank_scores(observed, m)
