@@ -174,6 +174,116 @@ def validate(spec):
     )
 
 
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@cli.command("new")
+@click.argument("challenge_id", metavar="ID")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your table: CSV, TSV, Parquet or Excel (read, never copied).",
+)
+@click.option("--target", help="Target column; survival: EVENT,TIME. Prompted for in a terminal when omitted.")
+@click.option("--task", help="Task type: binary, multiclass, regression or survival (default: inferred).")
+@click.option("--id-column", help="Column of unique case ids (default: random ids are generated).")
+@click.option("--group", help="Patient (group) column: no patient is in two of train / public / private test.")
+@click.option("--no-stratify", is_flag=True, help="Do not stratify the split on the target.")
+@click.option("--temporal", metavar="COLUMN", help="Date column of a temporal split (with --cutoff).")
+@click.option("--cutoff", help="Temporal split: rows at or after this date (or number) are the test set.")
+@click.option(
+    "--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.4, show_default=True
+)
+@click.option(
+    "--public-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of the split and ids (default: derived from ID).")
+@click.option("--drop", multiple=True, help="A column to leave out of every file (repeat for several).")
+@click.option("--metric", help="Primary metric (default: the task's).")
+@click.option("--secondary", help="Secondary metrics, comma-separated (default: the task's).")
+@click.option("--title", help="The challenge's title.")
+@click.option("--question", help="The medical question participants answer (the spec's description).")
+@click.option("--classes", help="Multiclass: the classes in order, comma-separated (default: sorted).")
+@click.option("--ordinal", is_flag=True, help="Multiclass: the classes are ordered (a grade, a stage).")
+@click.option("--times", help="Survival: follow-up times of the time-dependent metrics, comma-separated.")
+@click.option("--positive-label", help="Binary: what the positive class (1) means.")
+@click.option("--sheet", help="Excel: the sheet to read (default: the first).")
+@click.option("--quasi-identifier", multiple=True, help="A column an outsider could know (privacy gate; repeat).")
+@click.option("--force", is_flag=True, help="Replace an existing challenge of this id.")
+@click.pass_context
+def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, temporal, cutoff, **kw):
+    """Make a whole challenge from one table: starter kit, hidden labels, notebooks, card template.
+
+    \b
+    Example:
+      kit new stroke --data stroke.csv --target outcome --group patient_id
+      kit new gbsg2 --data sources/gbsg2.csv --target cens,time --title "..."
+    Nothing is written unless everything succeeds; `kit prepare ID` rebuilds the files.
+    """
+    import time
+
+    from .authoring.new import new_challenge
+    from .prepare import read_table
+
+    if not target:
+        if not sys.stdin.isatty():
+            raise click.UsageError("--target is required (survival: --target EVENT,TIME)")
+        columns = list(read_table(data, sheet=kw.get("sheet")).columns)
+        click.echo("Columns: " + ", ".join(map(str, columns)))
+        target = click.prompt("Target column(s) (survival: EVENT,TIME)")
+    if bool(temporal) != bool(cutoff):
+        raise click.UsageError("--temporal COLUMN and --cutoff VALUE go together")
+    times = _csv(kw.pop("times"))
+    start = time.perf_counter()
+    made = new_challenge(
+        challenge_id,
+        data,
+        root=_root(ctx),
+        target=_csv(target) or [],
+        task=task,
+        id_column=id_column,
+        group=group,
+        stratify=not no_stratify,
+        temporal=(temporal, cutoff) if temporal else None,
+        test_fraction=kw["test_fraction"],
+        public_fraction=kw["public_fraction"],
+        seed=kw["seed"],
+        drop=kw["drop"],
+        primary=kw["metric"],
+        secondary=_csv(kw["secondary"]),
+        title=kw["title"],
+        question=kw["question"],
+        classes=_csv(kw["classes"]),
+        ordinal=kw["ordinal"],
+        times=[float(t) for t in times] if times else None,
+        positive_label=kw["positive_label"],
+        sheet=kw["sheet"],
+        quasi_identifiers=kw["quasi_identifier"],
+        force=kw["force"],
+    )
+    spec = made.challenge.spec
+    sp = made.split
+    click.echo(
+        f"made challenge {spec.id!r} ({spec.task}, primary metric {spec.metrics.primary}) in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    click.echo(
+        f"split ({sp['method']}, seed {spec.seed}): {sp['train']} train, {sp['public']} public test, "
+        f"{sp['private']} private test" + (f", {sp['left_out']} left out" if sp["left_out"] else "")
+    )
+    for note in made.notes:
+        click.echo(f"note: {note}")
+    for p in made.files:
+        click.echo(f"  {p}")
+    click.echo(
+        f"next: fill in {made.challenge.starter_dir / 'card.yml'}, then `kit demo {spec.id}` or "
+        f"`kit grade {spec.id} HAND-INS`"
+    )
+
+
 @cli.command()
 @click.argument("challenge")
 @click.option(
@@ -181,7 +291,7 @@ def validate(spec):
 )
 @click.pass_context
 def prepare(ctx, challenge, write_hashes):
-    """Regenerate a challenge's data files from its bundled dataset and check their sha256."""
+    """Rebuild a challenge's data files from its source (bundled dataset or your table) and check their sha256."""
     from .prepare import prepare as _prepare
 
     for r in _prepare(challenge, root=_root(ctx), write_hashes=write_hashes):
@@ -424,8 +534,13 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
 @SELECTION
 @RESAMPLES
 @OVERRIDE
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="Build even while card.yml has empty fields (each shown as to be written; never for a release).",
+)
 @click.pass_context
-def card(ctx, challenge, workdir, out, top, selection, resamples, override_reason, override_by, override_date):
+def card(ctx, challenge, workdir, out, top, selection, resamples, override_reason, override_by, override_date, draft):
     """Write the data card (Markdown, HTML, Croissant JSON-LD validated by mlcroissant)."""
     from .cards import build_card, export_card
 
@@ -440,9 +555,10 @@ def card(ctx, challenge, workdir, out, top, selection, resamples, override_reaso
             selection=selection,
             n_resamples=resamples,
             override=ov,
+            draft=draft,
         )
     else:
-        result = build_card(challenge, root=_root(ctx), out_dir=out, override=ov)
+        result = build_card(challenge, root=_root(ctx), out_dir=out, override=ov, draft=draft)
     click.echo(repr(result))
 
 

@@ -1,11 +1,19 @@
-"""Regenerate a challenge's data files deterministically from its bundled dataset.
+"""Regenerate a challenge's data files deterministically from its source and seed.
 
-``prepare(challenge)`` writes, from the spec's source dataset and seed:
+The source is a bundled dataset (``source.dataset``) or the organiser's own table
+(``source.file``, CSV, Parquet or Excel, whose sha256 the spec records: a changed table
+is refused, naming both checksums). ``prepare(challenge)`` writes:
 
 - ``starter_kits/<id>/data/train.csv``: id, features, target(s)
 - ``starter_kits/<id>/data/test.csv``: id, features
-- ``starter_kits/<id>/data/sample_submission.csv``: id, a constant baseline prediction
+- ``starter_kits/<id>/data/sample_submission.csv``: id, the task's constant baseline
 - ``grading/<id>/labels.csv`` (hidden): id, target(s), ``split`` (public or private)
+
+The split is :func:`kit.splits.split_cases` (random, grouped by patient, or temporal).
+Ids are generated from the seed (they carry nothing of the source's row order) unless
+``source.id_column`` names the source's own. A group column (a patient number) is
+replaced by seeded pseudonyms (``group-0001``): participants can still keep a patient's
+rows together in their own validation, and never see the hospital's numbers.
 
 Files are built in a scratch folder and checked against the sha256 in the spec;
 they replace the files in place only when they match (or with ``write_hashes``,
@@ -16,22 +24,26 @@ data a challenge was run on.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
-from .challenge import Challenge, load_challenge, sha256_file
+from .challenge import Challenge, ChallengeSpec, load_challenge, sha256_file
 from .datasets import load_dataset
 from .errors import DataIntegrityError, Problem
+from .splits import SplitResult, split_cases
 
 ROLES = ("train", "test", "sample_submission", "labels")
+#: the formats of an organiser's table, by file suffix
+TABLE_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+TABLE_SUFFIXES |= {".xlsx": "excel", ".xlsm": "excel", ".xls": "excel"}
 
 
 @dataclass
@@ -47,58 +59,193 @@ class PreparedFile:
         return self.sha256 == self.expected
 
 
-def build_frames(challenge: Challenge) -> dict[str, pd.DataFrame]:
-    """The four tables of a challenge, in memory, from its dataset and seed."""
-    spec = challenge.spec
-    ds = load_dataset(spec.source.dataset)
-    frame = ds.frame.copy()
-    missing = [t for t in spec.target if t not in frame.columns]
-    if missing:
+@dataclass
+class Built:
+    """The four tables of a challenge and the split that made them."""
+
+    frames: dict[str, pd.DataFrame]
+    split: SplitResult
+    notes: list[str] = field(default_factory=list)
+
+
+# -- reading an organiser's table ----------------------------------------------------------
+def read_table(path: str | os.PathLike[str], *, sheet: str | None = None) -> pd.DataFrame:
+    """An organiser's table (CSV, TSV, Parquet or Excel), read by pandas; clear errors otherwise."""
+    path = Path(path)
+    if not path.is_file():
         raise DataIntegrityError(
-            f"dataset {ds.name!r} has no column(s) {missing}",
-            where="target",
-            fix=f"set target to columns of the dataset: {list(frame.columns)}",
+            "the table does not exist or is not a file", where=str(path), fix="check the path given to --data"
         )
-    n = len(frame)
-    rng = np.random.default_rng(spec.seed)
-    # ids carry no information about the source row order
-    order = rng.permutation(n)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataIntegrityError(
+            f"unknown table format {path.suffix!r}",
+            where=str(path),
+            fix=f"save it as one of {', '.join(sorted(TABLE_SUFFIXES))}",
+        )
+    try:
+        if kind in ("csv", "tsv"):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = raw[: exc.start].count(b"\n") + 1
+                raise DataIntegrityError(
+                    f"the table is not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} "
+                    f"(byte {exc.start}) cannot be decoded",
+                    where=f"{path}: line {line}",
+                    fix="save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'; or "
+                    "iconv -f latin1 -t utf-8 in a shell)",
+                ) from None
+            frame = pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",")
+        elif kind == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_excel(path, sheet_name=sheet or 0)
+    except DataIntegrityError:
+        raise
+    except ImportError as exc:
+        raise DataIntegrityError(
+            f"reading {kind} files needs a package that is not installed ({exc})",
+            where=str(path),
+            fix="install challenge-kit with its dependencies (pyarrow, openpyxl), or save the table as CSV",
+        ) from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataIntegrityError(
+            f"pandas cannot read the table: {exc}", where=str(path), fix="check that it is a valid file of its format"
+        ) from None
+    if frame.columns.duplicated().any():
+        dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        raise DataIntegrityError(
+            f"column name(s) {dup} appear more than once", where=str(path), fix="give every column its own name"
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def source_path(challenge: Challenge) -> Path:
+    """The organiser's table of a file-sourced challenge (relative paths are under the root)."""
+    file = challenge.spec.source.file
+    if file is None:
+        raise DataIntegrityError("this challenge's source is a bundled dataset, not a file")
+    p = Path(file)
+    return p if p.is_absolute() else challenge.root / p
+
+
+def load_source(challenge: Challenge, *, verify: bool = True) -> pd.DataFrame:
+    """The source table of a challenge, its sha256 checked against the spec's first."""
+    src = challenge.spec.source
+    if src.dataset is not None:
+        return load_dataset(src.dataset).frame.copy()
+    path = source_path(challenge)
+    if not path.is_file():
+        raise DataIntegrityError(
+            "the challenge's source table is missing",
+            where=str(path),
+            fix="put the organiser's table back at this path (the spec's source.file)",
+        )
+    if verify and (got := sha256_file(path)) != src.sha256:
+        raise DataIntegrityError(
+            "the source table changed since the challenge was made: nothing was rebuilt",
+            where=str(path),
+            problems=[
+                Problem(f"sha256 now {got}", where="file"),
+                Problem(f"sha256 in the spec {src.sha256}", where="spec"),
+            ],
+            fix="restore the original table; if the change is deliberate, make the challenge again with "
+            f"`kit new {challenge.id} --data {path} --force`",
+        )
+    return read_table(path, sheet=src.sheet)
+
+
+# -- building the four tables ------------------------------------------------------------
+def _generated_ids(n: int, seed: int) -> np.ndarray:
+    """``case-0001``... in a seeded random order: ids carry nothing of the source's row order."""
+    order = np.random.default_rng(seed).permutation(n)
     width = max(4, len(str(n)))
     ids = np.empty(n, dtype=object)
     ids[order] = [f"case-{i + 1:0{width}d}" for i in range(n)]
+    return ids
+
+
+def pseudonymise_groups(values: pd.Series, seed: int) -> pd.Series:
+    """Each distinct group replaced by ``group-NNNN``, numbered in a seeded random order."""
+    text = values.astype(str)
+    uniq = np.array(sorted(text.unique()))
+    order = np.random.default_rng(seed + 7).permutation(len(uniq))
+    width = max(4, len(str(len(uniq))))
+    names = {u: f"group-{order[i] + 1:0{width}d}" for i, u in enumerate(uniq)}
+    return text.map(names)
+
+
+def build(challenge: Challenge, source: pd.DataFrame | None = None) -> Built:
+    """The four tables of a challenge, in memory, from its source and seed."""
+    spec = challenge.spec
+    frame = (load_source(challenge) if source is None else source).copy()
+    return build_from_frame(spec, frame)
+
+
+def build_from_frame(spec: ChallengeSpec, frame: pd.DataFrame) -> Built:
+    """:func:`build` on a source table already in memory."""
+    task = spec.task_type
+    missing = [c for c in [*spec.target, *spec.source.drop] if c not in frame.columns]
+    if missing:
+        raise DataIntegrityError(
+            f"the source has no column(s) {missing}",
+            where="target" if set(missing) & set(spec.target) else "source.drop",
+            fix=f"use columns of the source: {list(frame.columns)}",
+        )
+    # the temporal column may be used for the split and left out of the files (dates are identifying)
+    when = frame[spec.split.temporal.column] if spec.split.temporal else None
+    frame = frame.drop(columns=list(spec.source.drop))
+    if spec.source.id_column:
+        ids = frame.pop(spec.source.id_column).astype(str).str.strip().to_numpy(dtype=object)
+    else:
+        ids = _generated_ids(len(frame), spec.seed)
+    encoded = task.encode_target(frame, spec)
+    for col in spec.target:
+        frame[col] = encoded[col]
+    groups = None
+    if spec.split.group_column:
+        frame[spec.split.group_column] = pseudonymise_groups(frame[spec.split.group_column], spec.seed)
+        groups = frame[spec.split.group_column].to_numpy()
+    temporal = (spec.split.temporal.column, spec.split.temporal.cutoff) if spec.split.temporal else None
+    labels = task.stratify_labels(frame, spec) if spec.split.stratify else None
+    split = split_cases(
+        frame,
+        test_fraction=spec.split.test_fraction,
+        public_fraction=spec.split.public_fraction,
+        seed=spec.seed,
+        labels=labels,
+        groups=groups,
+        temporal=temporal,
+        temporal_values=when,
+    )
     frame.insert(0, spec.id_column, ids)
 
-    stratify_col = spec.target[0] if spec.task in ("binary", "survival") else None
-    idx = np.arange(n)
-    train_idx, test_idx = train_test_split(
-        idx,
-        test_size=spec.split.test_fraction,
-        random_state=spec.seed,
-        stratify=frame[stratify_col].to_numpy() if stratify_col else None,
-    )
-    pub_idx, _ = train_test_split(
-        test_idx,
-        train_size=spec.split.public_fraction,
-        random_state=spec.seed + 1,
-        stratify=frame[stratify_col].to_numpy()[test_idx] if stratify_col else None,
-    )
-
-    train = frame.iloc[train_idx].sort_values(spec.id_column).reset_index(drop=True)
+    train = frame.iloc[split.train].sort_values(spec.id_column).reset_index(drop=True)
+    test_idx = np.concatenate([split.public, split.private])
     test_full = frame.iloc[test_idx].copy()
-    test_full["split"] = np.where(np.isin(test_idx, pub_idx), "public", "private")
+    test_full["split"] = np.where(np.isin(test_idx, split.public), "public", "private")
     test_full = test_full.sort_values(spec.id_column).reset_index(drop=True)
     features = [c for c in frame.columns if c not in spec.target]
     test = test_full[features]
-    labels = test_full[[spec.id_column, *spec.target, "split"]]
+    labels_frame = test_full[[spec.id_column, *spec.target, "split"]]
+    sample = pd.DataFrame({spec.id_column: test[spec.id_column]})
+    for col, value in task.constant_prediction(train, spec).items():
+        sample[col] = value
+    frames = {"train": train, "test": test, "sample_submission": sample, "labels": labels_frame}
+    notes = []
+    if len(split.dropped):
+        notes.append(
+            f"{len(split.dropped)} row(s) after the cut-off belong to groups already in training: left out of the test"
+        )
+    return Built(frames=frames, split=split, notes=notes)
 
-    if spec.task == "binary":
-        baseline = round(float(train[spec.target[0]].mean()), 4)
-    elif spec.task == "regression":
-        baseline = round(float(train[spec.target[0]].mean()), 2)
-    else:
-        baseline = 0.0
-    sample = pd.DataFrame({spec.id_column: test[spec.id_column], spec.predicted: baseline})
-    return {"train": train, "test": test, "sample_submission": sample, "labels": labels}
+
+def build_frames(challenge: Challenge) -> dict[str, pd.DataFrame]:
+    """The four tables of a challenge, in memory, from its source and seed."""
+    return build(challenge).frames
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -112,6 +259,11 @@ def prepare(challenge, *, root=None, write_hashes: bool = False) -> list[Prepare
     """Regenerate the challenge's files; verify (or record) their sha256."""
     ch = load_challenge(challenge, root=root)
     frames = build_frames(ch)
+    return write_tables(ch, frames, write_hashes=write_hashes)
+
+
+def write_tables(ch: Challenge, frames: dict[str, pd.DataFrame], *, write_hashes: bool = False) -> list[PreparedFile]:
+    """Write the four tables where the spec says, if they match its sha256 (or record them)."""
     results: list[PreparedFile] = []
     with tempfile.TemporaryDirectory(prefix=f"kit-prepare-{ch.id}-") as tmp:
         staged = {}
