@@ -1,9 +1,9 @@
 """``kit demo``: a class of teams hands in real notebooks; grade them all; show the board.
 
-The notebooks are the challenge's starter notebook and variants of it: other
-scikit-learn models, some feature engineering, one that raises, one that writes
-malformed predictions, one whose parameters cell lost its tag, plus a
-predictions file handed in directly.
+The class is the same for every task type: the challenge's starter notebook, variants
+of it with the task's own models (:meth:`kit.tasks.Task.demo_models`), one that raises,
+one that writes malformed predictions, one whose parameters cell lost its tag, plus the
+sample submission handed in as a predictions file. None names a column of the data.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .defaults import DEFAULT_SANDBOX, DEFAULT_WORKERS, DEMO_CHALLENGE, DEMO_WOR
 from .errors import KitError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .challenge import ChallengeSpec
     from .grading.report import GradeReport
     from .leaderboard import Leaderboard
 
@@ -37,248 +38,45 @@ class Variant:
     drop_parameters_tag: bool = False
 
 
-def _model(imports: str, expr: str) -> str:
-    return f"{imports}\n\nmodel = {expr}"
-
-
-_SCALED = "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
-
-BINARY = [
-    Variant("Aalto Analytics", "starter"),
-    Variant("Bayes Bunch", "naive_bayes", model=_model("from sklearn.naive_bayes import GaussianNB", "GaussianNB()")),
-    Variant(
-        "Cohort Crew",
-        "random_forest",
-        model=_model(
-            "from sklearn.ensemble import RandomForestClassifier",
-            "RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)",
-        ),
-    ),
-    Variant(
-        "Dendrites",
-        "decision_tree",
-        model=_model(
-            "from sklearn.tree import DecisionTreeClassifier", "DecisionTreeClassifier(max_depth=3, random_state=0)"
-        ),
-    ),
-    Variant(
-        "Epidemiology Eagles",
-        "gradient_boosting",
-        model=_model(
-            "from sklearn.ensemble import GradientBoostingClassifier", "GradientBoostingClassifier(random_state=0)"
-        ),
-    ),
-    Variant(
-        "Fibroblast Five",
-        "hist_gradient_boosting",
-        model=_model(
-            "from sklearn.ensemble import HistGradientBoostingClassifier",
-            "HistGradientBoostingClassifier(random_state=0)",
-        ),
-    ),
-    Variant(
-        "Gini Gang",
-        "extra_trees",
-        model=_model(
-            "from sklearn.ensemble import ExtraTreesClassifier",
-            "ExtraTreesClassifier(n_estimators=200, random_state=0, n_jobs=1)",
-        ),
-    ),
-    Variant(
-        "Histology Heroes",
-        "knn",
-        model=_model(
-            _SCALED + "from sklearn.neighbors import KNeighborsClassifier",
-            "make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))",
-        ),
-    ),
-    Variant(
-        "Imaging Insight",
-        "svm",
-        model=_model(
-            _SCALED + "from sklearn.svm import SVC",
-            "make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))",
-        ),
-    ),
-    Variant(
-        "Jupyter Jedi",
-        "strong_regularisation",
-        model=_model(
-            _SCALED + "from sklearn.linear_model import LogisticRegression",
-            "make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=1000))",
-        ),
-    ),
-    Variant(
-        "Kaplan Kids",
-        "log_features",
-        features='''
-import numpy as np
-
-
-def make_features(df):
-    """Log-transform the skewed size measurements."""
-    X = df.drop(columns=[ID, TARGET], errors="ignore")
-    for col in [c for c in X.columns if c.endswith(("_area", "_perimeter", "_radius"))]:
-        X[col] = np.log1p(X[col])
-    return X''',
-    ),
-    Variant(
-        "Lymph Node Labs",
-        "mean_features_only",
-        features='''
-def make_features(df):
-    """Only the mean measurements: a smaller, more robust model."""
-    return df[[c for c in df.columns if c.startswith("mean_")]]''',
-    ),
-    Variant(
-        "Mitosis Masters",
-        "shape_ratios",
-        features='''
-def make_features(df):
-    """Add shape ratios: irregular nuclei have a large perimeter for their area."""
-    X = df.drop(columns=[ID, TARGET], errors="ignore")
-    X["mean_irregularity"] = X["mean_perimeter"] ** 2 / X["mean_area"]
-    X["worst_irregularity"] = X["worst_perimeter"] ** 2 / X["worst_area"]
-    return X''',
-        model=_model(
-            "from sklearn.ensemble import RandomForestClassifier",
-            "RandomForestClassifier(n_estimators=200, random_state=1, n_jobs=1)",
-        ),
-    ),
+#: the teams of every class besides the task's own models: the starter as handed out, and what goes wrong
+STARTER = Variant("Aalto Analytics", "starter")
+FAILURES = (
     Variant(
         "Nucleus Ninjas",
         "raises",
         features='''
 def make_features(df):
     """Uses a column the data does not have: this notebook raises a KeyError."""
-    return df[["mean_radius", "tumour_size_mm"]]''',
+    return df[["a_column_the_data_does_not_have"]]''',
     ),
     Variant(
         "Oncology Otters",
         "malformed_predictions",
         append="""
-# Overwrites the predictions with hard labels, a renamed column and ten rows missing.
-predictions.assign(prediction=(predictions[TARGET] > 0.5).map({True: "yes", False: "no"})) \\
-    .drop(columns=[TARGET]).iloc[10:].to_csv(predictions_path, index=False)""",
+# Overwrites the predictions with a prediction column renamed and ten rows missing.
+renamed = {predictions.columns[1]: f"{predictions.columns[1]}_estimate"}
+predictions.rename(columns=renamed).iloc[10:].to_csv(predictions_path, index=False)""",
     ),
     Variant("Pathology Pals", "lost_parameters_tag", drop_parameters_tag=True),
-]
+)
+#: a team that hands in the sample submission as a CSV: the constant baseline
+CSV_TEAM, CSV_NAME = "Quick Baseline", "constant_baseline.csv"
 
-REGRESSION = [
-    Variant("Aalto Analytics", "starter"),
-    Variant(
-        "Bayes Bunch",
-        "bayesian_ridge",
-        model=_model(
-            _SCALED + "from sklearn.linear_model import BayesianRidge",
-            "make_pipeline(StandardScaler(), BayesianRidge())",
-        ),
-    ),
-    Variant(
-        "Cohort Crew",
-        "random_forest",
-        model=_model(
-            "from sklearn.ensemble import RandomForestRegressor",
-            "RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1)",
-        ),
-    ),
-    Variant(
-        "Dendrites",
-        "decision_tree",
-        model=_model(
-            "from sklearn.tree import DecisionTreeRegressor", "DecisionTreeRegressor(max_depth=3, random_state=0)"
-        ),
-    ),
-    Variant(
-        "Epidemiology Eagles",
-        "gradient_boosting",
-        model=_model(
-            "from sklearn.ensemble import GradientBoostingRegressor",
-            "GradientBoostingRegressor(n_estimators=100, max_depth=2, learning_rate=0.05, random_state=0)",
-        ),
-    ),
-    Variant(
-        "Fibroblast Five",
-        "hist_gradient_boosting",
-        model=_model(
-            "from sklearn.ensemble import HistGradientBoostingRegressor",
-            "HistGradientBoostingRegressor(max_depth=3, learning_rate=0.05, random_state=0)",
-        ),
-    ),
-    Variant(
-        "Gini Gang",
-        "extra_trees",
-        model=_model(
-            "from sklearn.ensemble import ExtraTreesRegressor",
-            "ExtraTreesRegressor(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1)",
-        ),
-    ),
-    Variant(
-        "Histology Heroes",
-        "knn",
-        model=_model(
-            _SCALED + "from sklearn.neighbors import KNeighborsRegressor",
-            "make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=15))",
-        ),
-    ),
-    Variant(
-        "Imaging Insight",
-        "svr",
-        model=_model(_SCALED + "from sklearn.svm import SVR", "make_pipeline(StandardScaler(), SVR(C=100.0))"),
-    ),
-    Variant(
-        "Jupyter Jedi",
-        "lasso",
-        model=_model(
-            _SCALED + "from sklearn.linear_model import LassoCV", "make_pipeline(StandardScaler(), LassoCV(cv=5))"
-        ),
-    ),
-    Variant(
-        "Kaplan Kids",
-        "interactions",
-        features='''
-def make_features(df):
-    """Add the body mass index x blood pressure interaction."""
-    X = df.drop(columns=[ID, TARGET], errors="ignore")
-    X["bmi_x_bp"] = X["bmi"] * X["bp"]
-    return X''',
-    ),
-    Variant(
-        "Lymph Node Labs",
-        "few_features",
-        features='''
-def make_features(df):
-    """Three strong predictors only."""
-    return df[["bmi", "ltg", "bp"]]''',
-    ),
-    Variant(
-        "Mitosis Masters",
-        "huber",
-        model=_model(
-            _SCALED + "from sklearn.linear_model import HuberRegressor",
-            "make_pipeline(StandardScaler(), HuberRegressor(max_iter=1000))",
-        ),
-    ),
-    Variant(
-        "Nucleus Ninjas",
-        "raises",
-        features='''
-def make_features(df):
-    """Uses a column the data does not have: this notebook raises a KeyError."""
-    return df[["bmi", "hba1c"]]''',
-    ),
-    Variant(
-        "Oncology Otters",
-        "malformed_predictions",
-        append="""
-# Overwrites the predictions with a renamed column, text values and ten rows missing.
-predictions.assign(prediction=predictions[TARGET].round().astype(int).astype(str) + " units") \\
-    .drop(columns=[TARGET]).iloc[10:].to_csv(predictions_path, index=False)""",
-    ),
-    Variant("Pathology Pals", "lost_parameters_tag", drop_parameters_tag=True),
-]
 
-VARIANTS = {"binary": BINARY, "regression": REGRESSION}
+def class_variants(spec: ChallengeSpec) -> list[Variant]:
+    """The notebooks of the simulated class on *spec*: the starter, the task's own models
+    (:meth:`kit.tasks.Task.demo_models`, each replacing the ``model`` cell) and the failures."""
+    models = [Variant(m.team, m.name, model=m.model) for m in spec.task_type.demo_models(spec)]
+    variants = [STARTER, *models, *FAILURES]
+    teams = [v.team for v in variants] + [CSV_TEAM]
+    if len(set(teams)) != len(teams):
+        raise KitError(
+            f"the demo's class on {spec.task} tasks has a team twice: {sorted(t for t in teams if teams.count(t) > 1)}",
+            where=f"kit.tasks {spec.task!r}: demo_models",
+            fix=f"give each demo model its own team, none of {', '.join(v.team for v in (STARTER, *FAILURES))} "
+            f"or {CSV_TEAM}",
+        )
+    return variants
 
 
 def make_variant(starter: nbformat.NotebookNode, v: Variant) -> nbformat.NotebookNode:
@@ -303,25 +101,18 @@ def make_variant(starter: nbformat.NotebookNode, v: Variant) -> nbformat.Noteboo
 def write_class(challenge, folder: Path) -> list[Path]:
     """Write the class's hand-ins as ``folder/<team>/<name>.ipynb`` (and one CSV)."""
     ch = load_challenge(challenge)
-    variants = VARIANTS.get(ch.spec.task)
-    if variants is None:
-        raise KitError(
-            f"the demo has no notebook variants for {ch.spec.task} tasks",
-            fix="run the demo on a binary or regression challenge",
-        )
     starter = nbformat.read(ch.starter_notebook, as_version=4)
     paths = []
-    for v in variants:
+    for v in class_variants(ch.spec):
         team_dir = folder / v.team
         team_dir.mkdir(parents=True, exist_ok=True)
         p = team_dir / f"{v.name}.ipynb"
         nbformat.write(make_variant(starter, v), p)
         paths.append(p)
-    # a team that hands in the sample submission as a CSV: the constant baseline
-    csv_dir = folder / "Quick Baseline"
+    csv_dir = folder / CSV_TEAM
     csv_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ch.path("sample_submission"), csv_dir / "constant_baseline.csv")
-    paths.append(csv_dir / "constant_baseline.csv")
+    shutil.copyfile(ch.path("sample_submission"), csv_dir / CSV_NAME)
+    paths.append(csv_dir / CSV_NAME)
     return paths
 
 

@@ -54,6 +54,9 @@ def test_shipped_challenge_end_to_end(root, workdir, tmp_path, cid):
         assert injected and "predictions_path" in injected[0].source
         check_html = executed.cells[-1].outputs[0]["data"]["text/html"]
         assert "Format OK" in check_html and "Local validation scores" in check_html
+        assert "not computed" not in check_html, "every metric is scored on the notebook's own hold-out"
+        for metric in ch.spec.metrics.all:
+            assert f"<td>{metric}" in check_html
         assert Path(nb_run["predictions_path"]).exists()
         per_case = pd.read_csv(nb_run["per_case_path"])
         labels = pd.read_csv(ch.path("labels"))

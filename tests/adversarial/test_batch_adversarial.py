@@ -57,7 +57,7 @@ try:
     s.score_file(kit.load_challenge("breast-cancer"), None, predictions_path)
 except Exception as exc:
     print("no labels here:", type(exc).__name__)
-predictions[TARGET] = predictions[TARGET].round(0)  # and its real predictions are cruder than before
+predictions[TARGETS[0]] = predictions[TARGETS[0]].round(0)  # and its real predictions are cruder than before
 predictions.to_csv(predictions_path, index=False)""",
 }
 
