@@ -541,7 +541,7 @@ def test_diabetes_card_declares_honest_thresholds_and_a_standing_override():
 # -- subgroup results ---------------------------------------------------------------------------------------
 def synthetic_subgroups(teams=(XSS, "plain team")):
     """Binary subgroup results: one subgroup has no positive case, one is small."""
-    from kit.cards.subgroups import Subgroup, SubgroupResults, subgroup_scores
+    from kit.cards.subgroups import Outcome, Subgroup, SubgroupResults, subgroup_scores
 
     rng = pd.Series(range(120))
     y = ((rng % 3) == 0).astype(float).to_numpy().copy()  # pandas 3 hands out read-only views
@@ -559,8 +559,7 @@ def synthetic_subgroups(teams=(XSS, "plain team")):
         list(teams),
         groups,
         ["roc_auc", "brier"],
-        task="binary",
-        target="malignant",
+        outcome=Outcome("malignant", y.astype(int).astype(str), ("0", "1")),
         ranks=[1, 2],
         n_resamples=200,
     )
@@ -576,6 +575,7 @@ def synthetic_subgroups(teams=(XSS, "plain team")):
         sex_column="sex",
         age_column="age",
         n_resamples=200,
+        classes=("0", "1"),
     )
 
 

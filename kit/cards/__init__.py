@@ -8,7 +8,10 @@ Responsible-AI fields, validated with mlcroissant) and ``plots/*.png``. Given th
 final leaderboard (:func:`final_board`) and the ledger, the card also shows the
 subgroup results of the top teams (:mod:`kit.cards.subgroups`).
 :func:`export_card` is the leaderboard app's export: final results only once the
-challenge is closed.
+challenge is closed. What the card shows of the target comes from the challenge's task
+type (:class:`kit.tasks.Task`); its provenance is the organiser's prose in ``card.yml``,
+bundled dataset or not. ``build_card(..., draft=True)`` builds the card of a challenge
+whose prose is not written yet (as ``kit new`` leaves it), each missing field marked.
 
 Only :mod:`kit.cards.schema` is imported with this package, so the challenge
 spec can use :class:`PrivacyPolicy` without importing pandas, matplotlib or
@@ -99,11 +102,12 @@ def card_path(challenge) -> Path:
     return Path(challenge.starter_dir) / CARD_FILENAME
 
 
-def load_card(challenge, root=None) -> Card:
-    """Read and validate the card of a challenge (an id, a path or a :class:`~kit.challenge.Challenge`)."""
+def load_card(challenge, root=None, *, draft: bool = False) -> Card:
+    """Read and validate the card of a challenge (an id, a path or a :class:`~kit.challenge.Challenge`);
+    ``draft``: missing prose is marked instead of refused (:func:`~kit.cards.schema.parse_card`)."""
     from ..challenge import load_challenge
 
-    return read_card(card_path(load_challenge(challenge, root=root)))
+    return read_card(card_path(load_challenge(challenge, root=root)), draft=draft)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,11 @@ class CardResult:
         return self._document().privacy
 
     @property
+    def todo(self) -> tuple[str, ...]:
+        """The card's prose fields still to be written (a draft), as dotted paths; empty when complete."""
+        return self._document().card.todo
+
+    @property
     def subgroups(self) -> SubgroupResults | None:
         """The subgroup results shown in the card (:class:`~kit.cards.subgroups.SubgroupResults`), or None."""
         return self._document().subgroups
@@ -146,9 +155,15 @@ class CardResult:
             f"<tr><td><code>{e(name)}</code></td><td>{p.stat().st_size}</td></tr>" for name, p in self.files.items()
         )
         splits = ", ".join(f"{e(n)} {c}" for n, c in st.splits.items())
+        todo = self.todo
+        draft = (
+            f"<p><b>Draft</b>: {len(todo)} field(s) of {CARD_FILENAME} to write: {e(', '.join(todo))}.</p>"
+            if todo
+            else ""
+        )
         return (
             f"<div class='kit-card'><p><b>Data card of {e(self.challenge_id)}</b> written to "
-            f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>"
+            f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>{draft}"
             f"<table><thead><tr><th>file</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table>"
             f"{self.privacy._repr_html_()}</div>"
         )
@@ -165,6 +180,7 @@ def build_card(
     out_dir: str | os.PathLike | None = None,
     renderers: Sequence[str] = DEFAULT_RENDERERS,
     override: PrivacyOverride | dict | None = None,
+    draft: bool = False,
     root=None,
 ) -> CardResult:
     """Build and write the data card of a challenge.
@@ -181,7 +197,11 @@ def build_card(
     beforehand. ``out_dir``: default ``data_cards/<id>/`` under the challenge's
     root. ``override``: release although the privacy gate blocks (a reason and who
     decided); it takes precedence over ``privacy_override`` in the card file, and
-    the card records it.
+    the card records it. ``draft``: build the card although prose fields of ``card.yml``
+    are missing or empty (or there is no card file yet, as for a challenge just made from
+    the organiser's own table by ``kit new``): each reads "[to be written by the
+    organiser]", the card says it is a draft and lists them (``result.todo``). A release
+    never takes a draft.
 
     Raises :class:`CardError` (card fields missing or empty, unknown columns),
     :class:`~kit.errors.DataIntegrityError` (files that do not match the spec) or
@@ -194,7 +214,7 @@ def build_card(
     from .renderers import get_card_renderer
 
     ch = load_challenge(challenge, root=root)
-    card = read_card(card_path(ch))
+    card = read_card(card_path(ch), draft=draft)
     chosen = [get_card_renderer(name) for name in renderers]  # unknown names fail before any work
     ch.verify()
     frames = read_release_frames(ch)

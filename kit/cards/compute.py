@@ -6,6 +6,13 @@ missingness, the target's distribution per split, subgroup counts (sex, age
 bands) where such columns exist, split sizes, the sha256 of every released file,
 a summary of the final leaderboard, and a few plots (:mod:`kit.cards.plots`).
 
+What the target statistics are comes from the challenge's task type
+(:class:`kit.tasks.Task`): its ``class_columns`` are counted by value per split (in
+the order of the spec's ``classes`` when it has them), its ``numeric_columns`` are
+summarised and binned; an event column with a time column (:func:`time_to_event`)
+also gets the Kaplan-Meier estimate of each split. Nothing here branches on the
+task's name.
+
 Results are plain frozen dataclasses; rendering them is the job of :mod:`kit.cards.document`
 and :mod:`kit.cards.renderers`.
 """
@@ -122,18 +129,79 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class ClassTarget:
+    """A target column counted by value (:meth:`kit.tasks.Task.class_columns`: classes, events)."""
+
+    column: str
+    #: class value -> counts per split (in the splits' order), classes in order (:func:`class_order`)
+    classes: tuple[tuple[str, tuple[int, ...]], ...]
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self.classes)
+
+
+@dataclass(frozen=True)
+class NumericTarget:
+    """A target column summarised as numbers (:meth:`kit.tasks.Task.numeric_columns`: values, times)."""
+
+    column: str
+    summaries: tuple[Summary, ...]  # per split, then all cases
+    #: histogram over all cases: bin edges, and counts per split (train, public test, private test)
+    bin_edges: tuple[float, ...] = ()
+    histogram: tuple[tuple[int, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class SurvivalCurve:
+    """The Kaplan-Meier estimate of one split: event-free probability after each distinct time."""
+
+    split: str
+    times: tuple[float, ...]
+    survival: tuple[float, ...]
+
+    def at(self, t: float) -> float | None:
+        """The estimate at time *t* (1 before the first time; None past the last follow-up)."""
+        if not self.times:
+            return None
+        if t > self.times[-1]:
+            return None
+        i = int(np.searchsorted(np.asarray(self.times), t, side="right")) - 1
+        return 1.0 if i < 0 else self.survival[i]
+
+
+@dataclass(frozen=True)
 class TargetStats:
     task: str
     columns: tuple[str, ...]
     splits: tuple[str, ...]  # train, public test, private test, all
-    #: binary / survival events: class value -> counts per split (in ``splits`` order)
-    classes: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    #: regression / survival time: summary per split
-    summaries: tuple[Summary, ...] = ()
-    #: histogram of the (time) target over all cases: bin edges and counts per split
-    bin_edges: tuple[float, ...] = ()
-    histogram: tuple[tuple[int, ...], ...] = ()
+    #: the target columns counted by value, then those summarised as numbers (from the task)
+    class_targets: tuple[ClassTarget, ...] = ()
+    numeric_targets: tuple[NumericTarget, ...] = ()
     positive_label: str = ""
+    #: the (event, time) columns of a time-to-event target (:func:`time_to_event`), or None
+    event_time: tuple[str, str] | None = None
+    #: Kaplan-Meier estimate per split (train, public test, private test), with an event and a time
+    curves: tuple[SurvivalCurve, ...] = ()
+    #: the spec's follow-up times, at which the card tabulates the curves
+    times: tuple[float, ...] = ()
+
+    # the first class / numeric target (every built-in task has at most one of each)
+    @property
+    def classes(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return self.class_targets[0].classes if self.class_targets else ()
+
+    @property
+    def summaries(self) -> tuple[Summary, ...]:
+        return self.numeric_targets[0].summaries if self.numeric_targets else ()
+
+    @property
+    def bin_edges(self) -> tuple[float, ...]:
+        return self.numeric_targets[0].bin_edges if self.numeric_targets else ()
+
+    @property
+    def histogram(self) -> tuple[tuple[int, ...], ...]:
+        return self.numeric_targets[0].histogram if self.numeric_targets else ()
 
 
 @dataclass(frozen=True)
@@ -147,8 +215,10 @@ class Subgroups:
     age_bands: tuple[tuple[str, tuple[int, ...]], ...] = ()  # band -> counts per split
     age_summary: Summary | None = None
     pyramid: tuple[tuple[str, tuple[int, ...]], ...] = ()  # band -> counts per sex value
-    #: (group label, n, target mean or positive share) over cases with a known target
-    target_by_group: tuple[tuple[str, int, float | None], ...] = ()
+    #: what ``target_by_group`` gives in each group (``share malignant = 1``, ``mean progression``)
+    target_measures: tuple[str, ...] = ()
+    #: (group label, cases with a known target, one value per measure)
+    target_by_group: tuple[tuple[str, int, tuple[float | None, ...]], ...] = ()
 
     @property
     def present(self) -> bool:
@@ -368,41 +438,113 @@ def _by_split(cases: pd.DataFrame, column: str) -> list[pd.Series]:
     return [cases.loc[cases["split"] == s, column] for s in SPLITS] + [cases[column]]
 
 
-def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
-    splits = SPLITS + ("all",)
-    if spec.task in ("binary", "survival"):
-        col = spec.target[0]
-        parts = _by_split(cases, col)
-        values = sorted({str(v) for v in cases[col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
-        classes = tuple((v, tuple(int((p.dropna().astype(str) == v).sum()) for p in parts)) for v in values)
-        if spec.task == "binary":
-            return TargetStats(
-                task=spec.task,
-                columns=tuple(spec.target),
-                splits=splits,
-                classes=classes,
-                positive_label=spec.positive_label or "",
-            )
-        time_col = spec.target[1]
-    else:
-        classes = ()
-        time_col = spec.target[0]
-    parts = _by_split(cases, time_col)
-    all_values = cases[time_col].dropna().to_numpy(dtype=float)
+def class_values(series: pd.Series) -> pd.Series:
+    """A class column as text: whole numbers without a decimal point (``1.0`` is class ``1``), missing as None."""
+    numbers = pd.to_numeric(series, errors="coerce")
+    known = series.notna()
+    if known.any() and (numbers[known].notna() & (numbers[known] == numbers[known].round())).all():
+        return numbers.map(lambda v: None if pd.isna(v) else str(int(v)))
+    return series.map(lambda v: None if pd.isna(v) else str(v))
+
+
+def class_order(spec, column: str, observed) -> tuple[str, ...]:
+    """The classes of a class column, in order.
+
+    The spec's ``classes`` for its target (a multiclass target, in the organiser's order),
+    then any other value seen; a column of 0/1 values has both (a subgroup or a split
+    without positive cases still shows 0 of them); else the values seen, numbers first
+    in numeric order.
+    """
+    seen = sorted({str(v) for v in observed if v is not None}, key=lambda v: _level_key((v, 0)))
+    if spec.classes and column == spec.target[0]:
+        return tuple(spec.classes) + tuple(v for v in seen if v not in spec.classes)
+    if seen and set(seen) <= {"0", "1"}:
+        return ("0", "1")
+    return tuple(seen)
+
+
+def is_indicator(classes) -> bool:
+    """True for a class column of two values 0 and 1 (a binary outcome, an event): its 1s are counted."""
+    return tuple(classes) == ("0", "1")
+
+
+def time_to_event(spec) -> tuple[str, str] | None:
+    """The (event, time) columns of a time-to-event target, or None.
+
+    A task whose target is one column counted by value and one column of numbers (the
+    event indicator and the follow-up time of a survival task); the card then adds the
+    Kaplan-Meier estimate of each split.
+    """
+    task = spec.task_type
+    counted, numeric = task.class_columns(spec), task.numeric_columns(spec)
+    if len(counted) == 1 and len(numeric) == 1:
+        return counted[0], numeric[0]
+    return None
+
+
+def _class_target(spec, cases: pd.DataFrame, column: str) -> ClassTarget:
+    text = class_values(cases[column])
+    parts = [text[cases["split"] == s] for s in SPLITS] + [text]
+    classes = class_order(spec, column, text.dropna().unique())
+    return ClassTarget(column, tuple((v, tuple(int((p == v).sum()) for p in parts)) for v in classes))
+
+
+def _numeric_target(cases: pd.DataFrame, column: str) -> NumericTarget:
+    values = pd.to_numeric(cases[column], errors="coerce")
+    parts = [values[cases["split"] == s] for s in SPLITS] + [values]
+    all_values = values.dropna().to_numpy(dtype=float)
     edges = np.histogram_bin_edges(all_values, bins=HIST_BINS) if len(all_values) else np.array([])
     hist = (
         tuple(tuple(int(c) for c in np.histogram(p.dropna().to_numpy(dtype=float), bins=edges)[0]) for p in parts[:-1])
         if len(edges)
         else ()
     )
-    return TargetStats(
-        task=spec.task,
-        columns=tuple(spec.target),
-        splits=splits,
-        classes=classes,
+    return NumericTarget(
+        column,
         summaries=tuple(_summary(p) for p in parts),
         bin_edges=tuple(_round_edge(e) for e in edges),
         histogram=hist,
+    )
+
+
+def kaplan_meier(event: np.ndarray, time: np.ndarray, split: str) -> SurvivalCurve:
+    """The Kaplan-Meier estimate of one split (scikit-survival), rounded as every number of the card."""
+    known = ~(np.isnan(event) | np.isnan(time))
+    if not known.any():
+        return SurvivalCurve(split, (), ())
+    from sksurv.nonparametric import kaplan_meier_estimator
+
+    t, s = kaplan_meier_estimator(event[known].astype(bool), time[known])
+    return SurvivalCurve(split, tuple(_round_edge(x) for x in t), tuple(_round_edge(x) for x in s))
+
+
+def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
+    """The target per split: classes counted for the task's class columns, numbers summarised for its
+    numeric columns (:class:`kit.tasks.Task`), and a Kaplan-Meier estimate for an event and a time."""
+    task = spec.task_type
+    counted = tuple(_class_target(spec, cases, c) for c in task.class_columns(spec))
+    numeric = tuple(_numeric_target(cases, c) for c in task.numeric_columns(spec))
+    pair = time_to_event(spec)
+    curves: tuple[SurvivalCurve, ...] = ()
+    if pair is not None:
+        event = pd.to_numeric(class_values(cases[pair[0]]), errors="coerce")
+        time = pd.to_numeric(cases[pair[1]], errors="coerce")
+        curves = tuple(
+            kaplan_meier(
+                event[cases["split"] == s].to_numpy(dtype=float), time[cases["split"] == s].to_numpy(dtype=float), s
+            )
+            for s in SPLITS
+        )
+    return TargetStats(
+        task=spec.task,
+        columns=tuple(spec.target),
+        splits=SPLITS + ("all",),
+        class_targets=counted,
+        numeric_targets=numeric,
+        positive_label=spec.positive_label or "",
+        event_time=pair,
+        curves=curves,
+        times=tuple(spec.survival_times),
     )
 
 
@@ -429,12 +571,43 @@ def age_band_order(bands) -> list[str]:
     return sorted(set(bands), key=lambda b: (b == "90+", int(b.split("-")[0]) if b != "90+" else 0))
 
 
+def target_measures(spec, cases: pd.DataFrame) -> tuple[list[str], list]:
+    """What the card gives of the target within a group of cases: (labels, functions of the group's rows).
+
+    For a class column of 0/1 values, the share of 1s; for other class columns, the share
+    of each class; for a numeric column, the mean. Shares and means are over the cases whose
+    value is known.
+    """
+    task = spec.task_type
+    labels: list[str] = []
+    functions: list = []
+    for col in task.class_columns(spec):
+        classes = class_order(spec, col, class_values(cases[col]).dropna().unique())
+        shown = ("1",) if is_indicator(classes) else classes
+        for v in shown:
+            labels.append(f"share {col} = {v}")
+            functions.append(lambda g, col=col, v=v: _share(g[col], v))
+    for col in task.numeric_columns(spec):
+        labels.append(f"mean {col}")
+        functions.append(lambda g, col=col: _mean(g[col]))
+    return labels, functions
+
+
+def _share(series: pd.Series, value: str) -> float | None:
+    text = class_values(series).dropna()
+    return float((text == value).mean()) if len(text) else None
+
+
+def _mean(series: pd.Series) -> float | None:
+    values = pd.to_numeric(series, errors="coerce").dropna()
+    return float(values.mean()) if len(values) else None
+
+
 def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
     splits = SPLITS
     sex_col = find_sex_column([c for c in cases.columns if c not in spec.target and c != spec.id_column])
     age_col = find_age_column(cases.drop(columns=[*spec.target, spec.id_column], errors="ignore"))
     out: dict = dict(splits=splits, sex_column=sex_col, age_column=age_col)
-    target = spec.target[0]
     groups = []
     if sex_col:
         values = sorted({str(v) for v in cases[sex_col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
@@ -457,9 +630,11 @@ def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
             values = [v for v, _ in out["sex"]]
             sex_str = cases[sex_col].astype(str)
             out["pyramid"] = tuple((b, tuple(int(((band == b) & (sex_str == v)).sum()) for v in values)) for b in order)
+    measures, columns = target_measures(spec, cases)
+    out["target_measures"] = tuple(measures)
+    first = spec.target[0]
     out["target_by_group"] = tuple(
-        (label, int(g[target].notna().sum()), _round(g[target].mean()) if g[target].notna().any() else None)
-        for label, g in groups
+        (label, int(g[first].notna().sum()), tuple(_round(f(g)) for f in columns)) for label, g in groups
     )
     return Subgroups(**out)
 

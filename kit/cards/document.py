@@ -7,8 +7,8 @@ summary and the subgroup results of the top teams. :func:`card_blocks` turns it 
 a list of simple blocks (headings, paragraphs, fields, tables, images); the Markdown
 and HTML renderers (:mod:`kit.cards.renderers`) only serialise blocks, escaping every
 piece of organiser- or team-supplied text for their format. The text helpers
-(:func:`split_statement`, :func:`anonymity_statement`, :func:`privacy_status`) are
-shared with the Croissant renderer.
+(:func:`split_statement`, :func:`anonymity_statement`, :func:`privacy_status`,
+:func:`draft_statement`) are shared with the Croissant renderer.
 
 Building the blocks is deterministic: no clock, no random ids; the only dates are the spec's.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..metrics import get_metric
 from .compute import CardStats, LeaderboardSummary, Plot
-from .schema import CARD_FILENAME, CARD_SCHEMA_VERSION, Card
+from .schema import CARD_FILENAME, CARD_SCHEMA_VERSION, TO_WRITE, Card
 
 if TYPE_CHECKING:
     from ..challenge import ChallengeSpec
@@ -114,16 +114,55 @@ def _dt(d: datetime) -> str:
     return d.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def draft_statement(doc: CardDocument) -> str:
+    """What a draft card lacks (empty for a complete card)."""
+    todo = doc.card.todo
+    if not todo:
+        return ""
+    prefix = "composition.columns."
+    columns = [t.removeprefix(prefix) for t in todo if t.startswith(prefix)]
+    fields = [t for t in todo if not t.startswith(prefix)]
+    if columns:
+        fields.append(f"composition.columns (the meaning of {', '.join(columns)})")
+    return (
+        f"Draft: {len(todo)} field(s) of {CARD_FILENAME} are still to be written by the organiser; each reads "
+        f"“{TO_WRITE}”: {'; '.join(fields)}. Do not publish this card before they are written."
+    )
+
+
 def split_statement(doc: CardDocument) -> str:
+    """How the cases were split (random, grouped or temporal, from the spec), with the sizes."""
     s = doc.spec
     sz = doc.stats.splits
-    return (
-        f"The {sz.total} cases were split at random with seed {s.seed} by `kit prepare`: "
-        f"{sz.train} for training ({pct(sz.train, sz.total)}) and {sz.test} for testing "
-        f"(test fraction {s.split.test_fraction}); the test cases were split again into a public "
-        f"leaderboard part ({sz.public}) and a private part ({sz.private}) used for the final ranking "
-        f"(public fraction {s.split.public_fraction}). Case ids are random and carry no information."
-    )
+    group = s.split.group_column
+    temporal = s.split.temporal
+    by_group = f", grouped by {group} (no {group} has cases in two parts)" if group else ""
+    if temporal is not None:
+        text = (
+            f"The {sz.total} cases were split in time by `kit prepare`, on {temporal.column}: "
+            f"{sz.train} cases before {temporal.cutoff} for training ({pct(sz.train, sz.total)}) and "
+            f"{sz.test} cases at or after it for testing"
+            + (
+                f" (cases after the cut-off of a {group} seen in training are left out, so that no {group} "
+                "has cases in two parts)"
+                if group
+                else ""
+            )
+            + f"; the test cases were split at random with seed {s.seed}{by_group} into a public leaderboard "
+            f"part ({sz.public}) and a private part ({sz.private}) used for the final ranking "
+            f"(public fraction {s.split.public_fraction})."
+        )
+    else:
+        text = (
+            f"The {sz.total} cases were split at random with seed {s.seed} by `kit prepare`{by_group}: "
+            f"{sz.train} for training ({pct(sz.train, sz.total)}) and {sz.test} for testing "
+            f"(test fraction {s.split.test_fraction}); the test cases were split again into a public "
+            f"leaderboard part ({sz.public}) and a private part ({sz.private}) used for the final ranking "
+            f"(public fraction {s.split.public_fraction})."
+        )
+    if s.source.id_column:
+        return text + f" Case ids are those of the source table ({s.source.id_column})."
+    return text + " Case ids are random and carry no information."
 
 
 def anonymity_statement(doc: CardDocument) -> str:
@@ -180,6 +219,8 @@ def card_blocks(doc: CardDocument) -> list[Block]:
             f"files by challenge-kit."
         ),
     ]
+    if c.todo:
+        out.append(Note(draft_statement(doc)))
     licence = c.distribution.licence
     summary = [
         ("Challenge", s.title),
@@ -249,31 +290,7 @@ def card_blocks(doc: CardDocument) -> list[Block]:
     ]
 
     out += [Heading(3, "Target")]
-    t = st.target
-    if t.classes:
-        head = ("value",) + tuple(t.splits)
-        out.append(
-            Table(
-                head,
-                tuple((f"{t.columns[0]} = {v}",) + tuple(str(n) for n in counts) for v, counts in t.classes),
-                (False,) + (True,) * len(t.splits),
-            )
-        )
-        if t.positive_label:
-            out.append(Para(f"Positive class: {t.positive_label}."))
-    if t.summaries:
-        out.append(
-            Table(
-                ("split", "n", "mean", "sd", "min", "median", "max"),
-                tuple(
-                    (name, str(x.n), fmt(x.mean), fmt(x.std), fmt(x.min), fmt(x.median), fmt(x.max))
-                    for name, x in zip(t.splits, t.summaries, strict=True)
-                ),
-                (False,) + (True,) * 6,
-            )
-        )
-    if "target" in plots:
-        out.append(Image(plots["target"]))
+    out += _target_blocks(doc)
 
     out += [
         Heading(2, "Motivation"),
@@ -385,6 +402,59 @@ def card_blocks(doc: CardDocument) -> list[Block]:
     return out
 
 
+def _target_blocks(doc: CardDocument) -> list[Block]:
+    """Each target column per split: classes counted (class columns), numbers summarised (numeric
+    columns), the Kaplan-Meier estimate at the spec's times (an event with a time), and their plots."""
+    s, t = doc.spec, doc.stats.target
+    several = len(t.class_targets) + len(t.numeric_targets) > 1
+    out: list[Block] = []
+    for ct in t.class_targets:
+        out.append(
+            Table(
+                ("value",) + tuple(t.splits),
+                tuple((f"{ct.column} = {v}",) + tuple(str(n) for n in counts) for v, counts in ct.classes),
+                (False,) + (True,) * len(t.splits),
+            )
+        )
+    if t.positive_label:
+        out.append(Para(f"Positive class: {t.positive_label}."))
+    if s.classes:
+        order = " (ordered, from the lowest)" if s.ordinal else ""
+        out.append(Para(f"Classes of {s.target[0]}{order}: {', '.join(s.classes)}."))
+    for nt in t.numeric_targets:
+        if several:
+            out.append(Para(f"{nt.column}, by split:"))
+        out.append(
+            Table(
+                ("split", "n", "mean", "sd", "min", "median", "max"),
+                tuple(
+                    (name, str(x.n), fmt(x.mean), fmt(x.std), fmt(x.min), fmt(x.median), fmt(x.max))
+                    for name, x in zip(t.splits, nt.summaries, strict=True)
+                ),
+                (False,) + (True,) * 6,
+            )
+        )
+    if t.event_time is not None and t.curves and t.times:
+        event, time = t.event_time
+        out.append(
+            Para(
+                f"Event-free probability by split (Kaplan-Meier estimate; an event is {event} = 1) at the "
+                "follow-up times of the challenge's metrics; “—” where a split has no follow-up that long:"
+            )
+        )
+        out.append(
+            Table(
+                ("split", *(f"{time} = {fmt(x)}" for x in t.times)),
+                tuple((c.split, *(fmt(c.at(x)) for x in t.times)) for c in t.curves),
+                (False,) + (True,) * len(t.times),
+            )
+        )
+    for plot in doc.stats.plots:
+        if plot.name == "target" or plot.name.startswith("target_") or plot.name == "kaplan_meier":
+            out.append(Image(plot))
+    return out
+
+
 def _demographics_blocks(doc: CardDocument) -> list[Block]:
     c, sub = doc.card, doc.stats.subgroups
     out: list[Block] = [Heading(3, "Patient demographics"), Para(c.demographics.population)]
@@ -415,13 +485,11 @@ def _demographics_blocks(doc: CardDocument) -> list[Block]:
             )
         )
     if sub.target_by_group:
-        target = doc.spec.target[0]
-        label = f"share {target} = 1" if doc.spec.task in ("binary", "survival") else f"mean {target}"
         out.append(
             Table(
-                ("group", "cases with a known target", label),
-                tuple((g, str(n), fmt(v)) for g, n, v in sub.target_by_group),
-                (False, True, True),
+                ("group", "cases with a known target", *sub.target_measures),
+                tuple((g, str(n), *(fmt(v) for v in values)) for g, n, values in sub.target_by_group),
+                (False, True) + (True,) * len(sub.target_measures),
             )
         )
     if "age_sex_pyramid" in doc.plots:
@@ -488,6 +556,13 @@ def _challenge_blocks(doc: CardDocument) -> list[Block]:
     ]
     if s.positive_label:
         items.append(("Positive label", s.positive_label))
+    if s.classes:
+        items.append(("Classes", ", ".join(s.classes) + (" (ordered, from the lowest)" if s.ordinal else "")))
+    if s.survival_times:
+        items.append(("Follow-up times of the metrics", ", ".join(f"{t:g}" for t in s.survival_times)))
+    predicted = s.prediction_columns
+    if predicted != [s.target[0]]:
+        items.append(("Prediction columns", ", ".join(predicted)))
     items += [
         ("Primary metric", f"{primary.name} ({direction}): {primary.description}"),
         ("Other metrics", ", ".join(s.metrics.secondary) or "none"),
@@ -547,7 +622,7 @@ def _subgroup_blocks(sub: SubgroupResults) -> list[Block]:
         m = get_metric(metric)
         headers, rows = sub.metric_table(metric)
         direction = "higher is better" if m.greater_is_better else "lower is better"
-        counts = 2 if sub.task in ("binary", "survival") else 1  # cases (and positives or events)
+        counts = 1 + sub.count_is_number  # cases (and the count of 1s of a 0/1 class column)
         numeric = (False,) + (True,) * counts + (False,) * (len(headers) - 1 - counts)
         out += [Heading(3, f"{metric} ({direction})"), Table(headers, rows, numeric)]
     small = sub.small

@@ -59,6 +59,7 @@ def export_card(
     selection: str = DEFAULT_SELECTION,
     n_resamples: int = DEFAULT_RESAMPLES,
     override=None,
+    draft: bool = False,
 ):
     """Build the data card for the leaderboard app's export button; return the :class:`~kit.cards.CardResult`.
 
@@ -68,7 +69,7 @@ def export_card(
     ledger yet: the card has no leaderboard result at all (never a private one).
     ``out_dir``: default ``<workdir>/exports/<id>-data-card/``. ``now``: the
     time to judge whether the challenge is open (default: the clock; pass it in
-    tests only). ``override``: as for :func:`~kit.cards.build_card`.
+    tests only). ``override`` and ``draft``: as for :func:`~kit.cards.build_card`.
 
     Raises :class:`~kit.privacy.ReleaseBlocked` when the privacy gate blocks and
     the card file records no override.
@@ -82,12 +83,14 @@ def export_card(
     workspace = Workspace(workdir)
     out = Path(out_dir) if out_dir is not None else workspace.exports_dir / f"{ch.id}-data-card"
     if ch.spec.is_open(now) or not workspace.has_ledger:
-        return build_card(ch, out_dir=out, override=override)
+        return build_card(ch, out_dir=out, override=override, draft=draft)
     with workspace.open_ledger() as led:
         board = final_board(ch, led, selection=selection, n_resamples=n_resamples, now=now)
         if not board.table["rank"].notna().any():
-            return build_card(ch, out_dir=out, override=override)
+            return build_card(ch, out_dir=out, override=override, draft=draft)
         from .subgroups import subgroup_results
 
         subgroups = subgroup_results(board, led, top=top, n_resamples=n_resamples)
-        return build_card(ch, leaderboard=board, subgroups=subgroups, top=top, out_dir=out, override=override)
+        return build_card(
+            ch, leaderboard=board, subgroups=subgroups, top=top, out_dir=out, override=override, draft=draft
+        )

@@ -8,10 +8,12 @@ same bytes. matplotlib is imported on first use.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 
-from .compute import SPLITS, CardStats, ColumnStats, Plot, Subgroups, TargetStats
+from ..challenge import safe_name
+from .compute import SPLITS, CardStats, ClassTarget, ColumnStats, NumericTarget, Plot, Subgroups, TargetStats
 
 PLOT_DPI = 100
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
@@ -31,52 +33,117 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def plot_target(target: TargetStats) -> Plot:
+def _colour(i: int, n: int):
+    """The card palette for up to five series, else a qualitative matplotlib colour map."""
+    if n <= len(PALETTE):
+        return PALETTE[i % len(PALETTE)]
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return cmap(i % cmap.N)
+
+
+def plot_classes(target: ClassTarget, name: str = "target") -> Plot:
+    """Counts of each class per split (bars grouped by split, classes in order)."""
     fig = _figure()
     ax = fig.add_subplot()
-    if target.task == "binary":
-        n = len(SPLITS)
-        width = 0.8 / max(1, len(target.classes))
-        x = np.arange(n)
-        for i, (value, counts) in enumerate(target.classes):
-            ax.bar(
-                x + (i - (len(target.classes) - 1) / 2) * width,
-                counts[:n],
-                width,
-                label=f"{target.columns[0]} = {value}",
-                color=PALETTE[i % len(PALETTE)],
-            )
-        ax.set_xticks(x, SPLITS)
-        ax.set_ylabel("cases")
-        ax.legend(frameon=False)
-        title = f"Class balance of {target.columns[0]} by split"
-        alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(SPLITS))
-    else:
-        col = target.columns[-1]
-        edges = np.asarray(target.bin_edges, dtype=float)
-        bottom = np.zeros(len(edges) - 1)
-        for i, (split, counts) in enumerate(zip(SPLITS, target.histogram, strict=False)):
-            ax.bar(
-                edges[:-1],
-                counts,
-                np.diff(edges),
-                bottom=bottom,
-                align="edge",
-                label=split,
-                color=PALETTE[i % len(PALETTE)],
-                edgecolor="white",
-                linewidth=0.5,
-            )
-            bottom += np.asarray(counts)
-        ax.set_xlabel(col)
-        ax.set_ylabel("cases")
-        ax.legend(frameon=False)
-        title = f"Distribution of {col} (stacked by split)"
-        s = target.summaries[-1]
-        alt = f"{col}: n={s.n}, min={s.min}, median={s.median}, max={s.max}"
+    n = len(SPLITS)
+    k = len(target.classes)
+    width = 0.8 / max(1, k)
+    x = np.arange(n)
+    for i, (value, counts) in enumerate(target.classes):
+        ax.bar(
+            x + (i - (k - 1) / 2) * width,
+            counts[:n],
+            width,
+            label=f"{target.column} = {value}",
+            color=_colour(i, k),
+        )
+    ax.set_xticks(x, SPLITS)
+    ax.set_ylabel("cases")
+    ax.legend(frameon=False, ncols=1 if k <= 5 else 2, fontsize="small" if k > 5 else None)
+    title = f"Class balance of {target.column} by split"
+    alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(SPLITS))
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
-    return Plot("target", title, alt, _png(fig))
+    return Plot(name, title, alt, _png(fig))
+
+
+def plot_histogram(target: NumericTarget, name: str = "target") -> Plot:
+    """The distribution of a numeric target over all cases, stacked by split."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    col = target.column
+    edges = np.asarray(target.bin_edges, dtype=float)
+    bottom = np.zeros(max(0, len(edges) - 1))
+    for i, (split, counts) in enumerate(zip(SPLITS, target.histogram, strict=False)):
+        ax.bar(
+            edges[:-1],
+            counts,
+            np.diff(edges),
+            bottom=bottom,
+            align="edge",
+            label=split,
+            color=PALETTE[i % len(PALETTE)],
+            edgecolor="white",
+            linewidth=0.5,
+        )
+        bottom += np.asarray(counts)
+    ax.set_xlabel(col)
+    ax.set_ylabel("cases")
+    ax.legend(frameon=False)
+    title = f"Distribution of {col} (stacked by split)"
+    s = target.summaries[-1]
+    alt = f"{col}: n={s.n}, min={s.min}, median={s.median}, max={s.max}"
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    return Plot(name, title, alt, _png(fig))
+
+
+def plot_kaplan_meier(target: TargetStats) -> Plot:
+    """The Kaplan-Meier estimate of each split (event-free probability against time)."""
+    assert target.event_time is not None  # only called with an event and a time
+    event, time = target.event_time
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, curve in enumerate(target.curves):
+        if curve.times:
+            ax.step((0.0, *curve.times), (1.0, *curve.survival), where="post", label=curve.split, color=PALETTE[i])
+    for t in target.times:
+        ax.axvline(t, color="#999999", linewidth=0.6, linestyle=":")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(time)
+    ax.set_ylabel("event-free probability")
+    ax.legend(frameon=False)
+    title = f"Kaplan-Meier estimate by split ({event}, {time})"
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    alt = "; ".join(
+        f"{c.split}: " + ", ".join(f"S({t:g})={fmt_number(c.at(t))}" for t in _alt_times(target, c))
+        for c in target.curves
+    )
+    return Plot("kaplan_meier", title, alt, _png(fig))
+
+
+def _alt_times(target: TargetStats, curve) -> tuple[float, ...]:
+    """Times the alt text reads a curve at: the spec's, else the curve's last time."""
+    return target.times or (curve.times[-1:] if curve.times else ())
+
+
+def fmt_number(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def target_plots(target: TargetStats) -> list[Plot]:
+    """A bar chart per class column, a histogram per numeric column, and the Kaplan-Meier estimate of an
+    event with a time. The first is named ``target``; the others ``target_<column>`` and ``kaplan_meier``."""
+    plots = [plot_classes(t, f"target_{safe_name(t.column)}") for t in target.class_targets]
+    plots += [plot_histogram(t, f"target_{safe_name(t.column)}") for t in target.numeric_targets]
+    if plots:
+        plots[0] = replace(plots[0], name="target")
+    if target.event_time is not None and any(c.times for c in target.curves):
+        plots.append(plot_kaplan_meier(target))
+    return plots
 
 
 def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
@@ -137,7 +204,8 @@ def make_plots(stats: CardStats) -> tuple[Plot, ...]:
     import matplotlib
 
     with matplotlib.rc_context({"font.size": 9, "axes.titlesize": 10, "font.family": "DejaVu Sans"}):
-        plots = [plot_target(stats.target), plot_missingness(stats.columns)]
+        targets = target_plots(stats.target)
+        plots = [*targets[:1], plot_missingness(stats.columns), *targets[1:]]
         if stats.subgroups.pyramid:
             plots.append(plot_pyramid(stats.subgroups))
     return tuple(plots)

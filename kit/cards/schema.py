@@ -16,6 +16,12 @@ Where a fact is unknown for a public dataset, the card must say so in words
 ("not reported by the dataset's authors"); an empty field is an error, and
 :func:`parse_card` lists every missing or empty field in one :class:`CardError`.
 
+A *draft* (``parse_card(..., draft=True)``, ``build_card(..., draft=True)``) lets an
+organiser see the card of a new challenge before writing its prose (``kit new`` writes a
+``card.yml`` whose fields are empty; there may be no card file at all yet): every missing
+or empty prose field reads :data:`TO_WRITE`, and :attr:`Card.todo` names them. Fields
+that are filled in are validated as always; a draft is never what a release publishes.
+
 This module does not import :mod:`kit.challenge`, so the challenge spec can
 import :class:`PrivacyPolicy` from here.
 """
@@ -25,15 +31,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError, model_validator
 
 from ..errors import KitError, Problem
 
 CARD_SCHEMA_VERSION = 1
 CARD_FILENAME = "card.yml"
 UNKNOWN_HINT = 'write what is known, or say so explicitly (e.g. "not reported by the dataset\'s authors")'
+#: what a draft card shows in place of a prose field the organiser has not written yet
+TO_WRITE = "[to be written by the organiser]"
 
 
 class CardError(KitError):
@@ -223,6 +231,16 @@ class Card(_Section):
     privacy_override: PrivacyOverride | None = Field(
         default=None, description="a recorded decision to release although the privacy gate blocked"
     )
+    _todo: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def todo(self) -> tuple[str, ...]:
+        """The prose fields still to be written (dotted paths): empty, except in a draft."""
+        return self._todo
+
+    @property
+    def is_draft(self) -> bool:
+        return bool(self._todo)
 
 
 # -- parsing with one problem per field -------------------------------------------------
@@ -275,31 +293,101 @@ def _open_missing_sections(model: type[BaseModel], data: dict) -> dict:
     return out
 
 
-def parse_card(data, *, source: str = "card") -> Card:
-    """Validate card data (a mapping); raise one :class:`CardError` listing every problem."""
+#: constrained fields of a draft: (the value validated in its place, the value the draft shows)
+_DRAFT_STANDINS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("distribution", "licence", "id"): ("other", "other"),  # an unnamed licence: its name reads TO_WRITE
+    ("de_identification", "status"): ("pseudonymised", TO_WRITE),
+}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, list) and not value)
+
+
+def _section_type(annotation: Any) -> type[_Section] | None:
+    for a in getattr(annotation, "__args__", (annotation,)):
+        if isinstance(a, type) and issubclass(a, _Section):
+            return a
+    return None
+
+
+def _fill_draft(model: type[BaseModel], data: dict, path: tuple[str, ...], todo: list[tuple[str, ...]]) -> dict:
+    """A copy of ``data`` where every missing or empty required prose field reads :data:`TO_WRITE`."""
+    out = dict(data)
+    for name, field in model.model_fields.items():
+        key = (*path, name)
+        value = out.get(name)
+        sub = _section_type(field.annotation)
+        if sub is not None:
+            if isinstance(value, dict):
+                out[name] = _fill_draft(sub, value, key, todo)
+            elif value is None and field.is_required():
+                out[name] = _fill_draft(sub, {}, key, todo)
+            continue
+        if key == ("composition", "columns") and isinstance(value, dict):
+            # a column whose meaning is not written yet is left out (the card shows its computed role)
+            todo.extend((*key, str(c)) for c, text in value.items() if _blank(text))
+            out[name] = {c: text for c, text in value.items() if not _blank(text)}
+            continue
+        if not field.is_required() or not _blank(value):
+            continue
+        out[name] = [TO_WRITE] if get_origin(field.annotation) is list else TO_WRITE
+        todo.append(key)
+    for key, (stand_in, _) in _DRAFT_STANDINS.items():
+        if key[: len(path)] == path and len(key) == len(path) + 1 and key in todo:
+            out[key[-1]] = stand_in
+    return out
+
+
+def _replace(model: BaseModel, path: tuple[str, ...], value: Any) -> Any:
+    if len(path) == 1:
+        return model.model_copy(update={path[0]: value})
+    return model.model_copy(update={path[0]: _replace(getattr(model, path[0]), path[1:], value)})
+
+
+def parse_card(data, *, source: str = "card", draft: bool = False) -> Card:
+    """Validate card data (a mapping); raise one :class:`CardError` listing every problem.
+
+    ``draft``: missing or empty prose fields read :data:`TO_WRITE` instead of being
+    errors (see the module's docstring); ``data`` may then be empty or None.
+    """
+    if draft and data is None:
+        data = {}
     if not isinstance(data, dict):
         raise CardError(
             "a card must be a YAML mapping of sections",
             where=source,
             fix="start from starter_kits/breast-cancer/card.yml",
         )
+    todo: list[tuple[str, ...]] = []
+    if draft:
+        data = _fill_draft(Card, {"schema_version": CARD_SCHEMA_VERSION, **data}, (), todo)
     try:
-        return Card.model_validate(_open_missing_sections(Card, data))
+        card = Card.model_validate(_open_missing_sections(Card, data))
     except ValidationError as exc:
         problems = card_problems(exc)
         raise CardError(
             f"{len(problems)} problem(s) in the data card",
             where=source,
             problems=problems,
-            fix=f"fill in every field listed above: {UNKNOWN_HINT}",
+            fix=f"fill in every field listed above: {UNKNOWN_HINT}"
+            + ("" if draft else "; meanwhile, build_card(..., draft=True) shows the card with these fields marked"),
         ) from None
+    for key in todo:
+        stand_in, shown = _DRAFT_STANDINS.get(key, (None, None))
+        if shown is not None and shown != stand_in:
+            card = _replace(card, key, shown)
+    card._todo = tuple(".".join(k) for k in todo)
+    return card
 
 
-def read_card(path: str | os.PathLike) -> Card:
-    """Read and validate a card file."""
+def read_card(path: str | os.PathLike, *, draft: bool = False) -> Card:
+    """Read and validate a card file (``draft``: a missing file or field is marked, see :func:`parse_card`)."""
     from ..yamlfile import read_yaml
 
     path = Path(path)
+    if draft and not path.exists():
+        return parse_card({}, source=str(path), draft=True)
     data = read_yaml(
         path,
         error=CardError,
@@ -309,7 +397,7 @@ def read_card(path: str | os.PathLike) -> Card:
             fix=f"write {CARD_FILENAME} beside challenge.yml (start from starter_kits/breast-cancer/card.yml)",
         ),
     )
-    return parse_card(data, source=str(path))
+    return parse_card(data, source=str(path), draft=draft)
 
 
 def card_json_schema() -> dict:

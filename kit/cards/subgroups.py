@@ -8,9 +8,13 @@ them, :mod:`kit.cards.compute`). The test labels' case ids join the features of
 
 Each score has a paired-bootstrap percentile interval computed on the subgroup's
 cases (:func:`kit.leaderboard.stats.paired_bootstrap`: the same resamples for
-every team). A subgroup that is too small to say anything is flagged, and so is a
-subgroup where a class is missing (a binary metric such as ``roc_auc`` is then
-undefined; the warning says which class) or, for survival, where no event occurs.
+every team). Every subgroup reports its cases and, for the task's class column
+(:meth:`kit.tasks.Task.class_columns`: a binary target, the classes of a multiclass
+target, the event indicator of a survival target), the cases of each class (of a 0/1
+column: the number of 1s, ``n_positive``). A subgroup that is too small to say anything
+is flagged, and so is a subgroup where a class is missing: the warning names the class
+and says whether the metric is undefined there (``roc_auc`` without positive cases, a
+concordance index without events) or reflects the classes present only.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ import pandas as pd
 
 from ..errors import KitError, MetricError
 from ..metrics import Metric, get_metric
-from .compute import _level_key, _round, age_band, age_band_order, find_age_column, find_sex_column
+from .compute import (
+    _level_key,
+    _round,
+    age_band,
+    age_band_order,
+    class_order,
+    class_values,
+    find_age_column,
+    find_sex_column,
+    is_indicator,
+)
 
 #: subgroups with fewer cases are flagged: their intervals are too wide to say anything
 MIN_CASES = 30
@@ -38,6 +52,7 @@ COLUMNS = (
     "level",
     "n_cases",
     "n_positive",
+    "class_counts",
     "team",
     "rank",
     "metric",
@@ -84,19 +99,48 @@ def find_subgroups(spec, cases: pd.DataFrame, *, everyone: str = "all cases") ->
     return out
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """The class column counted in every subgroup: its name, its value (text) for every analysed
+    case, and its classes in order (:func:`kit.cards.compute.class_order`)."""
+
+    column: str
+    values: np.ndarray = field(repr=False)
+    classes: tuple[str, ...]
+
+    @property
+    def indicator(self) -> bool:
+        """A 0/1 column (a binary outcome, an event): its 1s are counted as ``n_positive``."""
+        return is_indicator(self.classes)
+
+    def counts(self, idx: np.ndarray) -> list[int]:
+        """Cases of each class among the cases ``idx``."""
+        part = self.values[idx]
+        return [int((part == c).sum()) for c in self.classes]
+
+    def missing_note(self, counts: list[int]) -> str | None:
+        """'no case with malignant = 1' when a class is absent from a subgroup, else None."""
+        missing = [c for c, n in zip(self.classes, counts, strict=True) if n == 0]
+        if not missing:
+            return None
+        if len(missing) == len(self.classes):
+            return "no case"
+        if len(missing) == 1:
+            return f"no case with {self.column} = {missing[0]}"
+        return f"no case with {self.column} in {', '.join(missing)}"
+
+
 # -- the computation (pure: arrays in, a table out) -------------------------------------------------
-def _class_warnings(task: str, metric: Metric, y, target: str) -> list[str]:
-    if task == "binary":
-        present = {int(v) for v in np.unique(y)}
-        missing = [c for c in (0, 1) if c not in present]
-        if missing:
-            which = f"no case with {target} = {missing[0]}" if len(missing) == 1 else "no case"
-            if metric.needs_both_classes:
-                return [f"{which}: {metric.name} needs both classes and is undefined here"]
-            return [f"{which}: {metric.name} reflects one class only"]
-    if task == "survival" and not np.asarray(y)[:, 0].astype(bool).any():
-        return [f"no event in this subgroup: {metric.name} is undefined"]
-    return []
+def _class_warning(metric: Metric, note: str | None, counts: list[int], score: np.ndarray) -> list[str]:
+    """What a missing class does to *metric* on a subgroup: makes it undefined, or one-sided."""
+    if note is None:
+        return []
+    if metric.needs_both_classes:
+        return [f"{note}: {metric.name} needs both classes and is undefined here"]
+    if not np.isfinite(score).any():
+        return [f"{note}: {metric.name} is undefined here"]
+    present = sum(1 for n in counts if n)
+    return [f"{note}: {metric.name} reflects {'one class only' if present == 1 else 'the classes present only'}"]
 
 
 def subgroup_scores(
@@ -106,8 +150,7 @@ def subgroup_scores(
     subgroups: Sequence[Subgroup],
     metrics: Sequence[str | Metric],
     *,
-    task: str,
-    target: str = "target",
+    outcome: Outcome | None = None,
     ranks: Sequence | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
@@ -116,9 +159,13 @@ def subgroup_scores(
 ) -> pd.DataFrame:
     """Every metric of every team on every subgroup, with paired-bootstrap percentile intervals.
 
-    ``y_true``: true values of the analysed cases (survival: an (n, 2) array of
-    event, time); ``predictions``: teams × cases; ``subgroups``: masks over those
-    cases; ``ranks``: the teams' ranks on the board (reported as given).
+    ``y_true``: true values of the analysed cases, as the metrics take them
+    (:meth:`kit.tasks.Task.y_true`; survival: an (n, 2) array of event, time);
+    ``predictions``: teams × cases, or teams × cases × columns for multi-column
+    predictions (class probabilities, survival curves); ``subgroups``: masks over those
+    cases; ``metrics``: names or (bound, :meth:`~kit.challenge.ChallengeSpec.metric`)
+    metrics; ``outcome``: the class column counted in each subgroup (None: no count);
+    ``ranks``: the teams' ranks on the board (reported as given).
     One row per (subgroup, metric, team), columns :data:`COLUMNS`. A metric that is
     undefined on a subgroup has NaN scores and says why in ``warning``.
     """
@@ -133,11 +180,14 @@ def subgroup_scores(
         idx = np.flatnonzero(g.mask)
         n = len(idx)
         yg, Pg = y[idx], P[:, idx]
-        n_pos = int(yg.sum()) if task == "binary" else int(yg[:, 0].sum()) if task == "survival" else None
+        counts = outcome.counts(idx) if outcome is not None else []
+        note = outcome.missing_note(counts) if outcome is not None and n else None
+        n_pos = counts[1] if outcome is not None and outcome.indicator else None
+        class_counts = ", ".join(f"{c}: {k}" for c, k in zip(outcome.classes, counts, strict=True)) if outcome else ""
         size_warning = [f"too small to say anything: {n} case(s), fewer than {min_cases}"] if n < min_cases else []
         for name in metrics:
             metric = get_metric(name) if isinstance(name, str) else name
-            warnings = size_warning + (_class_warnings(task, metric, yg, target) if n else [])
+            notes: list[str] = []
             score = np.full(len(teams), np.nan)
             low, high = np.full(len(teams), np.nan), np.full(len(teams), np.nan)
             if n:
@@ -147,15 +197,16 @@ def subgroup_scores(
                     ci = boot.confidence_intervals()
                     low, high = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
                     if boot.n_invalid:
-                        warnings.append(
+                        notes.append(
                             f"{boot.n_invalid} of {boot.n_resamples} resamples left {metric.name} "
                             "undefined and were dropped"
                         )
                 except (MetricError, ValueError) as exc:  # scikit-learn/-survival raise ValueError
                     score = np.array([_score_or_nan(metric, yg, p) for p in Pg])
-                    if not _class_warnings(task, metric, yg, target):
+                    if note is None:
                         what = getattr(exc, "what", str(exc))
-                        warnings.append(f"{metric.name} is undefined or cannot be resampled here: {what}")
+                        notes.append(f"{metric.name} is undefined or cannot be resampled here: {what}")
+            warnings = size_warning + _class_warning(metric, note, counts, score) + notes
             finite = np.isfinite(score)
             sub_rank = np.full(len(teams), np.nan)
             if finite.any():
@@ -168,6 +219,7 @@ def subgroup_scores(
                         g.level,
                         n,
                         n_pos,
+                        class_counts,
                         team,
                         ranks[i],
                         metric.name,
@@ -204,8 +256,8 @@ class SubgroupResults:
 
     challenge_id: str
     split: str  # the board's split: private (final) or public
-    task: str
-    target: str
+    task: str  # the task's name (shown, never branched on)
+    target: str  # the class column counted in each subgroup, else the first target column
     teams: tuple[tuple[int, str], ...]  # (rank, team), best first
     metrics: tuple[str, ...]
     subgroups: tuple[tuple[str, int], ...]  # (label, cases), in table order
@@ -216,6 +268,19 @@ class SubgroupResults:
     n_resamples: int = 1000
     alpha: float = 0.05
     seed: int = 0
+    #: the classes of the counted class column ``target``, in order (empty: no class column)
+    classes: tuple[str, ...] = ()
+
+    @property
+    def count_header(self) -> str | None:
+        """The header of the class counts of a subgroup: the 1s of a 0/1 column, else every class."""
+        if not self.classes:
+            return None
+        return f"{self.target} = 1" if is_indicator(self.classes) else f"{self.target} classes"
+
+    @property
+    def count_is_number(self) -> bool:
+        return is_indicator(self.classes)
 
     @property
     def present(self) -> bool:
@@ -252,7 +317,7 @@ class SubgroupResults:
         """(headers, rows) of one metric: a row per subgroup, a column per team (score [low, high])."""
         m = get_metric(metric)
         part = self.table[self.table["metric"] == metric]
-        count = {"binary": f"{self.target} = 1", "survival": "events"}.get(self.task)
+        count = self.count_header
         headers = ("subgroup", "cases", *((count,) if count else ()), *(f"{r}. {t}" for r, t in self.teams), "note")
         rows = []
         for label, _ in self.subgroups:
@@ -260,7 +325,7 @@ class SubgroupResults:
             first = g.iloc[0]
             cells = [label, str(int(first["n_cases"]))]
             if count:
-                cells.append(str(first["n_positive"]))
+                cells.append(str(first["n_positive"]) if self.count_is_number else str(first["class_counts"]))
             by_team = {r.team: r for r in g.itertuples(index=False)}
             for _, team in self.teams:
                 r = by_team[team]
@@ -274,7 +339,7 @@ class SubgroupResults:
         small = self.small
         w = self.warnings
         pairs = zip(w["subgroup"], w["warning"], strict=True)
-        classes = sorted({str(g) for g, text in pairs if "no case with" in text or "no event" in text})
+        classes = sorted({str(g) for g, text in pairs if any(part.startswith("no case") for part in text.split("; "))})
         if not small and not classes:
             return None
         parts = []
@@ -398,14 +463,14 @@ def subgroup_results(
     groups = find_subgroups(spec, analysed, everyone=f"all {board.phase} test cases")
     teams = [str(x) for x in chosen["team"]]
     ranks = [int(x) for x in chosen["rank"]]
+    outcome = outcome_of(spec, labels.frame, mask)
     table = subgroup_scores(
         labels.y_true(board.phase),
         P[:, mask],
         teams,
         groups,
-        spec.metrics.all,
-        task=spec.task,
-        target=spec.target[0],
+        [spec.metric(m) for m in spec.metrics.all],
+        outcome=outcome,
         ranks=ranks,
         n_resamples=n_resamples,
         seed=seed,
@@ -417,7 +482,7 @@ def subgroup_results(
         challenge_id=ch.id,
         split=board.phase,
         task=spec.task,
-        target=spec.target[0],
+        target=outcome.column if outcome is not None else spec.target[0],
         teams=tuple(zip(ranks, teams, strict=True)),
         metrics=tuple(spec.metrics.all),
         subgroups=tuple((g.label, g.n) for g in groups),
@@ -428,4 +493,21 @@ def subgroup_results(
         n_resamples=n_resamples,
         alpha=alpha,
         seed=seed,
+        classes=outcome.classes if outcome is not None else (),
     )
+
+
+def outcome_of(spec, labels: pd.DataFrame, mask: np.ndarray | None = None) -> Outcome | None:
+    """The task's (first) class column of the labels, as counted in subgroups; None when it has none.
+
+    The classes are those of every labelled case (so a split without a class still lists it);
+    the values are those of the cases of ``mask``.
+    """
+    counted = spec.task_type.class_columns(spec)
+    if not counted:
+        return None
+    column = counted[0]
+    text = class_values(labels[column])
+    classes = class_order(spec, column, text.dropna().unique())
+    values = text.to_numpy(dtype=object)
+    return Outcome(column, values if mask is None else values[mask], classes)

@@ -2,7 +2,9 @@
 
 A report says what a participant may know: the status, the checks of the
 predictions, the error with its cell and traceback, and the PUBLIC scores only
-(private scores are never in feedback). Below it comes the cell that failed,
+(private scores are never in feedback) and, for a refused prediction file, the
+columns a prediction file holds (several for class probabilities or a survival
+curve: :meth:`kit.tasks.Task.prediction_columns`). Below it comes the cell that failed,
 rendered by nbconvert with its HTML outputs sanitised (a notebook's own
 HTML/JavaScript never runs in the reader's browser). Every participant-supplied
 string is escaped.
@@ -127,6 +129,9 @@ def write_feedback(
             )
         if error.get("fix"):
             parts.append(f"<p><b>How to fix it:</b> {e(str(error['fix']))}</p>")
+        if status == "invalid":  # the prediction file was refused: say what one holds
+            columns = ", ".join(f"<code>{e(c)}</code>" for c in [spec.id_column, *spec.prediction_columns])
+            parts.append(f"<p>A prediction file has one row per test case and the columns {columns}.</p>")
         if error.get("traceback"):
             parts.append(f"<pre>{e(_ANSI.sub('', str(error['traceback'])))}</pre>")
     parts.append("</div>")

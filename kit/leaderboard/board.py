@@ -32,7 +32,7 @@ from ..challenge import Challenge, load_challenge
 from ..defaults import DEFAULT_PHASE, DEFAULT_RESAMPLES, DEFAULT_SELECTION, PHASES, SELECTIONS
 from ..errors import KitError
 from ..ledger import Ledger, queries
-from ..metrics import Metric, get_metric
+from ..metrics import Metric
 from ..workspace import Workspace
 
 if TYPE_CHECKING:  # pragma: no cover

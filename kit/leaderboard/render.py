@@ -114,8 +114,8 @@ def to_table(board) -> str:
 
     out = [_title(board), line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
     out += [f"note: {n}" for n in board.notes]
-    more = board.challenge.spec.metrics.secondary[TABLE_SECONDARY:]
-    if more:
+    more = [m for m in board.challenge.spec.metrics.secondary[TABLE_SECONDARY:] if m in board.table.columns]
+    if more:  # (a Ladder board shows no secondary metric)
         out.append(f"note: {', '.join(more)} are in --format csv, markdown and html")
     return "\n".join(out)
 

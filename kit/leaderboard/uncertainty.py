@@ -34,7 +34,12 @@ class BoardStatistics:
 
 
 def board_arrays(board, ledger: Ledger):
-    """(y_true, predictions teams × cases, teams) of the ranked teams, on the board's split."""
+    """(y_true, predictions, teams) of the ranked teams, on the board's split.
+
+    ``y_true`` as the task's metrics take it (:meth:`kit.tasks.Task.y_true`); predictions are
+    teams × cases, or teams × cases × columns for multi-column predictions (class
+    probabilities, a risk with a survival curve), as the ledger holds them.
+    """
     ch = board.challenge
     labels = read_labels(ch)
     mask = labels.mask(board.phase)

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ...errors import Problem
-from ..document import CardDocument, anonymity_statement, privacy_status, split_statement
+from ..document import CardDocument, anonymity_statement, draft_statement, privacy_status, split_statement
 from ..schema import CardError
 from . import Renderer
 
@@ -120,6 +120,8 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
         ("Maintainer", c.maintenance.maintainer), ("Contact", c.maintenance.contact), ("", c.maintenance.updates)
     )
     description = f"{c.dataset.summary} Released after the challenge “{s.title}” ({doc.challenge_id}): {s.description}"
+    if c.todo:
+        description = f"{draft_statement(doc)} {description}"
     return mlc.Metadata(
         ctx=ctx,
         name=c.dataset.name,

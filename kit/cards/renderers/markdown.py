@@ -29,9 +29,6 @@ def md_cell(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", t)
 
 
-HF_TASKS = {"binary": "tabular-classification", "regression": "tabular-regression", "survival": "tabular-regression"}
-
-
 def size_category(n: int) -> str:
     bounds = [
         (1_000, "n<1K"),
@@ -56,10 +53,12 @@ def front_matter(doc: CardDocument) -> dict:
             meta["license_link"] = licence.url
     else:
         meta["license"] = licence.id.lower()
-    meta["task_categories"] = [HF_TASKS[doc.spec.task]]
+    meta["task_categories"] = [doc.spec.task_type.hf_category]
     tags = {"medical", "health", "tabular", "challenge-kit", *[k.lower() for k in c.dataset.keywords]}
-    if doc.spec.task == "survival":
+    if st.target.event_time is not None:  # an event with a follow-up time
         tags.add("survival-analysis")
+    if doc.spec.ordinal:
+        tags.add("ordinal-classification")
     meta["tags"] = sorted(tags)
     meta["size_categories"] = [size_category(st.n_cases)]
     files = {f.role: f.path for f in st.files}
