@@ -58,7 +58,7 @@ def warm_pool():
 def root(tmp_path):
     """A private copy of the shipped challenges, for tests that write into a challenge."""
     dst = tmp_path / "root"
-    for part in ("starter_kits", "grading"):
+    for part in ("starter_kits", "grading", "sources"):  # sources: the tables of challenges made by `kit new`
         shutil.copytree(REPO / part, dst / part)
     # keep the copies open whatever the date the tests run on (their data is unchanged)
     for spec in (dst / "starter_kits").glob("*/challenge.yml"):
