@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from kit.challenge import load_challenge
 from kit.cli import cli
-from kit.demo import CSV_TEAM, FAILURES, STARTER, class_variants, write_class
+from kit.demo import CSV_TEAM, FAILURES, STARTER, class_variants, run_demo, write_class
 from kit.tasks import get_task, get_task_names
 
 
@@ -51,3 +51,31 @@ def test_the_class_is_written_from_the_starter(tmp_path):
     assert teams[0] == STARTER.team and teams[-1] == CSV_TEAM
     assert [p.name for p in paths][-1] == "constant_baseline.csv"
     assert (tmp_path / STARTER.team / "starter.ipynb").read_text() != "", "the starter as handed out"
+
+
+@pytest.mark.parametrize("which", ["gbsg2", "tumour-grade"])
+def test_the_demo_runs_on_a_survival_and_an_ordinal_challenge_of_real_data(root, tmp_path, which):
+    """`kit demo` on the shipped survival challenge, and on an ordinal multiclass one made with
+    `kit new` from the same real table (GBSG2's tumour grade, I < II < III)."""
+    from kit.authoring.new import new_challenge
+
+    if which == "tumour-grade":
+        new_challenge(
+            which,
+            root / "sources" / "gbsg2.csv",
+            root=root,
+            target=["tgrade"],
+            ordinal=True,
+            drop=["recurrence", "days"],
+            title="Which grade is this breast tumour?",
+        )
+    out: list[str] = []
+    result = run_demo(which, workdir=tmp_path / "demo", root=root, echo=out.append)
+    text = "\n".join(out)
+    assert result.report.counts == {**result.report.counts, "scored": 9, "failed": 1, "invalid": 2}, text
+    table = result.board.table
+    assert table["rank"].notna().sum() == 9
+    assert table.iloc[-1]["team"] == "Quick Baseline", "the constant baseline ranks last"
+    primary = "c_index" if which == "gbsg2" else "quadratic_kappa"
+    assert result.board.metric.name == primary
+    assert {"ci_low", "ci_high", "rank_range"} <= set(table.columns)
