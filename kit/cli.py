@@ -128,16 +128,51 @@ def _options(*opts):
 
 
 OVERRIDE = _options(
-    click.option("--override-reason", help="Release despite the privacy gate: why (recorded in the card)."),
-    click.option("--override-by", help="Who takes that decision (recorded in the card)."),
-    click.option("--override-date", help="Date of the decision, YYYY-MM-DD (default: today)."),
+    click.option(
+        "--override-reason",
+        metavar="TEXT",
+        help="Release despite a residual re-identification risk (k-anonymity, l-diversity, t-closeness, "
+        "linkability): why; recorded in the card and the ledger. Direct identifiers are never overridden.",
+    ),
+    click.option("--organiser", metavar="NAME", help="The organiser who signs the override."),
+    click.option(
+        "--dpo", metavar="NAME", help="The data protection officer who signs the override (not the organiser)."
+    ),
+    click.option(
+        "--date",
+        "override_date",
+        metavar="DATE",
+        help="Day both signed the override, YYYY-MM-DD (default: today); recorded with it.",
+    ),
 )
 
 
-def _override(reason, by, date) -> dict[str, Any] | None:
-    if bool(reason) != bool(by):
-        raise click.UsageError("an override needs both --override-reason and --override-by")
-    return {"reason": reason, "by": by, **({"date": date} if date else {})} if reason else None
+def _override(reason, organiser, dpo, date) -> dict[str, Any] | None:
+    """The override of ``--override-reason --organiser --dpo [--date]``, validated; None without them."""
+    given = {"--override-reason": reason, "--organiser": organiser, "--dpo": dpo}
+    if not any(given.values()) and not date:
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise click.UsageError(
+            f"an override needs --override-reason, --organiser and --dpo (two different people); missing: "
+            f"{', '.join(missing)}"
+        )
+    import datetime as dt
+    from dataclasses import replace
+
+    from .privacy.gate import OverrideRefused, as_override
+
+    day = date or dt.date.today().isoformat()
+    decision = {"reason": reason, "organiser": {"name": organiser, "date": day}, "dpo": {"name": dpo, "date": day}}
+    try:
+        as_override(decision, where="override")  # refused here, before any work
+    except OverrideRefused as exc:
+        flag = {"reason": "--override-reason", "organiser.name": "--organiser", "dpo.name": "--dpo"}
+        flag |= {"organiser.date": "--date", "dpo.date": "--date", "override": "--organiser, --dpo"}
+        problems = [replace(p, where=flag.get(p.where.removeprefix("override."), p.where)) for p in exc.problems]
+        raise OverrideRefused(exc.what, where="command line", problems=problems, fix=exc.fix) from None
+    return decision
 
 
 def _write_or_echo(text: str, output: Path | None, what: str) -> None:
@@ -540,11 +575,13 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
     help="Build even while card.yml has empty fields (each shown as to be written; never for a release).",
 )
 @click.pass_context
-def card(ctx, challenge, workdir, out, top, selection, resamples, override_reason, override_by, override_date, draft):
+def card(
+    ctx, challenge, workdir, out, top, selection, resamples, override_reason, organiser, dpo, override_date, draft
+):
     """Write the data card (Markdown, HTML, Croissant JSON-LD validated by mlcroissant)."""
     from .cards import build_card, export_card
 
-    ov = _override(override_reason, override_by, override_date)
+    ov = _override(override_reason, organiser, dpo, override_date)
     if workdir:
         result = export_card(
             challenge,
@@ -572,7 +609,9 @@ def card(ctx, challenge, workdir, out, top, selection, resamples, override_reaso
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
 @OVERRIDE
 @click.pass_context
-def release(ctx, challenge, workdir, out, top, selection, resamples, seed, override_reason, override_by, override_date):
+def release(
+    ctx, challenge, workdir, out, top, selection, resamples, seed, override_reason, organiser, dpo, override_date
+):
     """Release a closed challenge as open data: data with test labels, the card, the final board,
     the winners' notebooks (licence-checked), a SHA-256 manifest, and a reproducible zip."""
     from .release import release as _release
@@ -581,7 +620,7 @@ def release(ctx, challenge, workdir, out, top, selection, resamples, seed, overr
         challenge,
         workdir=workdir,
         out_dir=out,
-        override=_override(override_reason, override_by, override_date),
+        override=_override(override_reason, organiser, dpo, override_date),
         top=top,
         selection=selection,
         n_resamples=resamples,

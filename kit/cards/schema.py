@@ -30,10 +30,20 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import KitError, Problem
 
@@ -67,7 +77,8 @@ class PrivacyPolicy(_Section):
     ``quasi_identifiers``: columns an attacker could know about a person (age, sex,
     postcode district, admission year); k-anonymity is measured on their combination.
     ``sensitive_attributes``: columns whose values must stay diverse inside each
-    group of equal quasi-identifiers (l-diversity).
+    group of equal quasi-identifiers (l-diversity), and whose distribution in each
+    group must stay close to the whole release's (t-closeness).
     ``allowed_identifiers``: columns that look like identifiers but are safe to
     release (e.g. the kit's random case ids); the gate skips them.
     """
@@ -76,6 +87,13 @@ class PrivacyPolicy(_Section):
     sensitive_attributes: list[Column] = Field(default_factory=list)
     k_anonymity: int = Field(default=5, ge=1, description="smallest allowed group of equal quasi-identifiers")
     l_diversity: int = Field(default=2, ge=1, description="fewest distinct sensitive values allowed in a group")
+    t_closeness: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="largest allowed distance (0 to 1) between the distribution of a sensitive attribute in a "
+        "group and in the whole release; 1 imposes no protection",
+    )
     allowed_identifiers: list[Column] = Field(default_factory=list)
     rationale: str = Field(default="", description="why these columns and thresholds")
 
@@ -94,12 +112,108 @@ class PrivacyPolicy(_Section):
         return self
 
 
-class PrivacyOverride(_Section):
-    """An explicit decision to release despite the privacy gate; recorded in the card."""
+#: the two people who sign a privacy override: field of :class:`PrivacyOverride` -> who they are
+SIGNOFF_ROLES = {
+    "organiser": "the challenge organiser",
+    "dpo": "the data protection officer (DPO; délégué à la protection des données)",
+}
 
-    reason: Text
-    by: Text = Field(description="who decided (name and role)")
-    date: dt.date | None = None
+
+class SignOff(_Section):
+    """One signature on a :class:`PrivacyOverride`: who signed, and on which day."""
+
+    name: Text = Field(description="the name of the person who signs (their function may follow in brackets)")
+    date: dt.date = Field(description="the day they signed, YYYY-MM-DD; not in the future")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> dt.date:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError("the date is empty; write the day the person signed, YYYY-MM-DD")
+        if isinstance(value, dt.datetime):
+            raise ValueError(f"{value} has a time; write the day only, YYYY-MM-DD")
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO date; write it as YYYY-MM-DD") from None
+        elif not isinstance(value, dt.date):
+            raise ValueError(f"{value!r} is not an ISO date; write it as YYYY-MM-DD")
+        today = dt.date.today()
+        if value > today:
+            raise ValueError(f"{value} is in the future (today is {today}); write the day the person signed")
+        return value
+
+
+def _same_person(a: str, b: str) -> bool:
+    def words(name: str) -> list[str]:
+        return re.findall(r"\w+", name.casefold())
+
+    return words(a) == words(b)
+
+
+class PrivacyOverride(_Section):
+    """A decision to release although the privacy gate found a residual re-identification risk.
+
+    Only residual risk can be overridden (the k-anonymity, l-diversity, t-closeness and
+    linkability checks); a direct identifier never can: it must be removed or transformed.
+    Two different people sign, each by name and date: the challenge ``organiser`` and the
+    data protection officer (``dpo``). The card and the ledger record the decision.
+    """
+
+    reason: Text = Field(description="why releasing is justified despite the residual risk")
+    organiser: SignOff = Field(description=f"the signature of {SIGNOFF_ROLES['organiser']}")
+    dpo: SignOff = Field(description=f"the signature of {SIGNOFF_ROLES['dpo']}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _two_signoffs(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "by" in data or "date" in data:
+            old = ", ".join(f"{k}: {data[k]}" for k in ("by", "date") if k in data)
+            raise ValueError(
+                f"privacy_override has one sign-off in the old form ({old}); an override now needs two "
+                "dated sign-offs by different people: replace `by` and `date` with "
+                "`organiser: {name: ..., date: YYYY-MM-DD}` and `dpo: {name: ..., date: YYYY-MM-DD}` "
+                "(the data protection officer's); in the CLI: --override-reason, --organiser, --dpo, --date"
+            )
+        missing = [role for role in SIGNOFF_ROLES if data.get(role) is None]
+        if missing:
+            who = " and ".join(f"`{role}` ({SIGNOFF_ROLES[role]})" for role in missing)
+            raise ValueError(
+                f"a privacy override needs two sign-offs, the organiser's and the data protection officer's; "
+                f"{who} did not sign: add "
+                + " and ".join(f"`{role}: {{name: ..., date: YYYY-MM-DD}}`" for role in missing)
+                + " (in the CLI: "
+                + " ".join(f"--{role} NAME" for role in missing)
+                + ")"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _different_people(self):
+        if _same_person(self.organiser.name, self.dpo.name):
+            raise ValueError(
+                f"the organiser and the data protection officer are the same person ({self.dpo.name!r}); "
+                "an override needs two different people: the data protection officer signs as `dpo`"
+            )
+        return self
+
+    @property
+    def signoffs(self) -> tuple[tuple[str, SignOff], ...]:
+        """``((role, sign-off), ...)``: the organiser's, then the data protection officer's."""
+        return tuple((role, getattr(self, role)) for role in SIGNOFF_ROLES)
+
+    @property
+    def by(self) -> str:
+        """Who decided, in one line: ``organiser: <name>; data protection officer: <name>``."""
+        return f"organiser: {self.organiser.name}; data protection officer: {self.dpo.name}"
+
+    @property
+    def date(self) -> dt.date:
+        """The day the override took effect: the later of the two sign-offs."""
+        return max(self.organiser.date, self.dpo.date)
 
 
 # -- Datasheets sections ---------------------------------------------------------------

@@ -14,6 +14,8 @@ runs         one row per finished grading attempt: status, stage, error, artefac
 scores       one row per (run, split, metric)
 case_predictions  the validated predictions of a scored run, aligned to the labels' case order
 selections   a team's choice of final submissions for the private board (the newest choice counts)
+privacy_overrides  the audit of privacy overrides: each decision to release despite the privacy
+             gate (or an override refused because direct identifiers remain), with both sign-offs
 
 and one derived table, ``board_rows``: for each submission, its newest run's status and
 primary-metric scores, kept in step by :meth:`Ledger.add_run` in the same transaction. It
@@ -41,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover - numpy and pandas are imported by the met
 
 SCHEMA_VERSION = 1
 STATUSES = ("scored", "failed", "invalid", "rejected")
+#: the privacy gate's verdict on a release that came with an override
+OVERRIDE_STATUSES = ("released with override", "blocked")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,6 +117,21 @@ CREATE TABLE IF NOT EXISTS case_predictions (
     n       INTEGER NOT NULL,
     data    BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS privacy_overrides (
+    id              INTEGER PRIMARY KEY,
+    challenge       TEXT NOT NULL,
+    recorded_at     TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN {OVERRIDE_STATUSES!r}),
+    reason          TEXT NOT NULL,
+    overridden      TEXT NOT NULL,
+    refused         TEXT NOT NULL DEFAULT '[]',
+    organiser       TEXT NOT NULL,
+    organiser_date  TEXT NOT NULL,
+    dpo             TEXT NOT NULL,
+    dpo_date        TEXT NOT NULL,
+    CHECK (organiser <> dpo)
+);
+CREATE INDEX IF NOT EXISTS privacy_overrides_by_challenge ON privacy_overrides (challenge, id);
 """
 
 _APPEND_ONLY = "".join(
@@ -122,7 +141,7 @@ BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be changed
 CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be deleted'); END;
 """
-    for t in ("submissions", "runs", "scores", "case_predictions", "selections")
+    for t in ("submissions", "runs", "scores", "case_predictions", "selections", "privacy_overrides")
 )
 
 
@@ -156,6 +175,28 @@ class RunRecord:
     case_predictions: np.ndarray | None = None
     #: (name, greater_is_better) of the challenge's primary metric, for the board index
     primary: tuple | None = None
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    """One privacy-override decision, as the audit table keeps it.
+
+    ``overridden``: the residual-risk reasons the override let through, and ``refused``:
+    the reasons it could not cover (direct identifiers; then ``status`` is ``blocked``),
+    each a ``{"what", "where", "fix"}`` mapping. Dates are ISO 8601 strings.
+    """
+
+    challenge: str
+    status: str
+    reason: str
+    overridden: list[dict]
+    organiser: str
+    organiser_date: str
+    dpo: str
+    dpo_date: str
+    refused: list[dict] = field(default_factory=list)
+    recorded_at: str = field(default_factory=utcnow)
+    id: int | None = None
 
 
 class Ledger:
@@ -419,6 +460,58 @@ class Ledger:
                 (challenge, team, json.dumps(sorted(int(i) for i in submission_ids)), chosen_at or utcnow()),
             )
             return _rowid(cur)
+
+    def add_override(self, record: OverrideRecord) -> int:
+        """Append one privacy-override decision to the audit table; return its id."""
+        if record.status not in OVERRIDE_STATUSES:
+            raise LedgerError(f"unknown override status {record.status!r}", fix=f"use one of {OVERRIDE_STATUSES}")
+        with self._tx():
+            cur = self._db.execute(
+                "INSERT INTO privacy_overrides (challenge, recorded_at, status, reason, overridden, refused,"
+                " organiser, organiser_date, dpo, dpo_date) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.challenge,
+                    record.recorded_at,
+                    record.status,
+                    record.reason,
+                    json.dumps(record.overridden, sort_keys=True),
+                    json.dumps(record.refused, sort_keys=True),
+                    record.organiser,
+                    record.organiser_date,
+                    record.dpo,
+                    record.dpo_date,
+                ),
+            )
+            return _rowid(cur)
+
+    def overrides(self, challenge: str | None = None) -> list[OverrideRecord]:
+        """The privacy-override decisions of a challenge (default: of every challenge), oldest first."""
+        sql = (
+            "SELECT id, challenge, recorded_at, status, reason, overridden, refused, organiser, organiser_date,"
+            " dpo, dpo_date FROM privacy_overrides"
+        )
+        params: list[str] = []
+        if challenge is not None:
+            sql += " WHERE challenge = ?"
+            params.append(challenge)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            OverrideRecord(
+                id=int(i),
+                challenge=c,
+                recorded_at=at,
+                status=st,
+                reason=why,
+                overridden=json.loads(over),
+                refused=json.loads(ref),
+                organiser=org,
+                organiser_date=org_date,
+                dpo=dpo,
+                dpo_date=dpo_date,
+            )
+            for i, c, at, st, why, over, ref, org, org_date, dpo, dpo_date in rows
+        ]
 
     def selections(self, challenge: str) -> dict[str, list[int]]:
         """Each team's newest choice of final submissions."""
