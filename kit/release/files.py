@@ -100,6 +100,7 @@ def _winners_csv(winners) -> str:
             "prize_eligible",
             "reason",
             "notebook",
+            "files",
         ]
     )
     for x in winners:
@@ -115,6 +116,7 @@ def _winners_csv(winners) -> str:
                 "yes" if x.eligible else "no",
                 x.reason,
                 x.notebook,
+                ";".join(x.files),
             ]
         )
     return buf.getvalue()
@@ -127,17 +129,19 @@ def _winners_markdown(ch, winners, top: int) -> str:
         f"# Winners of {md_cell(ch.spec.title)} ({md_cell(ch.id)})",
         "",
         f"The teams ranked {top} or better on the final private leaderboard. A team is prize-eligible when "
-        "the notebook of its selected submission declares an OSI-approved open-source licence by its SPDX "
-        "identifier; only the notebooks of eligible teams are included (in `winners/`). CC0-1.0 is not "
-        "OSI-approved and is not accepted.",
+        "its selected submission declares an OSI-approved open-source licence: a LICENSE file in its hand-in "
+        "folder, or an SPDX identifier or licence name in the notebook (where it was found is listed). Only "
+        "eligible teams' code is included, in `winners/`: the notebook with its licence, environment and code "
+        "files, never data. CC0-1.0 is not OSI-approved and is not accepted.",
         "",
-        "| rank | team | submission | licence | prize-eligible | reason | notebook |",
-        "| ---: | --- | --- | --- | --- | --- | --- |",
+        "| rank | team | submission | licence | found in | prize-eligible | reason | released files |",
+        "| ---: | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for x in winners:
+        released = ", ".join(x.files)
         lines.append(
             f"| {x.rank} | {md_cell(x.team)} | {md_cell(f'{x.submission_id} ({x.kind}: {x.filename})')} | "
-            f"{md_cell(x.licence or '—')} | {'yes' if x.eligible else '**no**'} | "
-            f"{md_cell(x.reason or '—')} | {md_cell(x.notebook or '—')} |"
+            f"{md_cell(x.licence or '—')} | {md_cell(x.licence_source or '—')} | "
+            f"{'yes' if x.eligible else '**no**'} | {md_cell(x.reason or '—')} | {md_cell(released or '—')} |"
         )
     return "\n".join(lines) + "\n"
