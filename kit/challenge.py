@@ -1,16 +1,26 @@
 """The challenge spec: one YAML file per challenge, validated by a typed, versioned schema.
 
 The spec lives at ``starter_kits/<id>/challenge.yml`` (participants see it);
-the hidden part of a challenge (labels, the grading notebook) lives in
+the hidden part of a challenge (labels, the labels' salt, the grading notebook) lives in
 ``grading/<id>/``. :func:`load_challenge` finds both and returns a
 :class:`Challenge` that knows the paths of every part.
+
+The spec records the sha256 of each participant file, but never a plain hash of the
+hidden labels: one could check a guessed labels file against it. It records a *salted
+commitment* instead, ``data.labels.commitment = sha256(salt || labels bytes)`` in hex,
+with the 32 random bytes of the salt kept, in hex, in ``grading/<id>/labels.salt``
+(:data:`LABELS_SALT`). The release publishes the labels and the salt: anyone can then
+check with :func:`verify_commitment` that the labels are the ones committed at launch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
+import secrets
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,6 +38,11 @@ if TYPE_CHECKING:  # pragma: no cover
 SCHEMA_VERSION = 1
 SPEC_FILENAME = "challenge.yml"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+HEX64 = r"^[0-9a-f]{64}$"
+#: the hidden salt of the labels' commitment, beside the labels in ``grading/<id>/``
+LABELS_SALT = "labels.salt"
+#: bytes of a salt (written as 64 hex digits)
+SALT_BYTES = 32
 
 
 class _FieldError(ValueError):
@@ -138,9 +153,8 @@ class Limits(_Model):
     output_mb: int = Field(default=10, ge=1, description="largest executed notebook / captured output kept")
 
 
-class DataFile(_Model):
+class _File(_Model):
     path: str = Field(description="path relative to the starter kit (public files) or grading folder (labels)")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the file's bytes")
 
     @field_validator("path")
     @classmethod
@@ -151,11 +165,67 @@ class DataFile(_Model):
         return v
 
 
+class DataFile(_File):
+    """A participant file: its path in the starter kit and the sha256 of its bytes."""
+
+    sha256: str = Field(pattern=HEX64, description="hex sha256 of the file's bytes")
+
+
+class LabelsFile(_File):
+    """The hidden labels file: its path in ``grading/<id>/`` and a salted commitment of its bytes.
+
+    ``commitment`` is ``sha256(salt || the file's bytes)`` in hex, the salt being the 32 bytes
+    written in hex in ``grading/<id>/labels.salt`` (hidden until the release publishes it).
+    A plain ``sha256`` (specs written before commitments) is still read, with a warning: it lets
+    anyone holding the spec check a guessed labels file; ``kit prepare ID --write-hashes``
+    replaces it by a commitment.
+    """
+
+    commitment: str | None = Field(
+        default=None,
+        pattern=HEX64,
+        description="hex sha256(salt || the labels file's bytes); the salt is in grading/<id>/labels.salt",
+    )
+    sha256: str | None = Field(
+        default=None,
+        pattern=HEX64,
+        description="deprecated (an exact check for a guessed labels file): use commitment",
+    )
+
+    @model_validator(mode="after")
+    def _one_check(self):
+        if self.commitment is None and self.sha256 is None:
+            raise _FieldError(
+                "data.labels needs the commitment of the labels",
+                fix="run `kit prepare ID --write-hashes` to make a salt and record the commitment",
+            )
+        if self.commitment is not None and self.sha256 is not None:
+            raise _FieldError(
+                "data.labels has both a commitment and a plain sha256",
+                fix="remove data.labels.sha256: the plain hash lets anyone check a guessed labels file",
+            )
+        if self.sha256 is not None:
+            warnings.warn(
+                "data.labels.sha256 lets anyone holding the spec check a guessed labels file; run "
+                "`kit prepare ID --write-hashes` to replace it by a salted commitment",
+                FutureWarning,
+                stacklevel=2,
+            )
+        return self
+
+    @property
+    def expected(self) -> str:
+        """What the spec holds for the labels: the commitment (or, in an old spec, the plain sha256)."""
+        return self.commitment if self.commitment is not None else str(self.sha256)
+
+
 class DataFiles(_Model):
     train: DataFile
     test: DataFile
     sample_submission: DataFile
-    labels: DataFile = Field(description="hidden: test labels and public/private split, in grading/<id>/")
+    labels: LabelsFile = Field(
+        description="hidden: test labels and public/private split, in grading/<id>/, with a salted commitment"
+    )
 
 
 class Source(_Model):
@@ -165,7 +235,7 @@ class Source(_Model):
     file: str | None = Field(
         default=None, description="the organiser's table (CSV, Parquet, Excel): relative to the root, or absolute"
     )
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the source file")
+    sha256: str | None = Field(default=None, pattern=HEX64, description="hex sha256 of the source file")
     sheet: str | None = Field(default=None, description="Excel: the sheet to read (default: the first)")
     id_column: str | None = Field(
         default=None, description="column of the source holding the case ids (default: ids are generated)"
@@ -353,10 +423,13 @@ def spec_problems(error: ValidationError) -> list[Problem]:
             msg = getattr(exc, "what", msg)
         else:
             fix = _FIXES.get(e["type"], "")
-        if e["type"] == "string_pattern_mismatch" and e["loc"] and e["loc"][-1] == "sha256":
+        last = e["loc"][-1] if e["loc"] else None
+        if e["type"] == "string_pattern_mismatch" and last == "sha256":
             fix = "run `kit prepare ID --write-hashes` to record the real checksum"
-        elif e["type"] == "string_type" and e["loc"] and e["loc"][-1] == "sha256":
-            fix = 'write the checksum as a quoted string: sha256: "…"'
+        elif e["type"] == "string_pattern_mismatch" and last == "commitment":
+            fix = "run `kit prepare ID --write-hashes` to record the labels' commitment (64 hex digits)"
+        elif e["type"] == "string_type" and last in ("sha256", "commitment"):
+            fix = f'write the checksum as a quoted string: {last}: "…"'
         elif e["type"] == "string_pattern_mismatch" and e["loc"] == ("id",):
             fix = "use 2-63 lower-case letters, digits and dashes, starting with a letter or digit"
         problems.append(Problem(what=msg, where=_loc(e["loc"]), fix=fix))
@@ -413,6 +486,71 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def new_salt() -> str:
+    """A fresh salt for the labels' commitment: 32 random bytes (:mod:`secrets`), as 64 hex digits."""
+    return secrets.token_hex(SALT_BYTES)
+
+
+def _salt_bytes(salt_hex: str) -> bytes:
+    text = salt_hex.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueError("a salt is 64 hex digits (32 bytes)")
+    return bytes.fromhex(text)
+
+
+def commit_labels(labels_bytes: bytes, salt_hex: str) -> str:
+    """The commitment of a labels file: ``sha256(salt || labels bytes)`` in hex, the salt given in hex."""
+    return hashlib.sha256(_salt_bytes(salt_hex) + labels_bytes).hexdigest()
+
+
+def verify_commitment(labels_bytes: bytes, salt_hex: str, commitment: str) -> bool:
+    """True when ``labels_bytes`` are the labels committed to: ``sha256(salt || labels bytes) == commitment``.
+
+    What anyone can check once a release publishes the labels (``data/test_labels.csv``), the
+    salt (``data/test_labels.salt``, 64 hex digits) and the spec's ``data.labels.commitment``.
+    A malformed salt or commitment verifies nothing (False).
+    """
+    try:
+        digest = commit_labels(labels_bytes, salt_hex)
+    except ValueError:
+        return False
+    return hmac.compare_digest(digest, commitment.strip().lower())
+
+
+def read_salt(path: str | os.PathLike) -> str:
+    """The salt written in a salt file (64 hex digits); :class:`DataIntegrityError` when missing or malformed."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii").strip().lower()
+    except FileNotFoundError:
+        raise DataIntegrityError(
+            "the salt of the labels' commitment is missing",
+            where=str(path),
+            fix="restore it from a backup of the grading folder; or make a new salt and commitment with "
+            "`kit prepare ID --write-hashes` (the spec participants hold changes)",
+        ) from None
+    except UnicodeDecodeError:
+        text = ""
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise DataIntegrityError(
+            "the salt of the labels' commitment is not 64 hex digits",
+            where=str(path),
+            fix="restore it from a backup of the grading folder; or make a new salt and commitment with "
+            "`kit prepare ID --write-hashes`",
+        )
+    return text
+
+
+def write_salt(path: str | os.PathLike, salt_hex: str) -> None:
+    """Write a salt file (64 hex digits and a newline), replacing any file atomically."""
+    path = Path(path)
+    _salt_bytes(salt_hex)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(salt_hex.strip().lower() + "\n", encoding="ascii")
+    tmp.replace(path)
+
+
 class Challenge:
     """A validated spec plus the paths of the challenge's public and hidden parts."""
 
@@ -453,6 +591,15 @@ class Challenge:
         return base / f.path
 
     @property
+    def labels_salt_path(self) -> Path:
+        """The hidden salt of the labels' commitment: ``grading/<id>/labels.salt``."""
+        return self.grading_dir / LABELS_SALT
+
+    def labels_salt(self) -> str:
+        """The salt of the labels' commitment (64 hex digits); :class:`DataIntegrityError` when missing."""
+        return read_salt(self.labels_salt_path)
+
+    @property
     def public_files(self) -> dict[str, Path]:
         """Participant-visible data files by role (never the labels)."""
         return {r: self.path(r) for r in ("train", "test", "sample_submission")}
@@ -463,14 +610,17 @@ class Challenge:
         return self.path("train").parent
 
     def verify(self, roles=("train", "test", "sample_submission", "labels")) -> None:
-        """Check every data file against the sha256 in the spec."""
+        """Check every data file against the spec: the sha256 of each participant file, and the
+        labels against their salted commitment (with the hidden salt, ``grading/<id>/labels.salt``)."""
         problems = []
         for role in roles:
             p = self.path(role)
-            expected = getattr(self.spec.data, role).sha256
             if not p.exists():
                 problems.append(Problem(f"{role} file is missing", where=str(p), fix=f"run `kit prepare {self.id}`"))
-            elif (got := sha256_file(p)) != expected:
+                continue
+            if role == "labels":
+                problems += self._labels_problems(p)
+            elif (got := sha256_file(p)) != (expected := getattr(self.spec.data, role).sha256):
                 problems.append(
                     Problem(
                         f"{role} file has sha256 {got[:12]}…, the spec says {expected[:12]}…",
@@ -482,6 +632,33 @@ class Challenge:
             raise DataIntegrityError(
                 f"data files of {self.id!r} do not match the spec", where=str(self.spec_path), problems=problems
             )
+
+    def _labels_problems(self, path: Path) -> list[Problem]:
+        labels = self.spec.data.labels
+        if labels.commitment is None:  # an old spec: the plain sha256
+            got = sha256_file(path)
+            if got == labels.sha256:
+                return []
+            return [
+                Problem(
+                    f"labels file has sha256 {got[:12]}…, the spec says {str(labels.sha256)[:12]}…",
+                    where=str(path),
+                    fix=f"run `kit prepare {self.id}` to regenerate it",
+                )
+            ]
+        try:
+            salt = self.labels_salt()
+        except DataIntegrityError as exc:
+            return [Problem(exc.what, where=exc.where, fix=exc.fix.replace("ID", self.id))]
+        if verify_commitment(path.read_bytes(), salt, labels.commitment):
+            return []
+        return [
+            Problem(
+                "labels file does not match the commitment in the spec (sha256 of the salt and the file)",
+                where=str(path),
+                fix=f"run `kit prepare {self.id}` to regenerate it",
+            )
+        ]
 
 
 def load_challenge(challenge: str | os.PathLike | Challenge, root=None) -> Challenge:

@@ -8,6 +8,8 @@ is refused, naming both checksums). ``prepare(challenge)`` writes:
 - ``starter_kits/<id>/data/test.csv``: id, features
 - ``starter_kits/<id>/data/sample_submission.csv``: id, the task's constant baseline
 - ``grading/<id>/labels.csv`` (hidden): id, target(s), ``split`` (public or private)
+- ``grading/<id>/labels.salt`` (hidden): the salt of the labels' commitment, made once
+  (32 random bytes) and kept by every rebuild
 
 The split is :func:`kit.splits.split_cases` (random, grouped by patient, or temporal).
 Ids are generated from the seed (they carry nothing of the source's row order) unless
@@ -15,10 +17,13 @@ Ids are generated from the seed (they carry nothing of the source's row order) u
 replaced by seeded pseudonyms (``group-0001``): participants can still keep a patient's
 rows together in their own validation, and never see the hospital's numbers.
 
-Files are built in a scratch folder and checked against the sha256 in the spec;
-they replace the files in place only when they match (or with ``write_hashes``,
-which records the new checksums in the spec), so a mismatch never clobbers the
-data a challenge was run on.
+Files are built in a scratch folder and checked against the spec: the sha256 of each
+participant file, and the labels against their salted commitment
+(``sha256(salt || labels bytes)``, :func:`kit.challenge.commit_labels`). They replace the
+files in place only when they match (or with ``write_hashes``, which records the new
+checksums and commitment in the spec, and makes the salt when there is none), so a
+mismatch never clobbers the data a challenge was run on. The salt is never remade when it
+exists: a rebuild gives the same commitment, byte for byte.
 """
 
 from __future__ import annotations
@@ -35,7 +40,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .challenge import Challenge, ChallengeSpec, load_challenge, sha256_file
+from .challenge import (
+    Challenge,
+    ChallengeSpec,
+    commit_labels,
+    load_challenge,
+    new_salt,
+    read_salt,
+    sha256_file,
+    write_salt,
+)
 from .datasets import load_dataset
 from .errors import DataIntegrityError, Problem
 from .splits import SplitResult, split_cases
@@ -48,15 +62,29 @@ TABLE_SUFFIXES |= {".xlsx": "excel", ".xlsm": "excel", ".xls": "excel"}
 
 @dataclass
 class PreparedFile:
+    """One rebuilt file and its check against the spec.
+
+    ``digest``: what the spec records for it, computed from the rebuilt bytes: the sha256 of
+    a participant file; for the labels, their salted commitment (never their plain sha256,
+    which would let anyone who reads it check a guessed labels file). ``expected``: the
+    spec's value. ``problem``: why the digest could not be computed ("" when it could).
+    """
+
     role: str
     path: Path
-    sha256: str
+    digest: str
     expected: str
     rows: int
+    problem: str = ""
+
+    @property
+    def sha256(self) -> str:
+        """The digest (the name of old callers): for the labels, the commitment, not a plain hash."""
+        return self.digest
 
     @property
     def matches(self) -> bool:
-        return self.sha256 == self.expected
+        return not self.problem and self.digest == self.expected
 
 
 @dataclass
@@ -263,28 +291,38 @@ def prepare(challenge, *, root=None, write_hashes: bool = False) -> list[Prepare
 
 
 def write_tables(ch: Challenge, frames: dict[str, pd.DataFrame], *, write_hashes: bool = False) -> list[PreparedFile]:
-    """Write the four tables where the spec says, if they match its sha256 (or record them)."""
+    """Write the four tables where the spec says, if they match its sha256 and commitment (or record them).
+
+    The labels are checked against the spec's commitment with the salt of ``grading/<id>/labels.salt``.
+    Without a salt (or with an old spec that holds the labels' plain sha256), ``write_hashes`` makes
+    one (32 random bytes) and records the commitment; otherwise a missing salt is a mismatch.
+    """
     results: list[PreparedFile] = []
+    salt, make_salt = _labels_salt(ch, write_hashes=write_hashes)
     with tempfile.TemporaryDirectory(prefix=f"kit-prepare-{ch.id}-") as tmp:
         staged = {}
         for role in ROLES:
             p = Path(tmp) / role
             _write_csv(frames[role], p)
             staged[role] = p
-            results.append(
-                PreparedFile(role, ch.path(role), sha256_file(p), getattr(ch.spec.data, role).sha256, len(frames[role]))
-            )
+            if role == "labels":
+                results.append(_labels_result(ch, p, salt, len(frames[role]), migrate=write_hashes))
+            else:
+                expected = getattr(ch.spec.data, role).sha256
+                results.append(PreparedFile(role, ch.path(role), sha256_file(p), expected, len(frames[role])))
         bad = [r for r in results if not r.matches]
         if bad and not write_hashes:
             raise DataIntegrityError(
-                f"regenerated files of {ch.id!r} do not match the sha256 in the spec; nothing was overwritten",
+                f"regenerated files of {ch.id!r} do not match the spec; nothing was overwritten",
                 where=str(ch.spec_path),
                 problems=[
-                    Problem(f"{r.role}: built {r.sha256[:12]}…, spec says {r.expected[:12]}…", where=str(r.path))
+                    Problem(r.problem, where=str(r.path))
+                    if r.problem
+                    else Problem(f"{r.role}: built {r.digest[:12]}…, spec says {r.expected[:12]}…", where=str(r.path))
                     for r in bad
                 ],
                 fix=(
-                    "if the spec's seed, split or dataset changed on purpose, run "
+                    "if the spec's seed, split or dataset changed on purpose (or the labels' salt is lost), run "
                     f"`kit prepare {ch.id} --write-hashes`; otherwise check the installed "
                     "scikit-learn / pandas versions"
                 ),
@@ -292,9 +330,41 @@ def write_tables(ch: Challenge, frames: dict[str, pd.DataFrame], *, write_hashes
         for r in results:
             r.path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(staged[r.role], r.path)
+    if make_salt and salt is not None:
+        write_salt(ch.labels_salt_path, salt)
     if write_hashes and any(not r.matches for r in results):
-        _record_hashes(ch.spec_path, {r.role: r.sha256 for r in results})
+        _record_hashes(ch.spec_path, {r.role: r.digest for r in results if not r.matches})
     return results
+
+
+def _labels_salt(ch: Challenge, *, write_hashes: bool) -> tuple[str | None, bool]:
+    """The salt of the labels' commitment, and whether it is new (to be written with the files).
+
+    An existing salt is always kept. A new one is made only with ``write_hashes``, when there is
+    none or the spec still holds the labels' plain sha256 (an old spec, migrated to a commitment).
+    """
+    if ch.labels_salt_path.exists():
+        return read_salt(ch.labels_salt_path), False
+    if write_hashes:
+        return new_salt(), True
+    return None, False
+
+
+def _labels_result(ch: Challenge, staged: Path, salt: str | None, rows: int, *, migrate: bool) -> PreparedFile:
+    labels = ch.spec.data.labels
+    path = ch.path("labels")
+    if labels.commitment is None and not migrate:  # an old spec, kept as it is: its plain sha256
+        return PreparedFile("labels", path, sha256_file(staged), labels.expected, rows)
+    if salt is None:
+        return PreparedFile(
+            "labels",
+            path,
+            "",
+            labels.expected,
+            rows,
+            problem=f"labels: the salt of the commitment is missing ({ch.labels_salt_path})",
+        )
+    return PreparedFile("labels", path, commit_labels(staged.read_bytes(), salt), labels.expected, rows)
 
 
 def _keep_prefix(value: str) -> Callable[[re.Match[str]], str]:
@@ -302,16 +372,22 @@ def _keep_prefix(value: str) -> Callable[[re.Match[str]], str]:
     return lambda m: m.group(1) + value
 
 
+#: the key under which the spec records each role's digest
+_DIGEST_KEY = {"labels": "commitment"}
+
+
 def _record_hashes(spec_path: Path, hashes: dict[str, str]) -> None:
-    """Rewrite the sha256 of each role in the YAML text, keeping comments and layout."""
+    """Rewrite the sha256 of each role (the commitment of the labels) in the YAML text, keeping
+    comments and layout; an old ``sha256`` of the labels becomes their ``commitment``."""
     text = spec_path.read_text(encoding="utf-8")
     for role, digest in hashes.items():
-        pattern = re.compile(rf"(\n\s+{role}:\s*\n(?:\s+path:.*\n)?\s+sha256:[ \t]*)(\S*)")
-        text, n = pattern.subn(_keep_prefix(f'"{digest}"'), text, count=1)
+        key = _DIGEST_KEY.get(role, "sha256")
+        pattern = re.compile(rf"(\n\s+{role}:\s*\n(?:\s+path:.*\n)?\s+)(?:sha256|commitment):[ \t]*(\S*)")
+        text, n = pattern.subn(_keep_prefix(f'{key}: "{digest}"'), text, count=1)
         if n != 1:
             raise DataIntegrityError(
-                f"could not find data.{role}.sha256 in the spec",
+                f"could not find data.{role}.{key} in the spec",
                 where=str(spec_path),
-                fix=f"write it as:\n  {role}:\n    path: ...\n    sha256: {digest}",
+                fix=f"write it as:\n  {role}:\n    path: ...\n    {key}: {digest}",
             )
     spec_path.write_text(text, encoding="utf-8")

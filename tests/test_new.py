@@ -194,7 +194,7 @@ def test_the_cli_makes_a_challenge_from_parquet_and_excel(kit_root, table, tmp_p
 
 
 def test_an_existing_challenge_is_kept_without_force(kit_root, table):
-    kw = dict(root=kit_root, target=["outcome"], drop=_others("binary"))
+    kw = dict(root=kit_root, target=["outcome"], drop=[*_others("binary"), "patient"])
     new_challenge("twice", table, **kw)
     before = _snapshot(kit_root)
     with pytest.raises(SpecError, match="exists already") as exc:
@@ -207,7 +207,7 @@ def test_an_existing_challenge_is_kept_without_force(kit_root, table):
 
 
 def test_a_changed_source_is_refused_with_both_hashes(kit_root, table):
-    new_challenge("changed", table, root=kit_root, target=["outcome"], drop=_others("binary"))
+    new_challenge("changed", table, root=kit_root, target=["outcome"], drop=[*_others("binary"), "patient"])
     old = sha256_file(table)
     with open(table, "a") as fh:
         fh.write("IPP999999,2020-01-01,50,F,0.1,Lyon,1,II,6.1,0,12.0\n")
@@ -296,7 +296,7 @@ def test_a_source_outside_the_root_is_recorded_by_absolute_path(kit_root, tmp_pa
     outside = tmp_path / "elsewhere" / "t.csv"
     outside.parent.mkdir()
     visits_table(60).to_csv(outside, index=False)
-    new_challenge("outside", outside, root=kit_root, target=["hba1c"], drop=_others("regression"))
+    new_challenge("outside", outside, root=kit_root, target=["hba1c"], drop=[*_others("regression"), "patient"])
     ch = load_challenge("outside", root=kit_root)
     assert ch.spec.source.file == str(outside)
     shutil.rmtree(kit_root / "starter_kits" / "outside" / "data")

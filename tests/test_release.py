@@ -41,8 +41,8 @@ TEAMS = [
 ]
 OVERRIDE = {
     "reason": "Synthetic records made for this test; no real patient.",
-    "by": "Dana Reviewer, DPO",
-    "date": "2027-07-08",
+    "organiser": {"name": "Olga Organiser", "date": "2026-11-20"},
+    "dpo": {"name": "Dana Reviewer", "date": "2026-11-21"},
 }
 
 
@@ -127,18 +127,30 @@ def test_release_needs_a_ledger(tmp_path):
     assert not (tmp_path / "work" / "release").exists()
 
 
-def test_identifiers_block_the_release_unless_overridden(tmp_path):
+def test_identifiers_block_the_release_even_with_an_override(tmp_path):
     from test_cards import identifying_challenge
 
     ch = identifying_challenge(tmp_path)
     work = tmp_path / "work"
-    with pytest.raises(ReleaseBlocked) as info:
-        release(ch, workdir=work, now=CLOSED)  # the gate runs before the ledger is even read
-    where = {p.where for p in info.value.problems}
-    assert {"train.email", "train.full_name", "privacy.k_anonymity"} <= where
-    assert "nothing was written" in info.value.what and "--override-reason" in info.value.fix
-    assert not work.exists()
+    for override in (None, OVERRIDE):
+        with pytest.raises(ReleaseBlocked) as info:
+            release(ch, workdir=work, now=CLOSED, override=override)  # the gate runs before the ledger is read
+        where = {p.where for p in info.value.problems}
+        assert {"train.email", "train.full_name"} <= where
+        assert "nothing was written" in info.value.what and "never overridden" in info.value.fix
+        assert not work.exists()
 
+
+def test_residual_risk_is_released_on_two_sign_offs_and_audited(tmp_path):
+    from test_cards import RESIDUAL, identifying_challenge
+
+    from kit.ledger import Ledger
+
+    ch = identifying_challenge(tmp_path, frame=RESIDUAL)
+    work = tmp_path / "work"
+    with pytest.raises(ReleaseBlocked) as info:
+        release(ch, workdir=work, now=CLOSED)
+    assert "privacy.k_anonymity" in {p.where for p in info.value.problems} and "--organiser" in info.value.fix
     build_ledger(ch, work, tmp_path / "stored", teams=TEAMS[:2])
     result = release(ch, workdir=work, now=CLOSED, override=OVERRIDE, n_resamples=RESAMPLES)
     assert result.privacy.status == "released with override"
@@ -148,7 +160,10 @@ def test_identifiers_block_the_release_unless_overridden(tmp_path):
         json.loads((result.folder / "croissant.json").read_text(encoding="utf-8"))["rai:personalSensitiveInformation"]
     )
     for text in (readme, page, rai):
-        assert OVERRIDE["reason"] in text and OVERRIDE["by"] in text and "2027-07-08" in text
+        assert OVERRIDE["reason"] in text and OVERRIDE["dpo"]["name"] in text
+    with Ledger(work / "ledger.sqlite") as led:
+        (row,) = led.overrides(ch.id)
+    assert row.status == "released with override" and {p["where"] for p in row.overridden} >= {"privacy.k_anonymity"}
     # two private test cases: every subgroup is flagged as too small
     assert (result.subgroups.table["warning"].str.contains("too small to say anything")).all()
 
@@ -201,9 +216,10 @@ def test_winners_without_an_osi_licence_are_not_prize_eligible(released):
     assert by_team[XSS].eligible and by_team[XSS].licence == "MIT" and by_team[XSS].licence_source == "cell 1"
     assert not by_team["=Beta"].eligible and "no licence declared" in by_team["=Beta"].reason
     assert not by_team["Gamma"].eligible and "predictions file" in by_team["Gamma"].reason
-    # only the eligible winner's stored original notebook is redistributed, unchanged
+    # only the eligible winner's code is redistributed; this ledger records no hand-in folder (no source),
+    # so it is the stored original notebook alone, unchanged, in the winner's folder
     released_nbs = sorted(p for p in a.files if p.startswith("winners/"))
-    assert released_nbs == [by_team[XSS].notebook]
+    assert released_nbs == [by_team[XSS].notebook] == list(by_team[XSS].files) == ["winners/1-Alpha-b-lab-b-1/0.ipynb"]
     assert (a.folder / by_team[XSS].notebook).read_bytes() == (tmp / "stored" / "0.ipynb").read_bytes()
     table = pd.read_csv(a.folder / "winners.csv")
     assert list(table["prize_eligible"]) == ["yes", "no", "no"]

@@ -9,7 +9,8 @@ the tables participants will see, and writes, all at once:
 - ``starter_kits/ID/``: ``challenge.yml`` (the spec, with the table's path and sha256),
   ``card.yml`` (every prose field of the data card, named and left for the organiser),
   ``data/`` (train, test without labels, sample submission), ``README.md``, ``starter.ipynb``;
-- ``grading/ID/``: ``labels.csv`` (with the public/private split) and ``grade.ipynb``.
+- ``grading/ID/``: ``labels.csv`` (with the public/private split), ``labels.salt`` (the hidden salt
+  of the labels' commitment, which the spec records instead of a hash of the labels) and ``grade.ipynb``.
 
 Nothing is written unless everything succeeds: the challenge is built in a temporary folder
 beside the root and moved into place at the end; an existing challenge is replaced only
@@ -33,7 +34,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..challenge import ID_PATTERN, SPEC_FILENAME, Challenge, find_root, parse_spec, sha256_file
+from ..challenge import (
+    ID_PATTERN,
+    SPEC_FILENAME,
+    Challenge,
+    commit_labels,
+    find_root,
+    new_salt,
+    parse_spec,
+    sha256_file,
+    write_salt,
+)
 from ..errors import DataIntegrityError, Problem, SpecError
 from ..prepare import ROLES, Built, build_from_frame, read_table
 from ..tasks import get_task
@@ -59,6 +70,7 @@ class NewChallenge:
             ch.spec_path,
             ch.starter_dir / "card.yml",
             *(ch.path(r) for r in ROLES),
+            ch.labels_salt_path,
             ch.starter_dir / "README.md",
             ch.starter_notebook,
             ch.grade_notebook,
@@ -246,7 +258,7 @@ def _spec_data(
             "train": {"path": "data/train.csv", "sha256": _PENDING},
             "test": {"path": "data/test.csv", "sha256": _PENDING},
             "sample_submission": {"path": "data/sample_submission.csv", "sha256": _PENDING},
-            "labels": {"path": "labels.csv", "sha256": _PENDING},
+            "labels": {"path": "labels.csv", "commitment": _PENDING},
         },
     }
     return data
@@ -491,12 +503,19 @@ def new_challenge(
     )
     spec = parse_spec(spec_data, source="kit new options")
     built = build_from_frame(spec, frame)
-    _privacy_gate(spec, built, quasi_identifiers)
-    return _write(base, spec_data, built, frame.columns, quasi_identifiers, force=force)
+    risk_note = _privacy_gate(spec, built, quasi_identifiers)
+    made = _write(base, spec_data, built, frame.columns, quasi_identifiers, force=force)
+    made.notes.append(risk_note)
+    return made
 
 
-def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str]) -> None:
-    """The gate on the tables participants receive (and, after the event, the labels): raises if blocked."""
+def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str]) -> str:
+    """The gate on the tables participants receive (and, after the event, the labels): raises if blocked.
+
+    Direct identifiers, and k-anonymity on the declared quasi-identifiers, block. The residual
+    re-identification risk (the three criteria, with quasi-identifiers found automatically) is
+    assessed and returned as a note: it is judged, and overridden or remedied, at the release.
+    """
     from ..cards.schema import PrivacyPolicy
     from ..privacy import check_release
 
@@ -507,7 +526,11 @@ def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str]) -> None:
         allowed_identifiers=allowed,
     )
     frames = {k: built.frames[k] for k in ("train", "test", "labels")}
-    check_release(frames, policy, key=spec.id_column)
+    check_release(frames, policy, key=spec.id_column, criteria=False)
+    from ..privacy.criteria import assess_risk
+
+    risk = assess_risk(frames, policy, key=spec.id_column, exclude=[*spec.target, "split"], seed=spec.seed)
+    return "re-identification risk (judged at the release; see the card): " + risk.summary().replace("\n", "; ")
 
 
 def _write(base: Path, spec_data: dict, built: Built, columns, quasi_identifiers, *, force: bool) -> NewChallenge:
@@ -522,7 +545,12 @@ def _write(base: Path, spec_data: dict, built: Built, columns, quasi_identifiers
         stage = Challenge(parse_spec(spec_data, source="kit new"), tmp)
         for role in ROLES:
             _write_csv(built.frames[role], stage.path(role))
-            spec_data["data"][role]["sha256"] = sha256_file(stage.path(role))
+            if role == "labels":  # a salted commitment, never a plain hash of the hidden labels
+                salt = new_salt()
+                write_salt(stage.labels_salt_path, salt)
+                spec_data["data"][role]["commitment"] = commit_labels(stage.path(role).read_bytes(), salt)
+            else:
+                spec_data["data"][role]["sha256"] = sha256_file(stage.path(role))
         stage.spec_path.write_text(spec_yaml(spec_data), encoding="utf-8")
         stage = Challenge(parse_spec(yaml.safe_load(stage.spec_path.read_text(encoding="utf-8"))), tmp)
         stage.verify()

@@ -13,6 +13,14 @@ type (:class:`kit.tasks.Task`); its provenance is the organiser's prose in ``car
 bundled dataset or not. ``build_card(..., draft=True)`` builds the card of a challenge
 whose prose is not written yet (as ``kit new`` leaves it), each missing field marked.
 
+A card has two states, chosen by the time (``now``, default the clock): while the challenge
+is open (``spec.is_open(now)``) the card is *sealed*: nothing in it is computed from the
+test labels or from a test case's values (its statistics are those of the training cases,
+the test cases are only counted, the labels file is described by the spec's salted
+commitment, never its checksum; see :mod:`kit.cards.compute`), and it takes no leaderboard.
+After the close the full card is computed, with the salt that lets anyone check the
+commitment. The committed cards in ``data_cards/`` are sealed cards.
+
 Only :mod:`kit.cards.schema` is imported with this package, so the challenge
 spec can use :class:`PrivacyPolicy` without importing pandas, matplotlib or
 mlcroissant; everything else loads on first use.
@@ -24,9 +32,10 @@ import html
 import importlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .schema import (
     CARD_FILENAME,
@@ -49,6 +58,9 @@ if TYPE_CHECKING:
 
 DEFAULT_RENDERERS = ("markdown", "html", "croissant")
 PLOT_DIR = "plots"
+#: where the data files are relative to the card (Croissant's contentUrl): ``repository``, the files of the
+#: challenge seen from ``data_cards/<id>/``; ``release``, the files beside the card (``data/…``)
+LAYOUTS = ("repository", "release")
 
 _LAZY = {
     "compute_stats": "compute",
@@ -83,6 +95,7 @@ __all__ = [
     "build_card",
     "card_json_schema",
     "card_path",
+    "data_urls",
     "load_card",
     "parse_card",
     "read_card",
@@ -161,9 +174,16 @@ class CardResult:
             if todo
             else ""
         )
+        sealed = (
+            "<p><b>Sealed</b>: the challenge is open; statistics of the training cases, nothing from the test "
+            "labels.</p>"
+            if st.sealed
+            else ""
+        )
         return (
             f"<div class='kit-card'><p><b>Data card of {e(self.challenge_id)}</b> written to "
-            f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>{draft}"
+            f"<code>{e(str(self.out_dir))}</code>: {st.n_cases} cases, {st.n_features} features; {splits}.</p>"
+            f"{sealed}{draft}"
             f"<table><thead><tr><th>file</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table>"
             f"{self.privacy._repr_html_()}</div>"
         )
@@ -181,6 +201,8 @@ def build_card(
     renderers: Sequence[str] = DEFAULT_RENDERERS,
     override: PrivacyOverride | dict | None = None,
     draft: bool = False,
+    now: datetime | None = None,
+    layout: Literal["repository", "release"] = "repository",
     root=None,
 ) -> CardResult:
     """Build and write the data card of a challenge.
@@ -201,14 +223,22 @@ def build_card(
     are missing or empty (or there is no card file yet, as for a challenge just made from
     the organiser's own table by ``kit new``): each reads "[to be written by the
     organiser]", the card says it is a draft and lists them (``result.todo``). A release
-    never takes a draft.
+    never takes a draft. ``now``: the time that decides the card's state (default: the
+    clock; tests pass it): before ``spec.closes`` the card is sealed (see the module
+    docstring) and a ``leaderboard``, ``ledger`` or ``subgroups`` is refused. ``layout``:
+    where Croissant finds the data files, relative to the card's folder: ``repository``
+    (default: the challenge's own files as seen from ``data_cards/<id>/``, where the committed
+    cards live) or ``release`` (``data/…`` beside the card, as :func:`kit.release.release`
+    writes them).
 
-    Raises :class:`CardError` (card fields missing or empty, unknown columns),
+    Raises :class:`CardError` (card fields missing or empty, unknown columns, results given
+    while the challenge is open),
     :class:`~kit.errors.DataIntegrityError` (files that do not match the spec) or
     :class:`~kit.privacy.ReleaseBlocked` (the privacy gate blocks; nothing is written).
     """
     from ..challenge import load_challenge
     from ..privacy import check_release
+    from ..privacy.gate import as_override
     from .compute import compute_stats, read_release_frames, summarise_leaderboard
     from .document import CardDocument
     from .renderers import get_card_renderer
@@ -216,15 +246,36 @@ def build_card(
     ch = load_challenge(challenge, root=root)
     card = read_card(card_path(ch), draft=draft)
     chosen = [get_card_renderer(name) for name in renderers]  # unknown names fail before any work
+    if layout not in LAYOUTS:
+        raise CardError(f"unknown layout {layout!r}", where="layout", fix=f"use one of: {', '.join(LAYOUTS)}")
+    sealed = ch.spec.is_open(now)
+    if sealed and (leaderboard is not None or ledger is not None or subgroups is not None):
+        raise CardError(
+            f"{ch.id} is open until {ch.spec.closes:%Y-%m-%d %H:%M} UTC: its card shows no leaderboard or "
+            "subgroup result (they are computed with the test labels)",
+            where=ch.id,
+            fix="build the card without leaderboard=, ledger= and subgroups=, or after the close "
+            "(tests may pass now=... after the closing time)",
+        )
     ch.verify()
     frames = read_release_frames(ch)
     # the spec's privacy policy when the spec has one, else the card's
     policy = getattr(ch.spec, "privacy", None) or card.privacy
     _check_columns(card, policy, frames, card_path(ch))
-    report = check_release(
-        frames, policy, override if override is not None else card.privacy_override, key=ch.spec.id_column
-    )
-    stats = compute_stats(ch, frames)
+    # neither the target nor the leaderboard split is something an outsider knows of a patient
+    not_qi = [*ch.spec.target, "split"]
+    decision = override if override is not None else card.privacy_override
+    if draft:
+        # a draft is for the organiser's review: it shows what the gate finds, blocked or not
+        from ..privacy import assess_release
+
+        report = assess_release(frames, policy, key=ch.spec.id_column, exclude=not_qi)
+        report = replace(report, override=as_override(decision)) if report.reasons and decision else report
+    else:
+        report = check_release(frames, policy, decision, key=ch.spec.id_column, exclude=not_qi)
+    if sealed:
+        report = _public_report(frames, policy, report, key=ch.spec.id_column, exclude=not_qi)
+    stats = compute_stats(ch, frames, sealed=sealed)
     board = None
     if leaderboard is not None:
         table = getattr(leaderboard, "table", leaderboard)
@@ -248,6 +299,8 @@ def build_card(
         leaderboard=board,
         plot_dir=PLOT_DIR,
         subgroups=subgroups,
+        data_urls=data_urls(ch, layout),
+        labels_salt=None if sealed or ch.spec.data.labels.commitment is None else ch.labels_salt(),
     )
     outputs = {r.filename: r.render(doc) for r in chosen}  # render everything before writing anything
 
@@ -265,6 +318,33 @@ def build_card(
         if stale.name not in keep:
             stale.unlink()
     return CardResult(challenge_id=ch.id, out_dir=out, files=written, document=doc)
+
+
+def data_urls(challenge, layout: str = "repository") -> dict[str, str]:
+    """Where each released file is, relative to the card's folder (Croissant's ``contentUrl``).
+
+    ``repository``: the challenge's own files seen from ``data_cards/<id>/`` (for example
+    ``../../starter_kits/<id>/data/train.csv``); ``release``: the file's place in the release
+    (``data/train.csv``, ``data/test_labels.csv``).
+    """
+    from .compute import RELEASE_ROLES, release_path
+
+    if layout == "release":
+        return {role: release_path(challenge, role) for role in RELEASE_ROLES}
+    base = challenge.root / "data_cards" / challenge.id
+    return {role: Path(os.path.relpath(challenge.path(role), base)).as_posix() for role in RELEASE_ROLES}
+
+
+def _public_report(frames, policy: PrivacyPolicy, report: PrivacyReport, *, key: str, exclude=()) -> PrivacyReport:
+    """What the card of an open challenge shows of the privacy gate: the assessment of the tables
+    published now (train, test, sample submission) without the sensitive attributes, whose l-diversity
+    would be computed with the test labels; the gate's override, when the shown reasons need it."""
+    from ..privacy import assess_release
+
+    public = {role: f for role, f in frames.items() if role != "labels"}
+    shown = assess_release(public, policy.model_copy(update={"sensitive_attributes": []}), key=key, exclude=exclude)
+    shown = replace(shown, policy=policy)
+    return replace(shown, override=report.override) if shown.reasons and report.override is not None else shown
 
 
 def _merge_winners(from_card, given) -> tuple[Winner, ...]:

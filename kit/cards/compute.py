@@ -13,6 +13,14 @@ summarised and binned; an event column with a time column (:func:`time_to_event`
 also gets the Kaplan-Meier estimate of each split. Nothing here branches on the
 task's name.
 
+A card has two states. While the challenge is open (``sealed=True``, what
+:func:`kit.cards.build_card` computes before ``spec.closes``), nothing here uses the test
+labels, nor any value of a test case but its existence: the columns, the target and the
+target within each sex or age group are computed on the training cases only, the test
+cases are only counted (by public and private part, and by sex and age band), and the
+labels file is listed without its size or checksum. After the event the same functions
+compute the full card, every split included.
+
 Results are plain frozen dataclasses; rendering them is the job of :mod:`kit.cards.document`
 and :mod:`kit.cards.renderers`.
 """
@@ -65,8 +73,8 @@ class FileStats:
     role: str
     path: str  # where the file sits in the release (relative)
     source: Path  # where it is read from
-    sha256: str
-    bytes: int
+    sha256: str | None  # None: withheld (the test labels while the challenge is open)
+    bytes: int | None  # None: withheld, as the checksum
     rows: int
     columns: tuple[str, ...]
     kinds: tuple[str, ...]  # column_kind of each column, as read from this file
@@ -75,6 +83,11 @@ class FileStats:
     @property
     def name(self) -> str:
         return Path(self.path).name
+
+    @property
+    def withheld(self) -> bool:
+        """True for a file that is not published yet (the test labels of an open challenge)."""
+        return self.sha256 is None
 
 
 @dataclass(frozen=True)
@@ -174,7 +187,7 @@ class SurvivalCurve:
 class TargetStats:
     task: str
     columns: tuple[str, ...]
-    splits: tuple[str, ...]  # train, public test, private test, all
+    splits: tuple[str, ...]  # train, public test, private test, all; only train while the challenge is open
     #: the target columns counted by value, then those summarised as numbers (from the task)
     class_targets: tuple[ClassTarget, ...] = ()
     numeric_targets: tuple[NumericTarget, ...] = ()
@@ -185,6 +198,13 @@ class TargetStats:
     curves: tuple[SurvivalCurve, ...] = ()
     #: the spec's follow-up times, at which the card tabulates the curves
     times: tuple[float, ...] = ()
+    #: computed on the training cases only (the challenge is open: the test labels stay hidden)
+    sealed: bool = False
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The splits of the cases (``splits`` without ``all``): what plots stack or compare."""
+        return tuple(s for s in self.splits if s != "all")
 
     # the first class / numeric target (every built-in task has at most one of each)
     @property
@@ -206,7 +226,12 @@ class TargetStats:
 
 @dataclass(frozen=True)
 class Subgroups:
-    """Counts by sex and age band, per split, and the target within each group."""
+    """Counts by sex and age band, per split, and the target within each group.
+
+    ``sealed``: the challenge is open: the test cases are counted as one part (``test``: their
+    public or private part is not shown), the age summary and the target within each group are
+    computed on the training cases only.
+    """
 
     splits: tuple[str, ...]
     sex_column: str | None = None
@@ -219,6 +244,7 @@ class Subgroups:
     target_measures: tuple[str, ...] = ()
     #: (group label, cases with a known target, one value per measure)
     target_by_group: tuple[tuple[str, int, tuple[float | None, ...]], ...] = ()
+    sealed: bool = False
 
     @property
     def present(self) -> bool:
@@ -264,13 +290,15 @@ class LeaderboardSummary:
 @dataclass(frozen=True)
 class CardStats:
     files: tuple[FileStats, ...]
-    columns: tuple[ColumnStats, ...]
+    columns: tuple[ColumnStats, ...]  # of the training cases only when ``sealed``
     n_cases: int
     n_features: int
     splits: SplitSizes
     target: TargetStats
     subgroups: Subgroups
     plots: tuple[Plot, ...] = ()
+    #: the challenge is open: no statistic uses the test labels or a test case's values (counts only)
+    sealed: bool = False
 
     def column(self, name: str) -> ColumnStats:
         return next(c for c in self.columns if c.name == name)
@@ -307,22 +335,31 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_stats(challenge, frames: Mapping[str, pd.DataFrame]) -> tuple[FileStats, ...]:
+def file_stats(challenge, frames: Mapping[str, pd.DataFrame], *, sealed: bool = False) -> tuple[FileStats, ...]:
+    """Each released file: path, size, sha256, rows and columns. ``sealed``: the test labels file is
+    listed with its rows and columns only (the type of a target column is read from the training file)."""
     out = []
     for role in RELEASE_ROLES:
         source = challenge.path(role)
-        data = source.read_bytes()
         f = frames[role]
+        withheld = sealed and role == "labels"
+        data = b"" if withheld else source.read_bytes()
+        kinds = tuple(
+            (column_kind(frames["train"][c]) if c in frames["train"].columns else "text")
+            if withheld
+            else column_kind(f[c])
+            for c in f.columns
+        )
         out.append(
             FileStats(
                 role=role,
                 path=release_path(challenge, role),
                 source=source,
-                sha256=sha256_bytes(data),
-                bytes=len(data),
+                sha256=None if withheld else sha256_bytes(data),
+                bytes=None if withheld else len(data),
                 rows=int(len(f)),
                 columns=tuple(str(c) for c in f.columns),
-                kinds=tuple(column_kind(f[c]) for c in f.columns),
+                kinds=kinds,
                 description=ROLE_DESCRIPTIONS[role],
             )
         )
@@ -342,12 +379,15 @@ def column_kind(series: pd.Series) -> str:
     return "text"
 
 
-def cases_table(spec, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per case: id, features, target(s) and split (train, public test, private test)."""
+def cases_table(spec, frames: Mapping[str, pd.DataFrame], *, sealed: bool = False) -> pd.DataFrame:
+    """One row per case: id, features, target(s) and split (train, public test, private test).
+
+    ``sealed``: the test cases carry no target (only the split of the labels file is read).
+    """
     id_col = spec.id_column
     train = frames["train"].copy()
     train["split"] = "train"
-    labels = frames["labels"].copy()
+    labels = frames["labels"][[id_col, "split"]].copy() if sealed else frames["labels"].copy()
     labels["split"] = labels["split"].map({"public": "public test", "private": "private test"}).fillna(labels["split"])
     test = frames["test"].merge(labels, on=id_col, how="left", validate="one_to_one")
     cases = pd.concat([train, test], ignore_index=True)
@@ -356,6 +396,8 @@ def cases_table(spec, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def column_stats(spec, cases: pd.DataFrame) -> tuple[ColumnStats, ...]:
+    """Type, missing values, numbers and (with 20 distinct values or fewer) the count of each value of every
+    column of ``cases``; the card decides which counts it may show (:func:`kit.cards.document.shown_levels`)."""
     out = []
     for name in cases.columns:
         s = cases[name]
@@ -482,20 +524,29 @@ def time_to_event(spec) -> tuple[str, str] | None:
     return None
 
 
-def _class_target(spec, cases: pd.DataFrame, column: str) -> ClassTarget:
+def _parts(cases: pd.DataFrame, values: pd.Series, splits: tuple[str, ...]) -> list[pd.Series]:
+    """``values`` of each split, then of all ``cases`` when ``splits`` ends with ``all``."""
+    return [values if s == "all" else values[cases["split"] == s] for s in splits]
+
+
+def _class_target(spec, cases: pd.DataFrame, column: str, splits: tuple[str, ...] = (*SPLITS, "all")) -> ClassTarget:
     text = class_values(cases[column])
-    parts = [text[cases["split"] == s] for s in SPLITS] + [text]
+    parts = _parts(cases, text, splits)
     classes = class_order(spec, column, text.dropna().unique())
     return ClassTarget(column, tuple((v, tuple(int((p == v).sum()) for p in parts)) for v in classes))
 
 
-def _numeric_target(cases: pd.DataFrame, column: str) -> NumericTarget:
+def _numeric_target(cases: pd.DataFrame, column: str, splits: tuple[str, ...] = (*SPLITS, "all")) -> NumericTarget:
     values = pd.to_numeric(cases[column], errors="coerce")
-    parts = [values[cases["split"] == s] for s in SPLITS] + [values]
+    parts = _parts(cases, values, splits)
     all_values = values.dropna().to_numpy(dtype=float)
     edges = np.histogram_bin_edges(all_values, bins=HIST_BINS) if len(all_values) else np.array([])
     hist = (
-        tuple(tuple(int(c) for c in np.histogram(p.dropna().to_numpy(dtype=float), bins=edges)[0]) for p in parts[:-1])
+        tuple(
+            tuple(int(c) for c in np.histogram(p.dropna().to_numpy(dtype=float), bins=edges)[0])
+            for s, p in zip(splits, parts, strict=True)
+            if s != "all"
+        )
         if len(edges)
         else ()
     )
@@ -518,12 +569,18 @@ def kaplan_meier(event: np.ndarray, time: np.ndarray, split: str) -> SurvivalCur
     return SurvivalCurve(split, tuple(_round_edge(x) for x in t), tuple(_round_edge(x) for x in s))
 
 
-def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
+def target_stats(spec, cases: pd.DataFrame, *, sealed: bool = False) -> TargetStats:
     """The target per split: classes counted for the task's class columns, numbers summarised for its
-    numeric columns (:class:`kit.tasks.Task`), and a Kaplan-Meier estimate for an event and a time."""
+    numeric columns (:class:`kit.tasks.Task`), and a Kaplan-Meier estimate for an event and a time.
+
+    ``sealed``: the training cases only (the challenge is open: the test labels stay hidden).
+    """
     task = spec.task_type
-    counted = tuple(_class_target(spec, cases, c) for c in task.class_columns(spec))
-    numeric = tuple(_numeric_target(cases, c) for c in task.numeric_columns(spec))
+    splits: tuple[str, ...] = ("train",) if sealed else (*SPLITS, "all")
+    if sealed:
+        cases = cases[cases["split"] == "train"]
+    counted = tuple(_class_target(spec, cases, c, splits) for c in task.class_columns(spec))
+    numeric = tuple(_numeric_target(cases, c, splits) for c in task.numeric_columns(spec))
     pair = time_to_event(spec)
     curves: tuple[SurvivalCurve, ...] = ()
     if pair is not None:
@@ -533,18 +590,20 @@ def target_stats(spec, cases: pd.DataFrame) -> TargetStats:
             kaplan_meier(
                 event[cases["split"] == s].to_numpy(dtype=float), time[cases["split"] == s].to_numpy(dtype=float), s
             )
-            for s in SPLITS
+            for s in splits
+            if s != "all"
         )
     return TargetStats(
         task=spec.task,
         columns=tuple(spec.target),
-        splits=SPLITS + ("all",),
+        splits=splits,
         class_targets=counted,
         numeric_targets=numeric,
         positive_label=spec.positive_label or "",
         event_time=pair,
         curves=curves,
         times=tuple(spec.survival_times),
+        sealed=sealed,
     )
 
 
@@ -603,34 +662,41 @@ def _mean(series: pd.Series) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
-def subgroup_stats(spec, cases: pd.DataFrame) -> Subgroups:
-    splits = SPLITS
+def subgroup_stats(spec, cases: pd.DataFrame, *, sealed: bool = False) -> Subgroups:
+    """Cases by sex and by age band in each split, the age summary, and the target within each group.
+
+    ``sealed``: the test cases are counted as one part (``test``), and the age summary and the target
+    within each group come from the training cases only: a group with a few test cases never lets
+    one recover a test label (or a test case's age) from the card.
+    """
+    if sealed:
+        splits: tuple[str, ...] = ("train", "test")
+        split = cases["split"].where(cases["split"] == "train", "test")
+    else:
+        splits, split = SPLITS, cases["split"]
+    known = cases[split == "train"] if sealed else cases  # the cases whose values the card may summarise
     sex_col = find_sex_column([c for c in cases.columns if c not in spec.target and c != spec.id_column])
     age_col = find_age_column(cases.drop(columns=[*spec.target, spec.id_column], errors="ignore"))
-    out: dict = dict(splits=splits, sex_column=sex_col, age_column=age_col)
+    out: dict = dict(splits=splits, sex_column=sex_col, age_column=age_col, sealed=sealed)
     groups = []
     if sex_col:
         values = sorted({str(v) for v in cases[sex_col].dropna().unique()}, key=lambda v: _level_key((v, 0)))
         sex_str = cases[sex_col].astype(str)
-        out["sex"] = tuple(
-            (v, tuple(int(((cases["split"] == s) & (sex_str == v)).sum()) for s in splits)) for v in values
-        )
-        groups += [(f"{sex_col} = {v}", cases[sex_str == v]) for v in values]
+        out["sex"] = tuple((v, tuple(int(((split == s) & (sex_str == v)).sum()) for s in splits)) for v in values)
+        groups += [(f"{sex_col} = {v}", known[sex_str[known.index] == v]) for v in values]
     if age_col:
         ages = cases[age_col]
         bands = ages.dropna().map(age_band)
         order = age_band_order(bands.unique())
         band = ages.map(lambda a: age_band(a) if pd.notna(a) else None)
-        out["age_bands"] = tuple(
-            (b, tuple(int(((cases["split"] == s) & (band == b)).sum()) for s in splits)) for b in order
-        )
-        out["age_summary"] = _summary(ages)
-        groups += [(f"{age_col} {b}", cases[band == b]) for b in order]
+        out["age_bands"] = tuple((b, tuple(int(((split == s) & (band == b)).sum()) for s in splits)) for b in order)
+        out["age_summary"] = _summary(known[age_col])
+        groups += [(f"{age_col} {b}", known[band[known.index] == b]) for b in order]
         if sex_col:
             values = [v for v, _ in out["sex"]]
             sex_str = cases[sex_col].astype(str)
             out["pyramid"] = tuple((b, tuple(int(((band == b) & (sex_str == v)).sum()) for v in values)) for b in order)
-    measures, columns = target_measures(spec, cases)
+    measures, columns = target_measures(spec, known)
     out["target_measures"] = tuple(measures)
     first = spec.target[0]
     out["target_by_group"] = tuple(
@@ -723,20 +789,27 @@ def summarise_leaderboard(
 
 
 # -- all together -------------------------------------------------------------------------------
-def compute_stats(challenge, frames: Mapping[str, pd.DataFrame] | None = None, *, plots: bool = True) -> CardStats:
-    """Compute every number of the card from the challenge's released files."""
+def compute_stats(
+    challenge, frames: Mapping[str, pd.DataFrame] | None = None, *, plots: bool = True, sealed: bool = False
+) -> CardStats:
+    """Compute every number of the card from the challenge's released files.
+
+    ``sealed``: the card of an open challenge (see the module docstring): statistics of the
+    training cases, the test cases only counted, nothing computed from the test labels.
+    """
     spec = challenge.spec
     frames = frames if frames is not None else read_release_frames(challenge)
-    cases = cases_table(spec, frames)
-    columns = column_stats(spec, cases)
+    cases = cases_table(spec, frames, sealed=sealed)
+    columns = column_stats(spec, frames["train"] if sealed else cases)
     stats = CardStats(
-        files=file_stats(challenge, frames),
+        files=file_stats(challenge, frames, sealed=sealed),
         columns=columns,
         n_cases=int(len(cases)),
         n_features=sum(1 for c in columns if c.role == "feature"),
         splits=split_sizes(cases),
-        target=target_stats(spec, cases),
-        subgroups=subgroup_stats(spec, cases),
+        target=target_stats(spec, cases, sealed=sealed),
+        subgroups=subgroup_stats(spec, cases, sealed=sealed),
+        sealed=sealed,
     )
     if plots:
         from .plots import make_plots

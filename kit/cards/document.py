@@ -10,17 +10,24 @@ piece of organiser- or team-supplied text for their format. The text helpers
 (:func:`split_statement`, :func:`anonymity_statement`, :func:`privacy_status`,
 :func:`draft_statement`) are shared with the Croissant renderer.
 
+A card built while the challenge is open (``doc.stats.sealed``) says so at the top and next
+to every table it affects: the statistics are those of the training cases, the test cases
+are only counted, and the test labels are described by their salted commitment (the spec's
+``data.labels.commitment``) instead of their checksum. After the event the card gives every
+split, the labels' checksum, and the salt that lets anyone check the commitment.
+
 Building the blocks is deterministic: no clock, no random ids; the only dates are the spec's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..metrics import get_metric
-from .compute import CardStats, LeaderboardSummary, Plot
+from .compute import CardStats, ColumnStats, LeaderboardSummary, Plot
 from .schema import CARD_FILENAME, CARD_SCHEMA_VERSION, TO_WRITE, Card
 
 if TYPE_CHECKING:
@@ -42,10 +49,22 @@ class CardDocument:
     leaderboard: LeaderboardSummary | None = None
     plot_dir: str = "plots"
     subgroups: SubgroupResults | None = None  # of the top teams, or None
+    #: role -> where the file is, relative to the card's folder (Croissant's contentUrl); default: its release path
+    data_urls: Mapping[str, str] = field(default_factory=dict)
+    #: the salt of the labels' commitment (hex), shown once the challenge is closed; None while it is open
+    labels_salt: str | None = None
 
     @property
     def plots(self) -> dict[str, Plot]:
         return {p.name: p for p in self.stats.plots}
+
+    @property
+    def sealed(self) -> bool:
+        """The card of an open challenge: nothing computed from the test labels or the test cases' values."""
+        return self.stats.sealed
+
+    def data_url(self, role: str, default: str) -> str:
+        return self.data_urls.get(role, default)
 
 
 # -- content blocks, shared by Markdown and HTML ------------------------------------------------
@@ -165,9 +184,66 @@ def split_statement(doc: CardDocument) -> str:
     return text + " Case ids are random and carry no information."
 
 
+def sealed_statement(doc: CardDocument) -> str:
+    """What a card of an open challenge leaves out, and when the full card comes (empty after the close)."""
+    if not doc.sealed:
+        return ""
+    sz = doc.stats.splits
+    return (
+        f"This card was built while the challenge is open (it closes on {_dt(doc.spec.closes)}). Its statistics "
+        f"are those of the {sz.train} training cases; the {sz.test} test cases ({sz.public} public, {sz.private} "
+        "private) are only counted, and nothing in it is computed from the test labels. The test labels, their "
+        "distribution and the test cases' statistics are published with the full card after the challenge closes."
+    )
+
+
+def commitment_statement(doc: CardDocument) -> str:
+    """The salted commitment of the test labels: what it is, and (after the close) the salt to check it."""
+    labels = doc.spec.data.labels
+    if labels.commitment is None:
+        return ""
+    scheme = (
+        f"The challenge spec committed to the test labels at launch: sha256(salt ‖ bytes of the labels file) = "
+        f"{labels.commitment}, where the salt is 32 random bytes kept with the hidden grading files."
+    )
+    if doc.sealed or doc.labels_salt is None:
+        return (
+            f"{scheme} The labels file is not published while the challenge is open; its salt is revealed with it "
+            "after the close, so that anyone can then check that the labels were not changed after launch."
+        )
+    return (
+        f"{scheme} The salt, revealed with the labels, is {doc.labels_salt} (hex; the file test_labels.salt beside "
+        "the labels in a release). Check it with kit.challenge.verify_commitment(labels_bytes, salt, commitment), "
+        "or: printf '%s' SALT | xxd -r -p | cat - test_labels.csv | sha256sum."
+    )
+
+
+def shown_levels(doc: CardDocument, col: ColumnStats) -> bool:
+    """Whether the card lists a column's values with their counts.
+
+    Only for a column that is not an identifier (found by the privacy gate, declared in the policy's
+    ``allowed_identifiers``, or the id column) and whose every value is held by at least ``k`` records
+    (``k``: the policy's k-anonymity threshold). Otherwise the card gives the number of distinct values
+    only: a rare value (a surname, a first name, a small group) is never echoed.
+    """
+    if not col.levels:
+        return False
+    pol = doc.privacy.policy
+    identifiers = {f.column for f in doc.privacy.findings} | set(pol.allowed_identifiers) | {doc.spec.id_column}
+    if col.name in identifiers:
+        return False
+    return min(n for _, n in col.levels) >= pol.k_anonymity
+
+
 def anonymity_statement(doc: CardDocument) -> str:
     a = doc.privacy.anonymity
     pol = doc.privacy.policy
+    later = ""
+    if doc.sealed and pol.sensitive_attributes and pol.quasi_identifiers:
+        later = (
+            f" l-diversity of ({', '.join(pol.sensitive_attributes)}) uses the test labels: it is given in the card "
+            "published after the challenge closes."
+        )
     if a is None:
         return "k-anonymity and l-diversity are not measured: no quasi-identifiers are declared." + (
             f" Rationale: {pol.rationale}" if pol.rationale else ""
@@ -188,7 +264,7 @@ def anonymity_statement(doc: CardDocument) -> str:
             + ", ".join(f"{w}: k = {k}" for w, k in a.banded_k)
             + "."
         )
-    return text + f" Computed with {a.engine}."
+    return text + f" Computed with {a.engine}." + later
 
 
 def privacy_status(doc: CardDocument) -> str:
@@ -221,6 +297,8 @@ def card_blocks(doc: CardDocument) -> list[Block]:
     ]
     if c.todo:
         out.append(Note(draft_statement(doc)))
+    if doc.sealed:
+        out.append(Note(sealed_statement(doc)))
     licence = c.distribution.licence
     summary = [
         ("Challenge", s.title),
@@ -238,15 +316,28 @@ def card_blocks(doc: CardDocument) -> list[Block]:
     summary.append(("Privacy gate", doc.privacy.status))
     out += [Heading(2, "Dataset summary"), Fields(tuple(summary))]
 
+    withheld = "withheld until the challenge closes"
     out += [
         Heading(2, "Files"),
         Para("The released files and their SHA-256 checksums:"),
         Table(
             ("file", "content", "rows", "columns", "bytes", "sha256"),
-            tuple((f.path, f.description, str(f.rows), str(len(f.columns)), str(f.bytes), f.sha256) for f in st.files),
+            tuple(
+                (
+                    f.path,
+                    f.description,
+                    str(f.rows),
+                    str(len(f.columns)),
+                    "—" if f.bytes is None else str(f.bytes),
+                    f.sha256 or withheld,
+                )
+                for f in st.files
+            ),
             (False, False, True, True, True, False),
         ),
     ]
+    if commitment := commitment_statement(doc):
+        out.append(Para(commitment))
 
     out += [Heading(2, "Dataset structure"), Heading(3, "Columns")]
     notes = c.composition.columns
@@ -254,12 +345,21 @@ def card_blocks(doc: CardDocument) -> list[Block]:
     flagged: dict[str, list[str]] = {}
     for f in doc.privacy.findings:
         flagged.setdefault(f.column, []).append(f.label)
+    if doc.sealed:
+        out.append(
+            Para(
+                f"Computed on the {st.splits.train} training cases (the test cases are only counted while the "
+                "challenge is open)."
+            )
+        )
     rows = []
     for col in st.columns:
         if col.name in flagged:
             values = "withheld: " + ", ".join(dict.fromkeys(flagged[col.name]))
-        elif col.levels:
+        elif shown_levels(doc, col):
             values = ", ".join(f"{v}: {n}" for v, n in col.levels)
+        elif col.levels:
+            values = f"{col.unique} distinct (not listed: an identifier, or a value held by fewer than k records)"
         elif col.mean is not None:
             values = f"mean {fmt(col.mean)}, sd {fmt(col.std)}, range {fmt(col.min)} to {fmt(col.max)}"
         else:
@@ -275,7 +375,8 @@ def card_blocks(doc: CardDocument) -> list[Block]:
             )
         )
     out.append(Table(("column", "role", "type", "missing", "values", "meaning"), tuple(rows)))
-    out.append(Para(f"{st.missing_cells} missing cell(s) in total. {c.composition.missing_data}"))
+    where = " of the training cases" if doc.sealed else " in total"
+    out.append(Para(f"{st.missing_cells} missing cell(s){where}. {c.composition.missing_data}"))
     if "missingness" in plots:
         out.append(Image(plots["missingness"]))
 
@@ -408,6 +509,13 @@ def _target_blocks(doc: CardDocument) -> list[Block]:
     s, t = doc.spec, doc.stats.target
     several = len(t.class_targets) + len(t.numeric_targets) > 1
     out: list[Block] = []
+    if t.sealed:
+        out.append(
+            Para(
+                f"The target of the {doc.stats.splits.train} training cases. The test labels stay hidden until the "
+                "challenge closes: their distribution is published with the full card after the close."
+            )
+        )
     for ct in t.class_targets:
         out.append(
             Table(
@@ -439,7 +547,8 @@ def _target_blocks(doc: CardDocument) -> list[Block]:
         out.append(
             Para(
                 f"Event-free probability by split (Kaplan-Meier estimate; an event is {event} = 1) at the "
-                "follow-up times of the challenge's metrics; “—” where a split has no follow-up that long:"
+                "follow-up times of the challenge's metrics; “—” where a split has no follow-up that long"
+                + (" (training cases only while the challenge is open):" if t.sealed else ":")
             )
         )
         out.append(
@@ -463,6 +572,14 @@ def _demographics_blocks(doc: CardDocument) -> list[Block]:
     if not sub.present:
         out.append(Para("The released tables have no age or sex column: no subgroup counts can be computed."))
         return out
+    if sub.sealed:
+        out.append(
+            Para(
+                "Cases counted in the training and test sets (the test cases' public or private part is not shown "
+                "while the challenge is open); the age summary and the target within each group are computed on "
+                "the training cases only."
+            )
+        )
     if sub.sex_column:
         out.append(
             Table(
@@ -474,8 +591,9 @@ def _demographics_blocks(doc: CardDocument) -> list[Block]:
     if sub.age_column:
         a = sub.age_summary
         if a is not None:  # always computed with the age column
+            basis = "training cases" if sub.sealed else "cases"
             out.append(
-                Para(f"{sub.age_column}: median {fmt(a.median)}, range {fmt(a.min)} to {fmt(a.max)} ({a.n} cases).")
+                Para(f"{sub.age_column}: median {fmt(a.median)}, range {fmt(a.min)} to {fmt(a.max)} ({a.n} {basis}).")
             )
         out.append(
             Table(
@@ -485,9 +603,10 @@ def _demographics_blocks(doc: CardDocument) -> list[Block]:
             )
         )
     if sub.target_by_group:
+        known = "training cases with a known target" if sub.sealed else "cases with a known target"
         out.append(
             Table(
-                ("group", "cases with a known target", *sub.target_measures),
+                ("group", known, *sub.target_measures),
                 tuple((g, str(n), *(fmt(v) for v in values)) for g, n, values in sub.target_by_group),
                 (False, True) + (True,) * len(sub.target_measures),
             )
@@ -532,14 +651,39 @@ def _privacy_blocks(doc: CardDocument) -> list[Block]:
         )
     if p.warnings:
         out.append(Bullets(tuple(f"Warning: {w}" for w in p.warnings)))
+    if p.risk is not None:
+        out += _risk_blocks(p.risk)
     if p.override is not None:
+        from .schema import SIGNOFF_ROLES
+
         o = p.override
         out.append(Heading(4, "Release override"))
-        out.append(
-            Fields((("Decided by", o.by), ("Date", str(o.date) if o.date else "not given"), ("Reason", o.reason)))
-        )
+        signed = tuple((f"Signed by the {SIGNOFF_ROLES[role]}", f"{so.name}, {so.date}") for role, so in o.signoffs)
+        out.append(Fields((*signed, ("Reason", o.reason))))
         out.append(Para("The gate blocked the release for these reasons:"))
         out.append(Bullets(tuple(f"{r.where}: {r.what}" for r in p.reasons)))
+    return out
+
+
+def _risk_blocks(risk) -> list[Block]:
+    """The three criteria of the EDPB's opinion 05/2014 (the CNIL's): singling out, linkability, inference."""
+    out: list[Block] = [
+        Heading(4, "Re-identification risk"),
+        Fields(tuple((c.name.capitalize(), f"{c.status}: {c.headline()}") for c in risk.criteria)),
+    ]
+    combos = risk.singling_out.combinations
+    if combos:
+        out.append(Para("The combinations of columns that single out the most records (found by search):"))
+        out.append(
+            Table(
+                ("columns", "records unique", "k", "declared"),
+                tuple(
+                    (", ".join(c.columns), str(c.records_unique), str(c.k), "yes" if c.declared else "no")
+                    for c in combos
+                ),
+            )
+        )
+    out.append(Bullets(tuple(f"{c.name}: {c.method}" for c in risk.criteria)))
     return out
 
 

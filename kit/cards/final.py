@@ -3,9 +3,10 @@
 :func:`final_board` is the final private leaderboard with its paired-bootstrap
 intervals (what a card and a release show), built by :func:`kit.leaderboard.build_board`
 like every other board. :func:`export_card` is what the leaderboard app's "export data
-card" button calls: the card with the final results once the challenge is closed, and
-without any leaderboard result while it is open, so a card exported during the challenge
-never shows a private score.
+card" button calls: the full card with the final results once the challenge is closed, and
+the sealed card while it is open (no leaderboard result, nothing computed from the test
+labels: :func:`kit.cards.build_card`), so a card exported during the challenge never shows a
+private score or a statistic of the hidden labels.
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ def export_card(
     """Build the data card for the leaderboard app's export button; return the :class:`~kit.cards.CardResult`.
 
     Closed challenge (``not spec.is_open(now)``) with scored submissions in the
-    ledger of ``workdir``: the card has the final private leaderboard with its
-    intervals and the subgroup results of the ``top`` teams. Open challenge, or no
-    ledger yet: the card has no leaderboard result at all (never a private one).
+    ledger of ``workdir``: the full card, with the final private leaderboard and its
+    intervals and the subgroup results of the ``top`` teams; no ledger yet: the full card
+    without results. Open challenge: the sealed card (statistics of the training cases,
+    test cases only counted, no leaderboard result, no statistic of the test labels).
     ``out_dir``: default ``<workdir>/exports/<id>-data-card/``. ``now``: the
     time to judge whether the challenge is open (default: the clock; pass it in
     tests only). ``override`` and ``draft``: as for :func:`~kit.cards.build_card`.
@@ -83,14 +85,14 @@ def export_card(
     workspace = Workspace(workdir)
     out = Path(out_dir) if out_dir is not None else workspace.exports_dir / f"{ch.id}-data-card"
     if ch.spec.is_open(now) or not workspace.has_ledger:
-        return build_card(ch, out_dir=out, override=override, draft=draft)
+        return build_card(ch, out_dir=out, override=override, draft=draft, now=now)
     with workspace.open_ledger() as led:
         board = final_board(ch, led, selection=selection, n_resamples=n_resamples, now=now)
         if not board.table["rank"].notna().any():
-            return build_card(ch, out_dir=out, override=override, draft=draft)
+            return build_card(ch, out_dir=out, override=override, draft=draft, now=now)
         from .subgroups import subgroup_results
 
         subgroups = subgroup_results(board, led, top=top, n_resamples=n_resamples)
         return build_card(
-            ch, leaderboard=board, subgroups=subgroups, top=top, out_dir=out, override=override, draft=draft
+            ch, leaderboard=board, subgroups=subgroups, top=top, out_dir=out, override=override, draft=draft, now=now
         )

@@ -2,7 +2,9 @@
 
 Each plot is drawn on a :class:`matplotlib.figure.Figure` (no pyplot global state) and
 saved without the matplotlib version in its metadata, so the same statistics give the
-same bytes. matplotlib is imported on first use.
+same bytes. matplotlib is imported on first use. The splits drawn are those of the
+statistics (:attr:`~kit.cards.compute.TargetStats.parts`): train, public test and private
+test after the event; train alone while the challenge is open.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ def _colour(i: int, n: int):
     return cmap(i % cmap.N)
 
 
-def plot_classes(target: ClassTarget, name: str = "target") -> Plot:
+def plot_classes(target: ClassTarget, name: str = "target", splits: tuple[str, ...] = SPLITS) -> Plot:
     """Counts of each class per split (bars grouped by split, classes in order)."""
     fig = _figure()
     ax = fig.add_subplot()
-    n = len(SPLITS)
+    n = len(splits)
     k = len(target.classes)
     width = 0.8 / max(1, k)
     x = np.arange(n)
@@ -59,24 +61,24 @@ def plot_classes(target: ClassTarget, name: str = "target") -> Plot:
             label=f"{target.column} = {value}",
             color=_colour(i, k),
         )
-    ax.set_xticks(x, SPLITS)
+    ax.set_xticks(x, splits)
     ax.set_ylabel("cases")
     ax.legend(frameon=False, ncols=1 if k <= 5 else 2, fontsize="small" if k > 5 else None)
-    title = f"Class balance of {target.column} by split"
-    alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(SPLITS))
+    title = f"Class balance of {target.column} by split" if n > 1 else f"Class balance of {target.column} ({splits[0]})"
+    alt = "; ".join(f"{s}: " + ", ".join(f"{v}={c[j]}" for v, c in target.classes) for j, s in enumerate(splits))
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
     return Plot(name, title, alt, _png(fig))
 
 
-def plot_histogram(target: NumericTarget, name: str = "target") -> Plot:
+def plot_histogram(target: NumericTarget, name: str = "target", splits: tuple[str, ...] = SPLITS) -> Plot:
     """The distribution of a numeric target over all cases, stacked by split."""
     fig = _figure()
     ax = fig.add_subplot()
     col = target.column
     edges = np.asarray(target.bin_edges, dtype=float)
     bottom = np.zeros(max(0, len(edges) - 1))
-    for i, (split, counts) in enumerate(zip(SPLITS, target.histogram, strict=False)):
+    for i, (split, counts) in enumerate(zip(splits, target.histogram, strict=False)):
         ax.bar(
             edges[:-1],
             counts,
@@ -92,7 +94,7 @@ def plot_histogram(target: NumericTarget, name: str = "target") -> Plot:
     ax.set_xlabel(col)
     ax.set_ylabel("cases")
     ax.legend(frameon=False)
-    title = f"Distribution of {col} (stacked by split)"
+    title = f"Distribution of {col} (stacked by split)" if len(splits) > 1 else f"Distribution of {col} ({splits[0]})"
     s = target.summaries[-1]
     alt = f"{col}: n={s.n}, min={s.min}, median={s.median}, max={s.max}"
     ax.set_title(title)
@@ -137,8 +139,9 @@ def fmt_number(x: float | None) -> str:
 def target_plots(target: TargetStats) -> list[Plot]:
     """A bar chart per class column, a histogram per numeric column, and the Kaplan-Meier estimate of an
     event with a time. The first is named ``target``; the others ``target_<column>`` and ``kaplan_meier``."""
-    plots = [plot_classes(t, f"target_{safe_name(t.column)}") for t in target.class_targets]
-    plots += [plot_histogram(t, f"target_{safe_name(t.column)}") for t in target.numeric_targets]
+    parts = target.parts
+    plots = [plot_classes(t, f"target_{safe_name(t.column)}", parts) for t in target.class_targets]
+    plots += [plot_histogram(t, f"target_{safe_name(t.column)}", parts) for t in target.numeric_targets]
     if plots:
         plots[0] = replace(plots[0], name="target")
     if target.event_time is not None and any(c.times for c in target.curves):
@@ -146,7 +149,9 @@ def target_plots(target: TargetStats) -> list[Plot]:
     return plots
 
 
-def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
+def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40, *, basis: str = "") -> Plot:
+    """Share of missing values per feature and target column; ``basis`` (e.g. "training cases") names
+    the cases counted when they are not all of them."""
     cols = [c for c in columns if c.role in ("feature", "target")]
     shown = sorted(cols, key=lambda c: (-c.missing_fraction, cols.index(c)))[:limit]
     shown = [c for c in cols if c in shown]
@@ -159,7 +164,7 @@ def plot_missingness(columns: tuple[ColumnStats, ...], limit: int = 40) -> Plot:
     ax.set_xlim(0, 100)
     ax.set_xlabel("missing values (%)")
     total = sum(c.missing for c in cols)
-    title = "Missing values per column" + (": none" if total == 0 else "")
+    title = "Missing values per column" + (f" ({basis})" if basis else "") + (": none" if total == 0 else "")
     if total == 0:
         ax.text(50, (len(shown) - 1) / 2, "no missing values in any column", ha="center", va="center", color="#555555")
     ax.set_title(title)
@@ -205,7 +210,8 @@ def make_plots(stats: CardStats) -> tuple[Plot, ...]:
 
     with matplotlib.rc_context({"font.size": 9, "axes.titlesize": 10, "font.family": "DejaVu Sans"}):
         targets = target_plots(stats.target)
-        plots = [*targets[:1], plot_missingness(stats.columns), *targets[1:]]
+        basis = "training cases" if stats.sealed else ""
+        plots = [*targets[:1], plot_missingness(stats.columns, basis=basis), *targets[1:]]
         if stats.subgroups.pyramid:
             plots.append(plot_pyramid(stats.subgroups))
     return tuple(plots)

@@ -5,15 +5,22 @@ of it beside the folder (``<id>-<version>.zip``)::
 
     data/train.csv, data/test.csv, data/sample_submission.csv
     data/test_labels.csv        the test labels with the public/private split of each case
+    data/test_labels.salt       the salt of the labels' commitment (64 hex digits), kept hidden
+                                until now: with it anyone can check that
+                                sha256(salt || test_labels.csv) is the commitment the spec
+                                published at launch (:func:`verify_commitment`)
     README.md, card.html, croissant.json, plots/
-                                the data card in every rendering, with the final
-                                leaderboard and the subgroup results of the top teams
+                                the full data card in every rendering (files beside it:
+                                Croissant's contentUrl is data/...), with the final
+                                leaderboard, the subgroup results of the top teams, and the
+                                labels' commitment with its salt
     leaderboard.csv, leaderboard.md
                                 the final private leaderboard with paired-bootstrap
                                 intervals, rank ranges, P(first) and the tied top
     subgroup_results.csv        every metric of the top teams per subgroup, with intervals
     winners.csv, winners.md     the top teams' code licences and prize eligibility
-    winners/*.ipynb             the stored original notebook of each eligible winner
+    winners/<rank>-<team>-<id>/ each eligible winner's hand-in folder: the stored original
+                                notebook, its licence, environment and code files, never data
     MANIFEST.sha256             sha256 of every other file (``sha256sum -c MANIFEST.sha256``)
 
 Order: the challenge must be closed; the privacy gate runs first (blocked: nothing
@@ -26,9 +33,10 @@ display, the bootstrap is seeded, no clock time is written, and the zip has its
 entries sorted, the challenge's closing time as every timestamp, mode 0644 for
 every file and no extra fields.
 
-Licences of the winners' code: a winner is prize-eligible when the notebook of its
-selected submission declares an OSI-approved licence by its SPDX identifier (see
-:func:`notebook_licence`). CC0-1.0 is *not* accepted: the OSI never approved it
+Licences of the winners' code: a winner is prize-eligible when its selected hand-in
+declares an OSI-approved licence: a LICENSE file in its folder, or an SPDX id or licence
+name in the notebook (see :mod:`kit.release.licences`; what is bundled of the folder:
+:mod:`kit.release.winners`). CC0-1.0 is *not* accepted: the OSI never approved it
 (its waiver explicitly keeps patent rights); a public-domain-like alternative is
 MIT-0 or 0BSD. A notebook without an OSI licence is not redistributed (nobody
 granted the right to), and a predictions file has no code to release: both are
@@ -46,6 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..challenge import verify_commitment
 from ..errors import KitError
 from .files import (
     FILE_MODE,
@@ -68,6 +77,8 @@ if TYPE_CHECKING:
 
 RELEASE_DIR = "release"
 MANIFEST = "MANIFEST.sha256"
+#: the revealed salt of the labels' commitment, beside the labels in the release
+LABELS_SALT_FILE = "test_labels.salt"
 DEFAULT_TOP = 3
 
 
@@ -86,6 +97,7 @@ class WinnerEntry:
     eligible: bool
     reason: str
     notebook: str = ""  # path of the released notebook inside the release, "" when not released
+    files: tuple[str, ...] = ()  # paths inside the release of every released file of its hand-in folder
 
     @property
     def card_licence(self) -> str:
@@ -184,6 +196,7 @@ def release(
     from ..challenge import load_challenge, safe_name
     from ..ledger import Ledger
     from ..privacy import ReleaseBlocked, check_release
+    from ..privacy.gate import record_override
     from ..workspace import Workspace
 
     ch = load_challenge(challenge, root=root)
@@ -204,16 +217,15 @@ def release(
     frames = read_release_frames(ch)
     policy = getattr(spec, "privacy", None) or card.privacy
     try:
-        check_release(frames, policy, decision, key=spec.id_column)
+        report = check_release(frames, policy, decision, key=spec.id_column, exclude=[*spec.target, "split"])
     except ReleaseBlocked as exc:
         raise ReleaseBlocked(
             f"the release of {ch.id} is blocked: {len(exc.problems)} privacy reason(s); nothing was written",
             where=exc.where,
             problems=exc.problems,
             report=exc.report,
-            fix=f"remove or generalise what is listed (then `kit prepare {ch.id}`); or, if releasing is justified, "
-            f"pass override={{'reason': ..., 'by': ...}} (`kit release {ch.id} --override-reason ... "
-            "--override-by ...`) or record privacy_override in card.yml: the card will show it",
+            fix=f"{exc.fix} (then `kit prepare {ch.id}`; from the command line: `kit release {ch.id} "
+            "--override-reason ... --organiser NAME --dpo NAME`)",
         ) from None
 
     # 2. the final results, from the ledger
@@ -233,7 +245,9 @@ def release(
                 fix="grade the submissions first; a release needs the final results",
             )
         subgroups = subgroup_results(board, led, top=top, n_resamples=n_resamples, seed=seed)
-        winners, notebooks = _winners(board, led, top, safe_name)
+        winners, notebooks = _winners(ch, board, led, top)
+        if report.overridden:  # the decision, with both sign-offs, in the ledger's append-only audit table
+            record_override(led, ch.id, report)
 
     # 3. write everything into a scratch folder, then put it in place
     version = card.dataset.version
@@ -247,6 +261,9 @@ def release(
     try:
         for role in RELEASE_ROLES:
             _put(scratch / release_path(ch, role), ch.path(role).read_bytes())
+        if spec.data.labels.commitment is not None:  # the salt is revealed with the labels
+            salt_path = salt_release_path(ch)
+            _put(scratch / salt_path, (ch.labels_salt() + "\n").encode("ascii"))
         by_team = {w.team: w for w in card.challenge.winners}
         card_winners = [
             {
@@ -264,6 +281,8 @@ def release(
             top=top,
             out_dir=scratch,
             override=override,
+            now=now,
+            layout="release",
         )
         _put(scratch / "leaderboard.csv", _board_csv(board).encode("utf-8"))
         _put(scratch / "leaderboard.md", _board_markdown(board).encode("utf-8"))
@@ -300,46 +319,25 @@ def release(
     )
 
 
-def _winners(board, ledger, top: int, safe_name) -> tuple[list[WinnerEntry], dict[str, bytes]]:
-    """The top teams' entries and the bytes of the notebooks that may be released (path -> bytes)."""
-    t = board.table
-    chosen = t[t["rank"].notna() & (t["rank"].fillna(top + 1).astype(int) <= top)]
-    entries, notebooks = [], {}
-    for r in chosen.itertuples(index=False):
-        sub = ledger.submission(int(r.submission_id))
-        kind, stored = sub["kind"], Path(sub["stored_path"])
-        notebook = ""
-        if kind != "notebook":
-            check = LicenceCheck(reason="a predictions file, not a notebook: there is no code to release")
-        elif not stored.is_file():
-            check = LicenceCheck(reason=f"the stored notebook is missing ({stored})")
-        else:
-            data = stored.read_bytes()
-            check = notebook_licence(data)
-            if check.eligible:
-                notebook = f"winners/{int(r.rank)}-{safe_name(str(r.team), 'team')}-{int(r.submission_id)}.ipynb"
-                notebooks[notebook] = data
-        entries.append(
-            WinnerEntry(
-                rank=int(r.rank),
-                team=str(r.team),
-                submission_id=int(r.submission_id),
-                kind=kind,
-                filename=str(sub["filename"]),
-                licence=check.licence,
-                licence_source=check.source,
-                eligible=check.eligible,
-                reason=check.reason,
-                notebook=notebook,
-            )
-        )
-    return entries, notebooks
+def salt_release_path(challenge) -> str:
+    """Where the release puts the revealed salt of the labels' commitment: beside the labels."""
+    from ..cards.compute import release_path
+
+    return (Path(release_path(challenge, "labels")).parent / LABELS_SALT_FILE).as_posix()
+
+
+def _winners(ch, board, ledger, top: int) -> tuple[list[WinnerEntry], dict[str, bytes]]:
+    """The top teams' entries and the files of each eligible one's hand-in folder (path -> bytes)."""
+    from .winners import winner_entries
+
+    return winner_entries(ch, board, ledger, top)
 
 
 __all__ = [
     "DEFAULT_TOP",
     "FILE_MODE",
     "HOW_TO_DECLARE",
+    "LABELS_SALT_FILE",
     "MANIFEST",
     "OSI_APPROVED",
     "RELEASE_DIR",
@@ -349,6 +347,8 @@ __all__ = [
     "manifest_text",
     "notebook_licence",
     "release",
+    "salt_release_path",
     "spdx_check",
+    "verify_commitment",
     "write_zip",
 ]

@@ -321,7 +321,8 @@ class LeaderboardApp:
         return path
 
     def export_card(self):
-        """The data card (kit.cards.export_card): with the final board once the challenge is closed."""
+        """The data card (kit.cards.export_card): the full card with the final board once the challenge is
+        closed; while it is open, the sealed card (nothing computed from the test labels, no result)."""
         from ..cards import export_card
 
         out = self.export_dir / f"{self.challenge.id}-data-card"
@@ -330,7 +331,8 @@ class LeaderboardApp:
         except KitError as exc:
             self.export_w.value = f"<pre>{html.escape(str(exc))}</pre>"
             return None
-        self.export_w.value = f"Wrote the data card to <code>{html.escape(str(out))}</code>"
+        state = " (sealed while the challenge is open: no statistic of the test labels)" if result.stats.sealed else ""
+        self.export_w.value = f"Wrote the data card{state} to <code>{html.escape(str(out))}</code>"
         return result
 
     # -- live refresh ----------------------------------------------------------------------

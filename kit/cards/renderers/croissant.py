@@ -4,6 +4,19 @@
 :func:`validate_croissant` validates JSON-LD with ``mlcroissant`` (and, optionally,
 reads every record set from the files). :class:`CroissantRenderer` refuses to write
 JSON-LD that mlcroissant rejects or warns about. ``mlcroissant`` is imported on first use.
+
+The card conforms to Croissant 1.1 and to the Croissant RAI 1.0 vocabulary: every RAI
+property is present, mapped from the prose of ``card.yml`` where the card has it, and
+otherwise says explicitly that it is not applicable or not reported (:data:`RAI_PROPERTIES`
+lists them). mlcroissant 1.1 spells two of them differently from the RAI specification
+(``dataCollectionTimeFrame``, ``dataDataManipulationProtocol``) and reads the timeframe as
+dates only: those two are written under the specification's names
+(``rai:dataCollectionTimeframe``, ``rai:dataManipulationProtocol``).
+
+Each file's ``contentUrl`` is relative to the card's folder (``doc.data_urls``): in the
+repository, ``data_cards/<id>/`` points to ``../../starter_kits/<id>/data/…``; in a
+release the files are beside the card (``data/…``). A file that is not published yet (the
+test labels of an open challenge) is left out, with its record set.
 """
 
 from __future__ import annotations
@@ -12,7 +25,15 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ...errors import Problem
-from ..document import CardDocument, anonymity_statement, draft_statement, privacy_status, split_statement
+from ..document import (
+    CardDocument,
+    anonymity_statement,
+    commitment_statement,
+    draft_statement,
+    privacy_status,
+    sealed_statement,
+    split_statement,
+)
 from ..schema import CardError
 from . import Renderer
 
@@ -22,7 +43,32 @@ if TYPE_CHECKING:
     from ...challenge import ChallengeSpec
 
 CROISSANT_VERSION = "http://mlcommons.org/croissant/1.1"
+RAI_VERSION = "http://mlcommons.org/croissant/RAI/1.0"
 SPDX_URL = "https://spdx.org/licenses/{}.html"
+#: every property of the Croissant RAI 1.0 vocabulary (http://mlcommons.org/croissant/RAI/1.0); the card has each
+RAI_PROPERTIES = (
+    "rai:dataCollection",
+    "rai:dataCollectionType",
+    "rai:dataCollectionMissingData",
+    "rai:dataCollectionRawData",
+    "rai:dataCollectionTimeframe",
+    "rai:dataPreprocessingProtocol",
+    "rai:dataImputationProtocol",
+    "rai:dataManipulationProtocol",
+    "rai:dataAnnotationProtocol",
+    "rai:dataAnnotationPlatform",
+    "rai:dataAnnotationAnalysis",
+    "rai:annotationsPerItem",
+    "rai:annotatorDemographics",
+    "rai:machineAnnotationTools",
+    "rai:dataBiases",
+    "rai:dataUseCases",
+    "rai:dataLimitations",
+    "rai:dataSocialImpact",
+    "rai:personalSensitiveInformation",
+    "rai:dataReleaseMaintenancePlan",
+)
+NOT_REPORTED = "Not reported in the data card"
 
 
 def _record_set_id(role: str) -> str:
@@ -52,13 +98,18 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
     distribution, record_sets = [], []
     test_rs = _record_set_id("test")
     for f in st.files:
+        if f.withheld:  # not published yet: no file to read, and its checksum stays hidden
+            continue
+        description = f.description
+        if f.role == "labels" and (commitment := commitment_statement(doc)):
+            description = f"{description}. {commitment}"
         distribution.append(
             mlc.FileObject(
                 ctx=ctx,
                 id=f.name,
                 name=f.name,
-                description=f.description,
-                content_url=f.path,
+                description=description,
+                content_url=doc.data_url(f.role, f.path),
                 content_size=f"{f.bytes} B",
                 encoding_formats=["text/csv"],
                 sha256=f.sha256,
@@ -110,7 +161,7 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
             "Blocked reasons: " + "; ".join(f"{r.where}: {r.what}" for r in doc.privacy.reasons)
         )
     missing = (
-        f"{st.missing_cells} missing cell(s) in the released tables "
+        f"{st.missing_cells} missing cell(s) in the {'training cases' if doc.sealed else 'released tables'} "
         f"({sum(1 for x in st.columns if x.missing)} column(s) with missing values). "
         f"{c.composition.missing_data}"
     )
@@ -119,13 +170,23 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
     maintenance = _sentences(
         ("Maintainer", c.maintenance.maintainer), ("Contact", c.maintenance.contact), ("", c.maintenance.updates)
     )
-    description = f"{c.dataset.summary} Released after the challenge “{s.title}” ({doc.challenge_id}): {s.description}"
+    if doc.sealed:
+        description = (
+            f"{c.dataset.summary} The data of the challenge “{s.title}” ({doc.challenge_id}), while it is open: "
+            f"{s.description} {sealed_statement(doc)}"
+        )
+    else:
+        description = (
+            f"{c.dataset.summary} Released after the challenge “{s.title}” ({doc.challenge_id}): {s.description}"
+        )
     if c.todo:
         description = f"{draft_statement(doc)} {description}"
     return mlc.Metadata(
         ctx=ctx,
         name=c.dataset.name,
         description=description,
+        conforms_to=[CROISSANT_VERSION, RAI_VERSION],
+        creators=[_creator(ctx, text) for text in c.dataset.creators],
         cite_as=c.distribution.citation,
         url=c.dataset.homepage,
         version=c.dataset.version,
@@ -141,12 +202,26 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
             ("Timeframe", c.collection.timeframe),
             ("Sites", c.collection.sites),
         ),
+        data_collection_type=[_collection_type(s)],
         data_collection_raw_data=c.collection.raw_data,
         data_collection_missing_data=missing,
         data_preprocessing_protocol=preprocessing,
+        data_imputation_protocol=(
+            "Not applicable: the organisers impute no value; missing values are released as missing. Any "
+            "imputation by the source is described in rai:dataPreprocessingProtocol."
+        ),
         data_annotation_protocol=annotation,
+        data_annotation_platform=[
+            f"{NOT_REPORTED}: no annotation platform is named; how the labels were made is in "
+            "rai:dataAnnotationProtocol."
+        ],
         data_annotation_analysis=[c.labelling.agreement],
-        annotations_per_item=c.labelling.annotations_per_item,
+        annotations_per_item=c.labelling.annotations_per_item or f"{NOT_REPORTED}.",
+        annotator_demographics=[_sentences(("Annotators and their expertise", c.labelling.annotators))],
+        machine_annotation_tools=[
+            f"{NOT_REPORTED}: no machine annotation tool is named; how the labels were made is in "
+            "rai:dataAnnotationProtocol."
+        ],
         data_biases=list(c.uses.biases),
         data_limitations=_limitations(doc),
         data_use_cases=use_cases,
@@ -154,6 +229,41 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
         personal_sensitive_information=sensitive,
         data_release_maintenance_plan=maintenance,
     )
+
+
+def _creator(ctx, text: str):
+    """A creator of ``card.yml`` (``Name (affiliation)``) as a schema.org Person, the affiliation as its description."""
+    import mlcroissant as mlc
+
+    name, _, rest = text.partition(" (")
+    if rest.endswith(")"):
+        return mlc.Person(ctx=ctx, name=name.strip(), description=rest[:-1].strip())
+    return mlc.Person(ctx=ctx, name=text.strip())
+
+
+def _collection_type(spec: ChallengeSpec) -> str:
+    """rai:dataCollectionType (one of the RAI vocabulary's recommended values, with what it means here)."""
+    if spec.source.dataset is not None:
+        return (
+            "Secondary Data analysis: a published dataset, reused for this challenge; how it was first collected "
+            "is in rai:dataCollection."
+        )
+    return f"Others: the organisers' own table; {NOT_REPORTED.lower()} beyond rai:dataCollection."
+
+
+def _rai_spelling(jsonld: dict[str, Any], doc: CardDocument) -> dict[str, Any]:
+    """The two RAI 1.0 properties mlcroissant 1.1 cannot write under their own names, in key order."""
+    c = doc.card
+    extra = {
+        "rai:dataCollectionTimeframe": [_sentences(("", c.collection.timeframe))],
+        "rai:dataManipulationProtocol": _sentences(("By the organisers", c.preprocessing.by_organisers)),
+    }
+    for key in ("rai:dataCollectionTimeFrame", "rai:dataDataManipulationProtocol"):
+        jsonld.pop(key, None)
+    head = {k: v for k, v in jsonld.items() if not k.startswith("rai:") and k not in ("distribution", "recordSet")}
+    rai = dict(sorted({**{k: v for k, v in jsonld.items() if k.startswith("rai:")}, **extra}.items()))
+    tail: dict[str, Any] = {k: jsonld[k] for k in ("distribution", "recordSet") if k in jsonld}
+    return {**head, **rai, **tail}
 
 
 def _limitations(doc: CardDocument) -> list[str]:
@@ -194,13 +304,18 @@ def validate_croissant(
     """Validate Croissant JSON-LD with mlcroissant; return its warnings, raise :class:`CardError` on errors.
 
     ``records=True`` also reads every record set from the files (``files`` maps a
-    file id such as ``train.csv`` to a local path, otherwise paths are resolved
-    beside the JSON-LD): this checks the sha256 of each file and that every
-    declared column exists and parses with its declared type.
+    file id such as ``train.csv`` to a local path, otherwise each ``contentUrl`` is
+    resolved from the JSON-LD's folder): this checks the sha256 of each file and that
+    every declared column exists and parses with its declared type. Entries of ``files``
+    the JSON-LD does not describe (the test labels of a card built while the challenge
+    is open) are ignored.
     """
     import mlcroissant as mlc
 
     where = jsonld if isinstance(jsonld, str) else "croissant"
+    if files:
+        described = _file_ids(jsonld)
+        files = {k: v for k, v in files.items() if k in described}
     try:
         dataset = mlc.Dataset(jsonld=jsonld, mapping=files)
     except mlc.ValidationError as exc:
@@ -227,6 +342,15 @@ def validate_croissant(
     return warnings
 
 
+def _file_ids(jsonld: dict[str, Any] | str) -> set[str]:
+    """The ids of the files a Croissant JSON-LD (a dict, or the path of its file) describes."""
+    if isinstance(jsonld, str):
+        with open(jsonld, encoding="utf-8") as f:
+            jsonld = json.load(f)
+    assert isinstance(jsonld, dict)
+    return {str(d.get("@id")) for d in jsonld.get("distribution", [])}
+
+
 def _croissant_problem(line: str) -> Problem:
     return Problem(line.strip())
 
@@ -239,7 +363,7 @@ class CroissantRenderer(Renderer):
     media_type = "application/ld+json"
 
     def render(self, doc: CardDocument) -> bytes:
-        jsonld = croissant_metadata(doc).to_json()
+        jsonld = _rai_spelling(croissant_metadata(doc).to_json(), doc)
         # mlcroissant's reader edits the @context it is given: validate a copy
         warnings = validate_croissant(json.loads(json.dumps(jsonld)))
         if warnings:

@@ -67,8 +67,11 @@ def front_matter(doc: CardDocument) -> dict:
             "config_name": "default",
             "data_files": [{"split": "train", "path": files["train"]}, {"split": "test", "path": files["test"]}],
         },
-        {"config_name": "test_labels", "data_files": [{"split": "test", "path": files["labels"]}]},
     ]
+    if not doc.sealed:  # the test labels are published after the challenge closes
+        meta["configs"].append(
+            {"config_name": "test_labels", "data_files": [{"split": "test", "path": files["labels"]}]}
+        )
     return meta
 
 
