@@ -160,7 +160,7 @@ def source_path(challenge: Challenge) -> Path:
     return p if p.is_absolute() else challenge.root / p
 
 
-def load_source(challenge: Challenge, *, verify: bool = True) -> pd.DataFrame:
+def load_source(challenge: Challenge) -> pd.DataFrame:
     """The source table of a challenge, its sha256 checked against the spec's first."""
     src = challenge.spec.source
     if src.dataset is not None:
@@ -172,7 +172,7 @@ def load_source(challenge: Challenge, *, verify: bool = True) -> pd.DataFrame:
             where=str(path),
             fix="put the organiser's table back at this path (the spec's source.file)",
         )
-    if verify and (got := sha256_file(path)) != src.sha256:
+    if (got := sha256_file(path)) != src.sha256:
         raise DataIntegrityError(
             "the source table changed since the challenge was made: nothing was rebuilt",
             where=str(path),

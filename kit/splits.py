@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import DataIntegrityError, Problem
+from .errors import DataIntegrityError
 
 #: folds a grouped split deals the groups into (the test share is a whole number of folds)
 GROUP_FOLDS = 20
@@ -220,15 +220,3 @@ def split_cases(
     return SplitResult(
         train=np.sort(train), public=np.sort(public), private=np.sort(private), method=method, dropped=dropped
     )
-
-
-def overlap_problems(groups: np.ndarray, result: SplitResult) -> list[Problem]:
-    """Groups found in two parts (empty for a correct grouped split)."""
-    parts = {"train": result.train, "public": result.public, "private": result.private}
-    sets = {k: set(groups[v].tolist()) for k, v in parts.items()}
-    out = []
-    for a, b in (("train", "public"), ("train", "private"), ("public", "private")):
-        both = sets[a] & sets[b]
-        if both:
-            out.append(Problem(f"{len(both)} group(s) are in both {a} and {b}", where="split"))
-    return out

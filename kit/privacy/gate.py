@@ -115,17 +115,12 @@ class PrivacyReport:
     @property
     def residual_risks(self) -> list[Problem]:
         """The reasons an override may cover: residual re-identification risk (see :data:`RESIDUAL_RISKS`)."""
-        return [p for p in self.reasons if p.where in RESIDUAL_RISKS and p not in self._identifier_problems]
-
-    @property
-    def _identifier_problems(self) -> list[Problem]:
-        return [f.problem() for f in self.findings]
+        return [p for p in self.reasons if p.where in RESIDUAL_RISKS]  # findings are "table.column"
 
     @property
     def must_fix(self) -> list[Problem]:
         """The reasons no override covers: direct identifiers, policy errors, any check not listed as residual."""
-        residual = self.residual_risks
-        return [p for p in self.reasons if p not in residual]
+        return [p for p in self.reasons if p.where not in RESIDUAL_RISKS]
 
     @property
     def blocked(self) -> bool:
