@@ -163,3 +163,51 @@ def test_the_grading_notebook_takes_its_kernel_from_the_zygote_and_scores(tmp_pa
     finally:
         notebook.close()
     z.proc.wait(10)
+
+
+def test_scorer_closed_while_warming_stops_its_kernel_once(monkeypatch, tmp_path):
+    """close() during the warm imports stops that kernel; the warming thread then leaves it alone.
+
+    Two threads stopping one kernel manager destroy its zmq context twice at once (CI saw
+    ``ZMQError: Bad address`` and a crashed worker).
+    """
+    import threading
+
+    from kit.challenge import load_challenge
+    from kit.grading import grading_notebook as gn
+    from kit.workspace import Workspace
+
+    warming, release = threading.Event(), threading.Event()
+    stopped: list[object] = []
+
+    class FakeClient:
+        def __init__(self, **kw):
+            pass
+
+        def load_connection_file(self):
+            pass
+
+        def start_channels(self, **kw):
+            pass
+
+        def execute_interactive(self, *a, **kw):
+            warming.set()
+            release.wait(10)
+
+        def stop_channels(self):
+            pass
+
+    km = type("KM", (), {"connection_file": str(tmp_path / "kernel.json")})()
+    monkeypatch.setattr("jupyter_client.blocking.BlockingKernelClient", FakeClient)
+    monkeypatch.setattr(gn.GradingNotebook, "_forked_kernel", lambda self: None)
+    monkeypatch.setattr(gn.GradingNotebook, "_new_kernel", lambda self: km)
+    monkeypatch.setattr(gn, "_wait_for_reply", lambda kc, km, timeout: None)
+    monkeypatch.setattr(gn, "_shutdown", stopped.append)
+
+    scorer = gn.GradingNotebook(load_challenge("breast-cancer"), Workspace(tmp_path / "work"), warm=True)
+    assert warming.wait(10)
+    scorer.close()  # takes the kernel that is still importing
+    release.set()
+    scorer._ready.wait(10)
+    assert stopped == [km], "stopped once, by close()"
+    assert scorer.km is None

@@ -134,8 +134,7 @@ class GradingNotebook:
                 kc.stop_channels()
             with self._lock:
                 self._starting = None
-                if self._closed:
-                    _shutdown(km)
+                if self._closed:  # close() took it from _starting and stops it: never twice at once
                     return
                 self.km = km
         except BaseException as exc:  # noqa: BLE001 - reported at the first score()
