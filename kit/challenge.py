@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ChallengeNotFound, DataIntegrityError, KitError, Problem, SpecError
 from .metrics import get_metric, get_metric_names
+from .remedies import Remedy, remedy_problems
 from .yamlfile import read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -241,6 +242,23 @@ class Source(_Model):
         default=None, description="column of the source holding the case ids (default: ids are generated)"
     )
     drop: list[str] = Field(default_factory=list, description="source columns left out of every file")
+    remedies: list[Remedy] = Field(
+        default_factory=list,
+        description="generalisation of source columns before the split (kit.remedies: age_bands, top_code, "
+        "date, departement, merge_rare)",
+    )
+
+    @field_validator("remedies", mode="before")
+    @classmethod
+    def _remedies(cls, v):
+        from .remedies import parse_remedies
+
+        if not isinstance(v, list):
+            raise ValueError("source.remedies is a list of {kind: ..., column: ...}")
+        try:
+            return parse_remedies(v)
+        except KitError as exc:
+            raise _FieldError("; ".join(f"{p.where}: {p.what}" for p in exc.problems), exc.problems[0].fix) from None
 
     @field_validator("dataset")
     @classmethod
@@ -330,6 +348,15 @@ class ChallengeSpec(_Model):
             problems += task.spec_problems(self)
         if self.id_column in self.target:
             problems.append("id_column is also a target column; use a separate id column")
+        protected = {c: "target" for c in self.target}
+        if self.source.id_column:
+            protected[self.source.id_column] = "id column"
+        if self.split.group_column:
+            protected[self.split.group_column] = "patient (group) column, replaced by pseudonyms"
+        problems += [
+            f"source.remedies: {p}"
+            for p in remedy_problems(self.source.remedies, protected=protected, drop=self.source.drop)
+        ]
         for a, b in zip(self.phases, self.phases[1:], strict=False):
             if b.start < a.end:
                 problems.append(f"phases {a.name!r} and {b.name!r} overlap; start {b.name!r} after {a.name!r} ends")

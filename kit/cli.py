@@ -213,6 +213,31 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def remedy_options(f: Callable) -> Callable:
+    """The generalisation remedies (kit.remedies), shared by `kit new` and `kit prepare`."""
+    options = [
+        (
+            "--age-bands",
+            "COL[:WIDTH[:TOP]]",
+            "Ages to bands of WIDTH years (10), TOP and over as one band (90: '90+').",
+        ),
+        ("--top-code", "COL:ABOVE[:BELOW]", "Values above ABOVE recorded as ABOVE (and below BELOW as BELOW)."),
+        ("--date-to", "COL[:month|year]", "Dates to the month or the year (default year)."),
+        ("--departement", "COL", "French postcodes or INSEE commune codes to their département (75012 -> 75)."),
+        ("--merge-rare", "COL[:MIN[:INTO]]", "Categories held by fewer than MIN rows (10) merged into INTO ('other')."),
+    ]
+    for flag, metavar, text in reversed(options):
+        f = click.option(flag, multiple=True, metavar=metavar, help=text + " Repeatable.")(f)
+    return f
+
+
+def _remedies(kw: dict[str, Any]) -> list[Any]:
+    """The remedies given on the command line, in the order of the options (popped from *kw*)."""
+    from .remedies import SHORT_FORMS, from_short_form
+
+    return [from_short_form(name, value) for name in SHORT_FORMS for value in kw.pop(name, ())]
+
+
 @cli.command("new")
 @click.argument("challenge_id", metavar="ID")
 @click.option(
@@ -247,6 +272,7 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--positive-label", help="Binary: what the positive class (1) means.")
 @click.option("--sheet", help="Excel: the sheet to read (default: the first).")
 @click.option("--quasi-identifier", multiple=True, help="A column an outsider could know (privacy gate; repeat).")
+@remedy_options
 @click.option("--force", is_flag=True, help="Replace an existing challenge of this id.")
 @click.pass_context
 def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, temporal, cutoff, **kw):
@@ -256,7 +282,10 @@ def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, te
     Example:
       kit new stroke --data stroke.csv --target outcome --group patient_id
       kit new gbsg2 --data sources/gbsg2.csv --target cens,time --title "..."
+      kit new stays --data sejours.csv --target readmitted --age-bands age:10:90 \\
+        --date-to admission:month --departement code_postal --merge-rare diagnosis:10
     Nothing is written unless everything succeeds; `kit prepare ID` rebuilds the files.
+    The remedies generalise columns before the split; the privacy gate then says what they changed.
     """
     import time
 
@@ -272,6 +301,7 @@ def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, te
     if bool(temporal) != bool(cutoff):
         raise click.UsageError("--temporal COLUMN and --cutoff VALUE go together")
     times = _csv(kw.pop("times"))
+    remedies = _remedies(kw)
     start = time.perf_counter()
     made = new_challenge(
         challenge_id,
@@ -297,6 +327,7 @@ def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, te
         positive_label=kw["positive_label"],
         sheet=kw["sheet"],
         quasi_identifiers=kw["quasi_identifier"],
+        remedies=remedies,
         force=kw["force"],
     )
     spec = made.challenge.spec
@@ -324,14 +355,35 @@ def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, te
 @click.option(
     "--write-hashes", is_flag=True, help="Record the new files' sha256 in the spec instead of failing on a mismatch."
 )
+@click.option("--quasi-identifier", multiple=True, help="With remedies: a column an outsider could know (repeat).")
+@remedy_options
 @click.pass_context
-def prepare(ctx, challenge, write_hashes):
-    """Rebuild a challenge's data files from its source (bundled dataset or your table) and check their sha256."""
+def prepare(ctx, challenge, write_hashes, quasi_identifier, **kw):
+    """Rebuild a challenge's data files from its source (bundled dataset or your table) and check their sha256.
+
+    \b
+    With remedies (--age-bands, --date-to, ...), they are added to the spec (replacing one on the
+    same column), the files are rebuilt with their new sha256 recorded, and the privacy gate
+    says what they changed. Nothing changes unless everything succeeds.
+    """
     from .prepare import prepare as _prepare
 
-    for r in _prepare(challenge, root=_root(ctx), write_hashes=write_hashes):
+    remedies = _remedies(kw)
+    if remedies:
+        from .authoring.remedy import remedy
+
+        made = remedy(challenge, remedies, root=_root(ctx), quasi_identifiers=quasi_identifier)
+        files, notes = made.files, made.notes
+        click.echo(
+            f"{challenge}: source.remedies now " + "; ".join(r.describe() for r in made.challenge.spec.source.remedies)
+        )
+    else:
+        files, notes = _prepare(challenge, root=_root(ctx), write_hashes=write_hashes), []
+    for r in files:
         state = "ok" if r.matches else "recorded new sha256"
         click.echo(f"{r.role:<18} {r.rows:>6} rows  {r.sha256[:16]}…  {state}  {r.path}")
+    for note in notes:
+        click.echo(f"note: {note}")
 
 
 @cli.command()

@@ -52,6 +52,7 @@ from .challenge import (
 )
 from .datasets import load_dataset
 from .errors import DataIntegrityError, Problem
+from .remedies import apply_remedies
 from .splits import SplitResult, split_cases
 
 ROLES = ("train", "test", "sample_submission", "labels")
@@ -225,7 +226,7 @@ def build_from_frame(spec: ChallengeSpec, frame: pd.DataFrame) -> Built:
         )
     # the temporal column may be used for the split and left out of the files (dates are identifying)
     when = frame[spec.split.temporal.column] if spec.split.temporal else None
-    frame = frame.drop(columns=list(spec.source.drop))
+    frame = apply_remedies(frame.drop(columns=list(spec.source.drop)), spec.source.remedies)
     if spec.source.id_column:
         ids = frame.pop(spec.source.id_column).astype(str).str.strip().to_numpy(dtype=object)
     else:

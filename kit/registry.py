@@ -251,6 +251,7 @@ REGISTRY_MODULES = (
     "kit.privacy",
     "kit.datasets",
     "kit.tasks",
+    "kit.remedies",
 )
 
 

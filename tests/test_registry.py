@@ -27,6 +27,7 @@ KINDS = {
     "identifier category",
     "dataset",
     "task",
+    "remedy",
 }
 
 

@@ -47,6 +47,7 @@ from ..challenge import (
 )
 from ..errors import DataIntegrityError, Problem, SpecError
 from ..prepare import ROLES, Built, build_from_frame, read_table
+from ..remedies import generalised, parse_remedies
 from ..tasks import get_task
 
 #: a placeholder sha256 while the files do not exist yet (replaced before anything is written)
@@ -356,6 +357,7 @@ def new_challenge(
     positive_label: str | None = None,
     sheet: str | None = None,
     quasi_identifiers: Sequence[str] = (),
+    remedies: Sequence[Any] = (),
     force: bool = False,
 ) -> NewChallenge:
     """Make challenge *challenge_id* from the table *data*; see the module's docstring.
@@ -394,6 +396,8 @@ def new_challenge(
     problems = _need_columns(frame, target, "--target")
     problems += _need_columns(frame, [c for c in (id_column, group) if c], "--id-column / --group")
     problems += _need_columns(frame, list(drop), "--drop")
+    remedies = parse_remedies(remedies, where="remedies")
+    problems += _need_columns(frame, [r.column for r in remedies], "remedies (--age-bands, --date-to, ...)")
     if temporal:
         problems += _need_columns(frame, [temporal[0]], "--temporal")
     if problems:
@@ -414,7 +418,7 @@ def new_challenge(
                 fix="drop the rows without a label first (a case without a label cannot be scored)",
             )
         )
-    skip = [*target, *drop, *(c for c in (id_column, group) if c)]
+    skip = [*target, *drop, *(c for c in (id_column, group) if c), *(r.column for r in remedies)]
     problems += mixed_type_problems(frame, skip=skip)
     if id_column:
         problems += id_problems(frame, id_column, target)
@@ -459,6 +463,8 @@ def new_challenge(
         source["id_column"] = id_column
     if drop:
         source["drop"] = list(drop)
+    if remedies:
+        source["remedies"] = [r.spec() for r in remedies]
     split: dict[str, Any] = {"test_fraction": test_fraction, "public_fraction": public_fraction}
     if group:
         split["group_column"] = group
@@ -503,18 +509,23 @@ def new_challenge(
     )
     spec = parse_spec(spec_data, source="kit new options")
     built = build_from_frame(spec, frame)
-    risk_note = _privacy_gate(spec, built, quasi_identifiers)
+    before = None
+    if remedies:  # the same split without them: what the remedies changed
+        plain = spec.model_copy(update={"source": spec.source.model_copy(update={"remedies": []})})
+        before = build_from_frame(plain, frame)
+    risk_note = _privacy_gate(spec, built, quasi_identifiers, before=before)
     made = _write(base, spec_data, built, frame.columns, quasi_identifiers, force=force)
     made.notes.append(risk_note)
     return made
 
 
-def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str]) -> str:
+def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str], *, before: Built | None = None) -> str:
     """The gate on the tables participants receive (and, after the event, the labels): raises if blocked.
 
     Direct identifiers, and k-anonymity on the declared quasi-identifiers, block. The residual
     re-identification risk (the three criteria, with quasi-identifiers found automatically) is
     assessed and returned as a note: it is judged, and overridden or remedied, at the release.
+    With the tables ``before`` the spec's remedies, the note says what they changed.
     """
     from ..cards.schema import PrivacyPolicy
     from ..privacy import check_release
@@ -526,11 +537,20 @@ def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str]) -> str:
         allowed_identifiers=allowed,
     )
     frames = {k: built.frames[k] for k in ("train", "test", "labels")}
-    check_release(frames, policy, key=spec.id_column, criteria=False)
+    report = check_release(
+        frames, policy, key=spec.id_column, criteria=False, generalised=generalised(spec.source.remedies)
+    )
     from ..privacy.criteria import assess_risk
 
-    risk = assess_risk(frames, policy, key=spec.id_column, exclude=[*spec.target, "split"], seed=spec.seed)
-    return "re-identification risk (judged at the release; see the card): " + risk.summary().replace("\n", "; ")
+    exclude = [*spec.target, "split"]
+    risk = assess_risk(frames, policy, key=spec.id_column, exclude=exclude, seed=spec.seed)
+    note = "".join(f"privacy gate: {w}\n" for w in report.warnings if "generalised by a remedy" in w)
+    note += "re-identification risk (judged at the release; see the card): " + risk.summary().replace("\n", "; ")
+    if before is not None:
+        plain = {k: before.frames[k] for k in frames}
+        was = assess_risk(plain, policy, key=spec.id_column, exclude=exclude, seed=spec.seed)
+        note += "\nremedies (" + "; ".join(r.describe() for r in spec.source.remedies) + "): " + risk.change_from(was)
+    return note
 
 
 def _write(base: Path, spec_data: dict, built: Built, columns, quasi_identifiers, *, force: bool) -> NewChallenge:

@@ -372,6 +372,14 @@ class RiskAssessment:
     def __str__(self) -> str:
         return self.summary()
 
+    def change_from(self, before: RiskAssessment) -> str:
+        """What a remedy changed: the records at risk of each criterion, *before* then now."""
+        parts = [
+            f"{now.name} {was.records_at_risk} -> {now.records_at_risk} records at risk ({was.status} -> {now.status})"
+            for was, now in zip(before.criteria, self.criteria, strict=True)
+        ]
+        return "; ".join(parts)
+
     def _repr_html_(self) -> str:
         e = html.escape
         colour = {PASSED: "#1a7f37", FAILED: "#cf222e", NOT_ASSESSED: "#57606a"}

@@ -335,6 +335,10 @@ def mask(value, limit: int = 40) -> str:
 
 
 # -- findings --------------------------------------------------------------------------------
+#: ``Finding.detected_by`` of a finding made by the column's name
+BY_NAME = "column name"
+
+
 @dataclass(frozen=True)
 class Finding:
     """A direct identifier found in one column of one released table.
@@ -510,7 +514,7 @@ class _ColumnScan:
 
     def named_for(self, key: str) -> bool:
         """True when the column was found for this category by its name."""
-        return key in self.found and "column name" in self.found[key].detected_by
+        return key in self.found and BY_NAME in self.found[key].detected_by
 
     # 1. the column's name ----------------------------------------------------------------------
     def by_name(self) -> None:
@@ -519,7 +523,7 @@ class _ColumnScan:
             if cat.names is not None and cat.names.search(self.norm):
                 self.named.add(cat.key)
                 if cat.name_check is None or cat.name_check(self.values):
-                    self.add(cat.key, "column name", self.positions, first)
+                    self.add(cat.key, BY_NAME, self.positions, first)
             elif cat.weak_names is not None and cat.weak_names.search(self.norm):
                 self.weakly.add(cat.key)
 
@@ -579,7 +583,7 @@ class _ColumnScan:
 
     def _add_content(self, cat: IdentifierCategory, hits: list[ValueHit], n_values: int) -> None:
         if cat.key in self.weakly and len({h.value for h in hits}) >= SHARE * n_values:
-            self.add(cat.key, "column name", self.positions, mask(_as_text(self.values.iloc[0])))
+            self.add(cat.key, BY_NAME, self.positions, mask(_as_text(self.values.iloc[0])))
         kept = _counted(hits, named=self.named_for(cat.key), free_text=self.free_text, n_values=n_values)
         if not kept:
             return

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from ..cards.schema import SIGNOFF_ROLES, PrivacyOverride, PrivacyPolicy, card_problems
 from ..errors import KitError, Problem
 from .criteria import RiskAssessment
-from .detectors import DEFAULT_MAX_VALUES, Finding, _scan, categories, name_pattern, normalise_name
+from .detectors import BY_NAME, DEFAULT_MAX_VALUES, Finding, _scan, categories, name_pattern, normalise_name
 from .risk import AnonymityCheck, assess_anonymity
 
 if TYPE_CHECKING:  # pragma: no cover - the ledger is opened by the caller
@@ -239,6 +239,7 @@ def assess_release(
     exclude: Sequence[str] = (),
     reference=None,
     criteria: bool = True,
+    generalised: Mapping[str, Sequence[str]] | None = None,
 ) -> PrivacyReport:
     """Run every check and return the report, without raising.
 
@@ -248,10 +249,25 @@ def assess_release(
     that are not quasi-identifiers (the target, the leaderboard split), left out of the
     automatic search. ``reference``: population counts for linkability
     (:func:`kit.privacy.criteria.assess_risk`). ``criteria=False`` skips the three
-    criteria (direct identifiers and the declared k and l only).
+    criteria (direct identifiers and the declared k and l only). ``generalised``: column ->
+    identifier categories a remedy of the spec cleared (:func:`kit.remedies.generalised`): a
+    finding of one of them on that column, made by the column's name alone, is set aside and
+    the report's warnings say so (a ``code_postal`` column that holds départements).
     """
     policy = policy or PrivacyPolicy()
     findings, sampled = _scan(frames, policy, max_values, seed)
+    warnings_: list[str] = []
+    if generalised:
+        kept = []
+        for f in findings:
+            if f.category in generalised.get(f.column, ()) and f.detected_by == (BY_NAME,):
+                warnings_.append(
+                    f"{f.frame}.{f.column}: named like a {f.category} column, but generalised by a remedy "
+                    "(source.remedies): not an identifier of that kind"
+                )
+            else:
+                kept.append(f)
+        findings = kept
     anonymity, problems = assess_anonymity(frames, policy, key=key)
     risk = None
     if criteria:
@@ -260,7 +276,7 @@ def assess_release(
         risk = assess_risk(frames, policy, key=key, reference=reference, exclude=list(exclude), seed=seed)
         problems = []  # the assessment reports the policy's problems itself
     unknown = [c for c in policy.allowed_identifiers if not any(c in f.columns for f in frames.values())]
-    warnings = _warnings(frames, policy, sampled, max_values)
+    warnings = _warnings(frames, policy, sampled, max_values) + warnings_
     if unknown:
         warnings.append(f"allowed_identifiers {unknown} are not columns of any released table")
     return PrivacyReport(
@@ -287,10 +303,11 @@ def check_release(
     exclude: Sequence[str] = (),
     reference=None,
     criteria: bool = True,
+    generalised: Mapping[str, Sequence[str]] | None = None,
 ) -> PrivacyReport:
     """The privacy gate: return the report, or raise :class:`ReleaseBlocked` listing every reason.
 
-    ``exclude``, ``reference``, ``criteria``: as for :func:`assess_release`.
+    ``exclude``, ``reference``, ``criteria``, ``generalised``: as for :func:`assess_release`.
 
     ``override`` (a :class:`~kit.cards.schema.PrivacyOverride` or its mapping: a reason and
     the dated sign-offs of the organiser and the data protection officer) lets residual
@@ -321,6 +338,7 @@ def check_release(
         exclude=exclude,
         reference=reference,
         criteria=criteria,
+        generalised=generalised,
     )
     if not report.reasons:
         return report
