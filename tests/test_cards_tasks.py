@@ -188,10 +188,12 @@ def test_a_card_with_empty_prose_is_refused_unless_built_as_a_draft(root, drafts
     with pytest.raises(CardError) as info:
         build_card(GRADE, root=root, out_dir=tmp_path / "strict")
     where = {p.where for p in info.value.problems}
-    assert {"ethics.approval", "dataset.summary", "de_identification.status"} <= where
+    assert {"ethics.approval", "dataset.summary", "de_identification.status", "data_protection.cnil.procedure"} <= where
     assert "draft=True" in info.value.fix and not (tmp_path / "strict").exists()
     result = drafts[GRADE]
     assert {"ethics.approval", "de_identification.status", "composition.columns.age"} <= set(result.todo)
+    # kit new's card.yml names the data-protection section, every field empty: the draft lists them all
+    assert {"data_protection.controller", "data_protection.legal_basis.article_9.basis"} <= set(result.todo)
     assert "dataset.name" not in result.todo  # kit new fills it in
     readme = result.files["README.md"].read_text(encoding="utf-8")
     assert f"> Draft: {len(result.todo)} field(s) of card.yml are still to be written" in readme

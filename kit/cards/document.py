@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from ..metrics import get_metric
 from .compute import CardStats, ColumnStats, LeaderboardSummary, Plot
+from .fields import Localised
+from .protection import data_protection_items
 from .schema import CARD_FILENAME, CARD_SCHEMA_VERSION, TO_WRITE, Card
 
 if TYPE_CHECKING:
@@ -86,7 +88,9 @@ class Note:
 
 @dataclass(frozen=True)
 class Fields:
-    items: tuple[tuple[str, str], ...]
+    """Labelled values; a :class:`Localised` value is shown in every language it is written in."""
+
+    items: tuple[tuple[str, str | Localised], ...]
 
 
 @dataclass(frozen=True)
@@ -456,6 +460,8 @@ def card_blocks(doc: CardDocument) -> list[Block]:
                 ("Withdrawing consent", c.ethics.withdrawal),
             )
         ),
+        Heading(3, "Data protection"),
+        Fields(data_protection_items(c.data_protection)),
     ]
     deid = [("Status", c.de_identification.status), ("Method", c.de_identification.method)]
     if c.de_identification.notes:

@@ -10,7 +10,10 @@ The sections follow *Datasheets for Datasets* (Gebru et al., 2021): motivation,
 composition, collection, preprocessing and labelling, uses, distribution,
 maintenance; plus what a health dataset must state (ethics approval, consent and
 its withdrawal, de-identification, annotation protocol and expertise,
-inter-annotator agreement, patient demographics) and the challenge itself.
+inter-annotator agreement, patient demographics), the GDPR and French health-data
+facts of the release (:mod:`kit.cards.protection`: controller, legal basis, DPIA,
+patient information, CNIL formality, host, retention, data protection officer; their
+texts in English, French or both) and the challenge itself.
 
 Where a fact is unknown for a public dataset, the card must say so in words
 ("not reported by the dataset's authors"); an empty field is an error, and
@@ -36,7 +39,6 @@ from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
@@ -46,28 +48,19 @@ from pydantic import (
 )
 
 from ..errors import KitError, Problem
+from .fields import TO_WRITE, Column, Text
+from .fields import Section as _Section
+from .protection import DataProtection
 
 CARD_SCHEMA_VERSION = 1
 CARD_FILENAME = "card.yml"
 UNKNOWN_HINT = 'write what is known, or say so explicitly (e.g. "not reported by the dataset\'s authors")'
-#: what a draft card shows in place of a prose field the organiser has not written yet
-TO_WRITE = "[to be written by the organiser]"
 
 
 class CardError(KitError):
     """A card file that does not validate, or a card that cannot be built (one problem per field)."""
 
     kind = "card"
-
-
-#: a statement: a non-empty string (leading and trailing blanks removed)
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-#: a column name
-Column = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # -- privacy -------------------------------------------------------------------------
@@ -338,6 +331,10 @@ class Card(_Section):
     distribution: Distribution
     maintenance: Maintenance
     ethics: Ethics
+    data_protection: DataProtection = Field(
+        description="the GDPR and French health-data facts of the release; each text in English, French "
+        "({en: ..., fr: ...}) or both"
+    )
     de_identification: DeIdentification
     demographics: Demographics
     challenge: ChallengeInfo
@@ -365,17 +362,39 @@ def _path(loc) -> str:
     return out or "(top level)"
 
 
-def card_problems(error: ValidationError) -> list[Problem]:
-    """One :class:`Problem` per invalid field, naming its dotted path and the fix."""
+def field_description(loc: tuple[str | int, ...], model: type[BaseModel] | None = None) -> str:
+    """What the schema says to write in the field at ``loc`` (``("ethics", "consent")``); "" if it says nothing.
+
+    ``model``: the model ``loc`` is relative to (default: :class:`Card`).
+    """
+    current: type[BaseModel] | None = Card if model is None else model
+    description = ""
+    for part in loc:
+        if current is None or not isinstance(part, str) or part not in current.model_fields:
+            return ""
+        field = current.model_fields[part]
+        description = field.description or ""
+        current = _section_type(field.annotation)
+    return description
+
+
+def card_problems(error: ValidationError, model: type[BaseModel] | None = None) -> list[Problem]:
+    """One :class:`Problem` per invalid field, naming its dotted path and the fix.
+
+    ``model``: the model that was validated; the fix of a missing or empty field then says what to
+    write there (the field's description in the schema).
+    """
     problems = []
     for e in error.errors():
         where = _path(e["loc"])
         kind = e["type"]
         msg = e["msg"].removeprefix("Value error, ")
+        what = field_description(tuple(e["loc"]), model) if model is not None else ""
+        teach = f": {what}" if what else ""
         if kind == "missing":
-            problems.append(Problem("required field is missing", where=where, fix=f"add `{where}` to the card"))
+            problems.append(Problem("required field is missing", where=where, fix=f"add `{where}` to the card{teach}"))
         elif kind in ("string_too_short", "too_short") or (kind.endswith("_type") and e.get("input") is None):
-            problems.append(Problem("required field is empty", where=where, fix=f"fill in `{where}`"))
+            problems.append(Problem("required field is empty", where=where, fix=f"fill in `{where}`{teach}"))
         elif kind == "extra_forbidden":
             problems.append(
                 Problem("unknown field", where=where, fix="remove it or check its spelling against kit/cards/schema.py")
@@ -415,6 +434,9 @@ _DRAFT_STANDINS: dict[tuple[str, ...], tuple[str, str]] = {
 
 
 def _blank(value: Any) -> bool:
+    """An empty field: nothing, blanks, an empty list, or a text by language whose every text is empty."""
+    if isinstance(value, dict):
+        return all(_blank(v) for v in value.values())
     return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, list) and not value)
 
 
@@ -477,9 +499,9 @@ def parse_card(data, *, source: str = "card", draft: bool = False) -> Card:
     if draft:
         data = _fill_draft(Card, {"schema_version": CARD_SCHEMA_VERSION, **data}, (), todo)
     try:
-        card = Card.model_validate(_open_missing_sections(Card, data))
+        card = Card.model_validate(_open_missing_sections(Card, data), context={"draft": draft})
     except ValidationError as exc:
-        problems = card_problems(exc)
+        problems = card_problems(exc, Card)
         raise CardError(
             f"{len(problems)} problem(s) in the data card",
             where=source,

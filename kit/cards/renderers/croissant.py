@@ -13,6 +13,10 @@ lists them). mlcroissant 1.1 spells two of them differently from the RAI specifi
 dates only: those two are written under the specification's names
 (``rai:dataCollectionTimeframe``, ``rai:dataManipulationProtocol``).
 
+The card's data-protection section (GDPR and French health-data rules) is summed up in
+``rai:personalSensitiveInformation`` and given in full with the W3C Data Privacy Vocabulary
+(``dpv:`` properties of the dataset, :mod:`.dpv`), its texts tagged with their language.
+
 Each file's ``contentUrl`` is relative to the card's folder (``doc.data_urls``): in the
 repository, ``data_cards/<id>/`` points to ``../../starter_kits/<id>/data/…``; in a
 release the files are beside the card (``data/…``). A file that is not published yet (the
@@ -34,8 +38,10 @@ from ..document import (
     sealed_statement,
     split_statement,
 )
+from ..protection import data_protection_summary
 from ..schema import CardError
 from . import Renderer
+from .dpv import DPV_CONTEXT, dpv_properties
 
 if TYPE_CHECKING:
     import mlcroissant as mlc
@@ -150,6 +156,7 @@ def croissant_metadata(doc: CardDocument) -> mlc.Metadata:
         _sentences(("Ethics approval", c.ethics.approval)),
         _sentences(("Consent", c.ethics.consent)),
         _sentences(("Withdrawing consent", c.ethics.withdrawal)),
+        data_protection_summary(c.data_protection),
         _sentences(("Patient demographics", c.demographics.population)),
         _sentences(("Confidential data", c.composition.confidential)),
         privacy_status(doc) + " " + anonymity_statement(doc),
@@ -252,7 +259,8 @@ def _collection_type(spec: ChallengeSpec) -> str:
 
 
 def _rai_spelling(jsonld: dict[str, Any], doc: CardDocument) -> dict[str, Any]:
-    """The two RAI 1.0 properties mlcroissant 1.1 cannot write under their own names, in key order."""
+    """The two RAI 1.0 properties mlcroissant 1.1 cannot write under their own names, and the data-protection
+    properties (:mod:`.dpv`) after the RAI ones, in key order."""
     c = doc.card
     extra = {
         "rai:dataCollectionTimeframe": [_sentences(("", c.collection.timeframe))],
@@ -263,7 +271,8 @@ def _rai_spelling(jsonld: dict[str, Any], doc: CardDocument) -> dict[str, Any]:
     head = {k: v for k, v in jsonld.items() if not k.startswith("rai:") and k not in ("distribution", "recordSet")}
     rai = dict(sorted({**{k: v for k, v in jsonld.items() if k.startswith("rai:")}, **extra}.items()))
     tail: dict[str, Any] = {k: jsonld[k] for k in ("distribution", "recordSet") if k in jsonld}
-    return {**head, **rai, **tail}
+    head["@context"] = {**head["@context"], **DPV_CONTEXT}
+    return {**head, **rai, **dpv_properties(c.data_protection), **tail}
 
 
 def _limitations(doc: CardDocument) -> list[str]:

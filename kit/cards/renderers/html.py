@@ -7,6 +7,7 @@ import html
 import re
 
 from ..document import Block, Bullets, CardDocument, Code, Fields, Heading, Image, Note, Para, Table, card_blocks
+from ..fields import LANGUAGES, Localised
 from . import Renderer
 
 _CSS = """
@@ -19,7 +20,18 @@ th{background:#f6f8fa}dl{display:grid;grid-template-columns:max-content 1fr;gap:
 dd{margin:0}blockquote{color:#57606a;border-left:.25rem solid #d0d7de;margin:0;padding:0 1rem}
 pre{background:#f6f8fa;padding:.6rem;white-space:pre-wrap}img{max-width:100%;height:auto}
 code{font-size:.85rem;word-break:break-all}
+dd p{margin:0}abbr.lang{font-size:.75rem;font-weight:600;color:#57606a;text-decoration:none;margin-right:.3rem}
 """.strip()
+
+
+def _html_field(value: str | Localised) -> str:
+    """A field's value: a text given by language is one paragraph per language, labelled and marked with its lang."""
+    if not isinstance(value, Localised) or not value.tagged:
+        return _html_value(str(value))
+    return "".join(
+        f'<p lang="{code}"><abbr class="lang" title="{LANGUAGES[code]}">{code.upper()}</abbr>{_html_value(text)}</p>'
+        for code, text in value.items()
+    )
 
 
 def _html_value(text: str) -> str:
@@ -56,7 +68,7 @@ class HtmlRenderer(Renderer):
         if isinstance(b, Note):
             return f"<blockquote><p>{e(b.text)}</p></blockquote>"
         if isinstance(b, Fields):
-            return "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{_html_value(v)}</dd>" for k, v in b.items) + "</dl>"
+            return "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{_html_field(v)}</dd>" for k, v in b.items) + "</dl>"
         if isinstance(b, Bullets):
             return "<ul>" + "".join(f"<li>{e(v)}</li>" for v in b.items) + "</ul>"
         if isinstance(b, Code):

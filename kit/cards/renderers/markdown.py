@@ -12,6 +12,7 @@ import re
 import yaml
 
 from ..document import Block, Bullets, CardDocument, Code, Fields, Heading, Image, Note, Para, Table, card_blocks
+from ..fields import Localised
 from . import Renderer
 
 #: characters that format inline Markdown or break a table cell; ``<``, ``>``, ``&`` become entities
@@ -27,6 +28,17 @@ def md_cell(text: str) -> str:
     """Data (team names, column names, values): no Markdown, no HTML, one line."""
     t = html.escape(" ".join(str(text).split()), quote=False)
     return _MD_SPECIAL.sub(r"\\\1", t)
+
+
+def md_field(label: str, value: str | Localised) -> str:
+    """A labelled field; a text given by language is labelled EN or FR, two of them as a nested list."""
+    head = f"- **{md_cell(label)}**:"
+    if not isinstance(value, Localised) or not value.tagged:
+        return f"{head} {md_text(str(value))}"
+    texts = [f"{code.upper()}: {md_text(text)}" for code, text in value.items()]
+    if len(texts) == 1:
+        return f"{head} {texts[0]}"
+    return "\n".join([head, *(f"  - {t}" for t in texts)])
 
 
 def size_category(n: int) -> str:
@@ -95,7 +107,7 @@ class MarkdownRenderer(Renderer):
         if isinstance(b, Note):
             return "> " + md_text(b.text) + "\n"
         if isinstance(b, Fields):
-            return "\n".join(f"- **{md_cell(k)}**: {md_text(v)}" for k, v in b.items) + "\n"
+            return "\n".join(md_field(k, v) for k, v in b.items) + "\n"
         if isinstance(b, Bullets):
             return "\n".join(f"- {md_text(v)}" for v in b.items) + "\n"
         if isinstance(b, Code):
