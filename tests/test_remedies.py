@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from click.testing import CliRunner
 
 from kit.authoring.new import new_challenge
 from kit.authoring.remedy import remedy, with_remedies
+from kit.cards import build_card
 from kit.cards.schema import PrivacyPolicy
 from kit.challenge import load_challenge, parse_spec
 from kit.cli import cli
@@ -234,6 +237,13 @@ def test_kit_prepare_adds_a_remedy_rebuilds_and_keeps_the_spec_layout(root):
     assert train["case_id"].tolist() == train_before["case_id"].tolist(), "the same split"
     assert set(train["age"]) <= {f"{a}-{a + 9}" for a in range(20, 90, 10)}
     assert all(r.matches for r in prepare("gbsg2", root=root)), "recorded: the next prepare verifies"
+    # the card lists the remedy, in every rendering
+    card = build_card("gbsg2", root=root, out_dir=root / "card", draft=True)
+    readme = card.files["README.md"].read_text()
+    assert "### Generalisation and suppression" in readme
+    assert "- age: bands of 10 years, 90 and over as 90+ (against singling out and linkability on age" in readme
+    croissant = json.loads(card.files["croissant.json"].read_text())
+    assert "age: bands of 10 years" in croissant["rai:dataManipulationProtocol"]
 
     # a remedy on the same column replaces it; one that cannot apply changes nothing
     remedy("gbsg2", [AgeBands(column="age", width=5)], root=root)

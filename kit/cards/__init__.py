@@ -239,6 +239,7 @@ def build_card(
     from ..challenge import load_challenge
     from ..privacy import check_release
     from ..privacy.gate import as_override
+    from ..remedies import generalised
     from .compute import compute_stats, read_release_frames, summarise_leaderboard
     from .document import CardDocument
     from .renderers import get_card_renderer
@@ -264,17 +265,18 @@ def build_card(
     _check_columns(card, policy, frames, card_path(ch))
     # neither the target nor the leaderboard split is something an outsider knows of a patient
     not_qi = [*ch.spec.target, "split"]
+    cleared = generalised(ch.spec.source.remedies)
     decision = override if override is not None else card.privacy_override
     if draft:
         # a draft is for the organiser's review: it shows what the gate finds, blocked or not
         from ..privacy import assess_release
 
-        report = assess_release(frames, policy, key=ch.spec.id_column, exclude=not_qi)
+        report = assess_release(frames, policy, key=ch.spec.id_column, exclude=not_qi, generalised=cleared)
         report = replace(report, override=as_override(decision)) if report.reasons and decision else report
     else:
-        report = check_release(frames, policy, decision, key=ch.spec.id_column, exclude=not_qi)
+        report = check_release(frames, policy, decision, key=ch.spec.id_column, exclude=not_qi, generalised=cleared)
     if sealed:
-        report = _public_report(frames, policy, report, key=ch.spec.id_column, exclude=not_qi)
+        report = _public_report(frames, policy, report, key=ch.spec.id_column, exclude=not_qi, generalised=cleared)
     stats = compute_stats(ch, frames, sealed=sealed)
     board = None
     if leaderboard is not None:
@@ -335,14 +337,22 @@ def data_urls(challenge, layout: str = "repository") -> dict[str, str]:
     return {role: Path(os.path.relpath(challenge.path(role), base)).as_posix() for role in RELEASE_ROLES}
 
 
-def _public_report(frames, policy: PrivacyPolicy, report: PrivacyReport, *, key: str, exclude=()) -> PrivacyReport:
+def _public_report(
+    frames, policy: PrivacyPolicy, report: PrivacyReport, *, key: str, exclude=(), generalised=None
+) -> PrivacyReport:
     """What the card of an open challenge shows of the privacy gate: the assessment of the tables
     published now (train, test, sample submission) without the sensitive attributes, whose l-diversity
     would be computed with the test labels; the gate's override, when the shown reasons need it."""
     from ..privacy import assess_release
 
     public = {role: f for role, f in frames.items() if role != "labels"}
-    shown = assess_release(public, policy.model_copy(update={"sensitive_attributes": []}), key=key, exclude=exclude)
+    shown = assess_release(
+        public,
+        policy.model_copy(update={"sensitive_attributes": []}),
+        key=key,
+        exclude=exclude,
+        generalised=generalised,
+    )
     shown = replace(shown, policy=policy)
     return replace(shown, override=report.override) if shown.reasons and report.override is not None else shown
 

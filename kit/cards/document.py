@@ -239,6 +239,22 @@ def shown_levels(doc: CardDocument, col: ColumnStats) -> bool:
     return min(n for _, n in col.levels) >= pol.k_anonymity
 
 
+def generalisation_items(doc: CardDocument) -> list[str]:
+    """What the kit generalised or removed before the split: the spec's ``source.remedies``
+    (:mod:`kit.remedies`) and ``source.drop``, each with the risk it targets."""
+    src = doc.spec.source
+    items = [f"{r.describe()} (against {r.targets})" for r in src.remedies]
+    items += [f"{col}: dropped (left out of every file)" for col in src.drop]
+    return items
+
+
+def generalisation_statement(doc: CardDocument) -> str:
+    items = generalisation_items(doc)
+    if not items:
+        return "No column was generalised or dropped by the kit (the spec's source.remedies and source.drop are empty)."
+    return "Before the split, from the spec's source.remedies and source.drop: " + "; ".join(items) + "."
+
+
 def anonymity_statement(doc: CardDocument) -> str:
     a = doc.privacy.anonymity
     pol = doc.privacy.policy
@@ -448,7 +464,10 @@ def card_blocks(doc: CardDocument) -> list[Block]:
                 *lab,
             )
         ),
+        Heading(3, "Generalisation and suppression"),
     ]
+    generalised = generalisation_items(doc)
+    out.append(Bullets(tuple(generalised)) if generalised else Para(generalisation_statement(doc)))
 
     out += [
         Heading(2, "Health data"),

@@ -197,6 +197,7 @@ def release(
     from ..ledger import Ledger
     from ..privacy import ReleaseBlocked, check_release
     from ..privacy.gate import record_override
+    from ..remedies import generalised
     from ..workspace import Workspace
 
     ch = load_challenge(challenge, root=root)
@@ -217,7 +218,14 @@ def release(
     frames = read_release_frames(ch)
     policy = getattr(spec, "privacy", None) or card.privacy
     try:
-        report = check_release(frames, policy, decision, key=spec.id_column, exclude=[*spec.target, "split"])
+        report = check_release(
+            frames,
+            policy,
+            decision,
+            key=spec.id_column,
+            exclude=[*spec.target, "split"],
+            generalised=generalised(spec.source.remedies),
+        )
     except ReleaseBlocked as exc:
         raise ReleaseBlocked(
             f"the release of {ch.id} is blocked: {len(exc.problems)} privacy reason(s); nothing was written",

@@ -34,6 +34,7 @@ from ..document import (
     anonymity_statement,
     commitment_statement,
     draft_statement,
+    generalisation_statement,
     privacy_status,
     sealed_statement,
     split_statement,
@@ -264,7 +265,9 @@ def _rai_spelling(jsonld: dict[str, Any], doc: CardDocument) -> dict[str, Any]:
     c = doc.card
     extra = {
         "rai:dataCollectionTimeframe": [_sentences(("", c.collection.timeframe))],
-        "rai:dataManipulationProtocol": _sentences(("By the organisers", c.preprocessing.by_organisers)),
+        "rai:dataManipulationProtocol": _sentences(
+            ("By the organisers", c.preprocessing.by_organisers), ("Generalisation", generalisation_statement(doc))
+        ),
     }
     for key in ("rai:dataCollectionTimeFrame", "rai:dataDataManipulationProtocol"):
         jsonld.pop(key, None)
