@@ -683,7 +683,7 @@ def _privacy_blocks(doc: CardDocument) -> list[Block]:
 
         o = p.override
         out.append(Heading(4, "Release override"))
-        signed = tuple((f"Signed by the {SIGNOFF_ROLES[role]}", f"{so.name}, {so.date}") for role, so in o.signoffs)
+        signed = tuple((f"Signed by {SIGNOFF_ROLES[role]}", f"{so.name}, {so.date}") for role, so in o.signoffs)
         out.append(Fields((*signed, ("Reason", o.reason))))
         out.append(Para("The gate blocked the release for these reasons:"))
         out.append(Bullets(tuple(f"{r.where}: {r.what}" for r in p.reasons)))
