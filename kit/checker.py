@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .challenge import SPEC_FILENAME, Challenge, load_challenge
 from .errors import ChallengeNotFound, MetricError, SubmissionError
-from .metrics import get_metric
-from .submission import read_for_challenge
+from .metrics import Metric, get_metric
+from .submission import read_for_challenge, read_ids
 
 
 @dataclass
@@ -26,6 +26,8 @@ class CheckReport:
     n_predictions: int = 0
     validation_scores: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    #: what the grader accepts but costs the participant score (hard labels for a ranking metric)
+    warnings: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -39,6 +41,7 @@ class CheckReport:
         else:
             lines.append(f"format: {len(self.problems)} problem(s), the grader would reject this file")
             lines += [f"  - {p}" for p in self.problems]
+        lines += [f"warning: {w}" for w in self.warnings]
         for name, value in self.validation_scores.items():
             m = get_metric(name)
             lines.append(f"validation {name} {m.arrow}: {m.format(value)}")
@@ -62,6 +65,7 @@ class CheckReport:
                 f'<p style="color:#b3261e"><b>&#10008; {len(self.problems)} problem(s)</b>: the grader '
                 f"would reject this file.</p><ul>{items}</ul>"
             )
+        warnings = "".join(f'<p style="color:#9a6700"><b>&#9888; Warning</b>: {e(w)}</p>' for w in self.warnings)
         table = ""
         if self.validation_scores:
             rows = []
@@ -82,7 +86,7 @@ class CheckReport:
         notes = "".join(f"<p><i>{e(n)}</i></p>" for n in self.notes)
         return (
             f"<div><h4>kit.check &mdash; {e(spec.title)} <code>{e(spec.id)}</code></h4>"
-            f"<p>Predictions: <code>{e(str(self.predictions_path))}</code></p>{status}{table}{notes}</div>"
+            f"<p>Predictions: <code>{e(str(self.predictions_path))}</code></p>{status}{warnings}{table}{notes}</div>"
         )
 
     def raise_for_problems(self) -> None:
@@ -107,6 +111,67 @@ def _find_challenge(data_dir, challenge, root=None) -> Challenge:
             return load_challenge(cand)
     raise ChallengeNotFound(
         f"no {SPEC_FILENAME} in {d} or its parent folder", fix="pass challenge='ID' or the data_dir of the starter kit"
+    )
+
+
+def _test_ids(ch: Challenge, data_dir) -> list[str]:
+    """The ids of the test cases: from ``data_dir`` when given, else from the challenge's own files."""
+    path = Path(data_dir) / Path(ch.spec.data.test.path).name if data_dir else ch.path("test")
+    if not path.is_file():
+        raise ChallengeNotFound(
+            f"no {path.name} in {path.parent}",
+            where=str(path.parent),
+            fix="pass the data_dir the notebook was given (the folder of train.csv and test.csv)",
+        )
+    return read_ids(path, ch.spec.id_column)
+
+
+def _scores_more_than_labels(metric: Metric, n_columns: int) -> bool:
+    """Whether *metric* tells apart two predictions of the same labels, on a fixed example.
+
+    The labels are what a classifier's ``predict`` returns: the side of 0.5 of one probability
+    column, or the most probable of several. Two prediction sets with the same labels but
+    different probabilities get the same score from a metric of the labels (accuracy, F1) and
+    different scores from one that ranks the cases or scores the probabilities (ROC AUC, log
+    loss): the latter loses information when it is given hard 0/1 labels. Metrics whose true
+    values are not class codes (survival) cannot be asked and count as label metrics.
+    """
+    import numpy as np
+
+    n_classes = max(n_columns, 2)
+    n = 6 * n_classes
+    codes = np.arange(n) % n_classes
+    truth = np.where(np.arange(n) % 4 < 2, codes, (codes + 1) % n_classes).astype(float)  # right and wrong labels
+    hard = codes[:, None].astype(float) if n_columns == 1 else np.eye(n_columns)[codes]
+    pull = np.random.default_rng(0).uniform(0.05, 0.95, (n, 1))  # toward the middle, never across it
+    soft = (1 - pull) * hard + pull * (0.5 if n_columns == 1 else 1 / n_columns)
+    if n_columns == 1:
+        hard, soft = hard[:, 0], soft[:, 0]
+    try:
+        return not np.isclose(metric(truth, hard), metric(truth, soft))
+    except (MetricError, TypeError, ValueError):
+        return False
+
+
+def _hard_label_warning(ch: Challenge, values) -> str | None:
+    """A warning when every prediction is 0 or 1 and a metric of the challenge scores more than labels."""
+    import numpy as np
+
+    spec = ch.spec
+    if values.size == 0 or not np.isin(values, (0.0, 1.0)).all():
+        return None
+    k = values.shape[1]
+    if not spec.task_type.check_predictions(np.full((1, k), 1.5), spec):
+        return None  # the predictions are not probabilities (regression, a risk score): 0 and 1 are numbers
+    losing = [name for name in spec.metrics.all if _scores_more_than_labels(spec.metric(name), k)]
+    if not losing:
+        return None
+    named = [f"{n} (the primary metric)" if n == spec.metrics.primary else n for n in losing]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return (
+        f"every prediction is 0 or 1: labels, not probabilities. {listed} use the probabilities (to rank "
+        "the cases, or as they are): given labels, cases tie and the score loses information, usually for "
+        "the worse. Fix: write the probabilities (model.predict_proba), not the labels (model.predict)"
     )
 
 
@@ -152,15 +217,16 @@ def check(predictions_path, data_dir=None, *, challenge=None, root=None, validat
     """
     ch = _find_challenge(data_dir, challenge, root)
     report = CheckReport(challenge=ch, predictions_path=str(predictions_path))
-    test_path = Path(data_dir) / Path(ch.spec.data.test.path).name if data_dir else ch.path("test")
-    from .submission import read_ids
-
+    expected = _test_ids(ch, data_dir)
     try:
-        expected = read_ids(test_path, ch.spec.id_column)
         preds = read_for_challenge(predictions_path, ch, expected_ids=expected)
-        report.n_predictions = len(preds)
     except SubmissionError as exc:
         report.problems = exc.as_problems()
+    else:
+        report.n_predictions = len(preds)
+        warning = _hard_label_warning(ch, preds[ch.spec.prediction_columns].to_numpy(dtype=float))
+        if warning:
+            report.warnings.append(warning)
     if validation is not None:
         y_val, p_val = validation
         try:

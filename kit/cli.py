@@ -28,6 +28,14 @@ class KitGroup(click.Group):
             click.secho(f"Error: {exc}", err=True, fg="red")
             ctx.exit(exc.exit_code)
 
+    def format_commands(self, ctx, formatter):
+        """The commands with their whole summary: a long one wraps, it is never cut with "..."."""
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, cmd.get_short_help_str(limit=sys.maxsize)) for name, cmd in commands if cmd and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 class RegistryChoice(click.Choice):
     """A choice among the names of a registry, read when needed (not at start-up), so plug-ins count."""
@@ -238,7 +246,7 @@ def _remedies(kw: dict[str, Any]) -> list[Any]:
     return [from_short_form(name, value) for name in SHORT_FORMS for value in kw.pop(name, ())]
 
 
-@cli.command("new")
+@cli.command("new", short_help="Make a whole challenge from one table.")
 @click.argument("challenge_id", metavar="ID")
 @click.option(
     "--data",
@@ -350,7 +358,7 @@ def new(ctx, challenge_id, data, target, task, id_column, group, no_stratify, te
     )
 
 
-@cli.command()
+@cli.command(short_help="Rebuild a challenge's data files and check their sha256.")
 @click.argument("challenge")
 @click.option(
     "--write-hashes", is_flag=True, help="Record the new files' sha256 in the spec instead of failing on a mismatch."
@@ -386,7 +394,7 @@ def prepare(ctx, challenge, write_hashes, quasi_identifier, **kw):
         click.echo(f"note: {note}")
 
 
-@cli.command()
+@cli.command(short_help="Check a predictions file as the grader will.")
 @click.argument("challenge")
 @click.argument("predictions", type=click.Path(path_type=Path))
 @click.pass_context
@@ -401,7 +409,24 @@ def check(ctx, challenge, predictions):
 
 
 # -- grading ----------------------------------------------------------------------------------
-@cli.command()
+def _hand_ins(paths, team, assignment, workdir) -> list:
+    """What PATHS hold to grade; nothing (or no PATHS and no ledger) is an error, before anything is written."""
+    from .grading.sources import collect_hand_ins
+    from .workspace import Workspace
+
+    found = collect_hand_ins(paths, team=team, assignment=assignment)
+    if found or (not paths and Workspace(workdir).has_ledger):  # no PATHS: what an interrupted run left
+        return found
+    of = f" of assignment {assignment!r}" if assignment else ""
+    raise KitError(
+        f"nothing to grade: no notebook (.ipynb) or predictions file (.csv){of}",
+        where=", ".join(map(str, paths)) or "PATHS",
+        fix="give the files, a folder of team folders (FOLDER/<team>/<name>.ipynb or .csv: the team is the "
+        "folder's name), or an nbgrader course directory (submitted/<student>/<assignment>/)",
+    )
+
+
+@cli.command(short_help="Grade handed-in notebooks and prediction files.")
 @click.argument("challenge")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--team", help="Team of the files given (default: each file's folder name).")
@@ -460,10 +485,10 @@ def grade(
 
     if executor == "dask" and not scheduler:
         raise click.UsageError("--executor dask needs --scheduler ADDRESS")
+    hand_ins = _hand_ins(paths, team, assignment, workdir)
     report = _grade(
         challenge,
-        paths,
-        team=team,
+        hand_ins=hand_ins,
         workdir=workdir,
         sandbox=sandbox,
         workers=workers,
@@ -489,7 +514,7 @@ def grade(
         click.echo(f"pushed {len(points)} student score(s) into {to_nbgrader / 'gradebook.db'}")
 
 
-@cli.command()
+@cli.command(short_help="Grade hand-ins as they arrive in a folder.")
 @click.argument("challenge")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @WORKDIR
@@ -498,9 +523,13 @@ def grade(
 @click.option(
     "--interval", default=D.WATCH_INTERVAL, show_default=True, help="Seconds between scans, where inotify is missing."
 )
+@click.option("--create", is_flag=True, help="Make FOLDER if it does not exist (else a missing FOLDER is refused).")
 @click.pass_context
-def watch(ctx, challenge, folder, workdir, sandbox, workers, interval):
-    """Grade hand-ins as they arrive in FOLDER/<team>/ (warm kernels: a score about a second later)."""
+def watch(ctx, challenge, folder, workdir, sandbox, workers, interval, create):
+    """Grade hand-ins as they arrive in FOLDER/<team>/ (warm kernels: a score about a second later).
+
+    Prints one line per hand-in: the time, the team, the file, and its public score or why it has none.
+    """
     from .grading.watch import watch as _watch
 
     _watch(
@@ -511,6 +540,7 @@ def watch(ctx, challenge, folder, workdir, sandbox, workers, interval):
         workers=workers,
         interval=interval,
         root=_root(ctx),
+        create=create,
         echo=click.echo,
     )
 
@@ -557,7 +587,7 @@ def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples
     _write_or_echo(render(board, fmt), output, f"the {board.phase} leaderboard ({len(board)} teams)")
 
 
-@cli.command()
+@cli.command(short_help="Record a team's final submissions.")
 @click.argument("challenge")
 @click.argument("submission_ids", nargs=-1, required=True, type=int)
 @click.option("--team", required=True, help="The team choosing its final submissions.")
@@ -571,7 +601,7 @@ def select(ctx, challenge, submission_ids, team, workdir):
     click.echo(f"team {team!r} chose submission(s) {', '.join(map(str, ids))} for the private board of {challenge}")
 
 
-@cli.command()
+@cli.command(short_help="Serve the live leaderboard with Voilà.")
 @click.argument("challenge")
 @WORKDIR
 @click.option(
@@ -593,7 +623,14 @@ def select(ctx, challenge, submission_ids, team, workdir):
 def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
     """Serve the live widget leaderboard (notebooks/leaderboard.ipynb) with Voilà."""
     from .widgets.notebook import serve_board
+    from .workspace import Workspace
 
+    if not Workspace(workdir).has_ledger:
+        raise KitError(
+            "no such folder" if not workdir.exists() else "no ledger in this folder",
+            where=str(workdir),
+            fix="pass the --workdir that `kit grade` or `kit watch` writes, or start them first",
+        )
     click.echo(f"serving the {challenge} board on http://{ip}:{port}/ (Ctrl-C to stop)")
     sys.stdout.flush()
     serve_board(
@@ -609,7 +646,7 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
 
 
 # -- after the event ---------------------------------------------------------------------------
-@cli.command()
+@cli.command(short_help="Write the data card (Markdown, HTML, Croissant).")
 @click.argument("challenge")
 @click.option(
     "--workdir",
@@ -648,10 +685,22 @@ def card(
         )
     else:
         result = build_card(challenge, root=_root(ctx), out_dir=out, override=ov, draft=draft)
-    click.echo(repr(result))
+    click.echo(_card_summary(result))
 
 
-@cli.command()
+def _card_summary(result) -> str:
+    """What `kit card` wrote, for a person: the files, whether sealed or a draft, the privacy gate."""
+    lines = [f"wrote the data card of {result.challenge_id} to {result.out_dir}:"]
+    lines += [f"  {path}" for path in result.files.values()]
+    if result.stats.sealed:
+        lines.append("sealed: the challenge is open; no statistic of the test labels (full card after the close)")
+    if result.todo:
+        lines.append(f"draft: {len(result.todo)} field(s) of card.yml still to write: {', '.join(result.todo)}")
+    lines.append(result.privacy.summary())
+    return "\n".join(lines)
+
+
+@cli.command(short_help="Release a closed challenge as open data.")
 @click.argument("challenge")
 @WORKDIR
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write (default: WORKDIR).")
@@ -683,7 +732,7 @@ def release(
 
 
 # -- trying it -------------------------------------------------------------------------------
-@cli.command()
+@cli.command(short_help="Grade a simulated class and print its board.")
 @click.argument("challenge", required=False)
 @click.option(
     "--workdir",
@@ -704,7 +753,7 @@ def demo(ctx, challenge, workdir, sandbox, workers):
     )
 
 
-@cli.command()
+@cli.command(short_help="Say whether this machine can grade, and how to fix it.")
 @click.option("--sandbox", type=RegistryChoice(_sandboxes), default=D.DEFAULT_SANDBOX, show_default=True)
 @click.option(
     "--browser/--no-browser",

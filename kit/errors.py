@@ -56,6 +56,20 @@ class KitError(Exception):
     def __reduce__(self):
         return (_rebuild, (type(self), self.what, self.where, self.fix, self.problems))
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and Jupyter show it: the message alone, without the kit's traceback.
+
+        An error the kit raises on purpose is a message for the person at the keyboard (what,
+        where, the fix); the frames of the kit that found the problem do not help them. A bug
+        of the kit raises something else, and keeps its traceback; ``%debug`` still opens this
+        one's frames.
+        """
+        lines = f"{type(self).__name__}: {self}".splitlines()
+        cause = self.__cause__
+        if cause is not None and not isinstance(cause, KitError):
+            lines.append(f"(caused by {type(cause).__name__}: {cause})")
+        return lines
+
     def as_problems(self) -> list[Problem]:
         """Its problems, or the error itself as the one problem."""
         return list(self.problems) or [Problem(self.what, where=self.where, fix=self.fix)]

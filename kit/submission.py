@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_LISTED = 5  # rows named per problem before "and N more"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: field separators other than the comma, as messages name them (spreadsheets export CSV with
+#: ';' where the decimal mark is a comma: French and most European locales)
+OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+#: the names pandas gives its index when it writes it (to_csv) and reads it back (read_csv)
+INDEX_NAMES = ("", "Unnamed: 0")
+_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
+#: lines looked at for decimal commas
+_SNIFFED_LINES = 50
+SAVE_FIX = "save it with df.to_csv(path, index=False)"
 
 
 def _line_numbers(nums: Sequence[int]) -> str:
@@ -39,6 +49,20 @@ def _line_numbers(nums: Sequence[int]) -> str:
 def _values(values: Sequence[str]) -> str:
     shown = ", ".join(repr(v) for v in values[:MAX_LISTED])
     return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
+
+
+def _other_separator(text: str) -> tuple[str, bool] | None:
+    """A separator other than the comma in the header line (and no comma), and whether the
+    numbers of the first lines have a decimal comma; None for a comma-separated file."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = lines[0]
+    if "," in header:
+        return None
+    for sep in OTHER_SEPARATORS:
+        if sep in header:
+            fields = (f.strip().strip('"') for line in lines[1:_SNIFFED_LINES] for f in line.split(sep))
+            return sep, any(_DECIMAL_COMMA.fullmatch(f) for f in fields)
+    return None
 
 
 def read_predictions(
@@ -101,6 +125,17 @@ def read_predictions(
             fix=f"write a header line ({example}) and one row per test case",
         )
 
+    other = _other_separator(text)
+    if other is not None:  # a spreadsheet's export in another locale: say so, not three column errors
+        sep, decimal_comma = other
+        mark = " and ',' as decimal mark (0,83)" if decimal_comma else ""
+        fail(
+            f"the file uses {OTHER_SEPARATORS[sep]} as separator{mark}: predictions files are comma-separated, "
+            "with a point in numbers (0.83)",
+            fix=f"{SAVE_FIX}, which writes commas and points whatever the computer's language; from a "
+            "spreadsheet, export CSV with ',' as separator and '.' as decimal mark",
+        )
+
     # header, read with the csv module so duplicate names are seen before pandas renames them
     reader = csv.reader(io.StringIO(text))
     try:
@@ -108,6 +143,16 @@ def read_predictions(
     except csv.Error as exc:
         fail(f"the header line cannot be parsed as CSV ({exc})", fix=fix_header)
     problems: list[Problem] = []
+    saved_index = header[0] in INDEX_NAMES and header[0] not in (id_column, *columns)
+    if saved_index:
+        problems.append(
+            Problem(
+                f"the first column has no name ({header[0]!r}): it is the DataFrame's index, saved with the "
+                "predictions",
+                where="line 1, column 1",
+                fix=SAVE_FIX,
+            )
+        )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         problems.append(Problem(f"column(s) {_values(dupes)} appear more than once", where="line 1", fix=fix_header))
@@ -116,14 +161,13 @@ def read_predictions(
             near = [h for h in header if h.lower() == col.lower()]
             hint = f" (found {near[0]!r}: names are case-sensitive)" if near else ""
             problems.append(Problem(f"required column {col!r} is missing{hint}", where="line 1", fix=fix_header))
-    extra = [h for h in header if h not in (id_column, *columns)]
+    extra = [h for h in header[1 if saved_index else 0 :] if h not in (id_column, *columns)]
     if extra:
         problems.append(
             Problem(
                 f"unexpected column(s) {_values(extra)}",
                 where="line 1",
-                fix=f"keep only the columns {', '.join([id_column, *columns])}"
-                + (" (write with index=False)" if "" in extra or "Unnamed: 0" in extra else ""),
+                fix=f"keep only the columns {', '.join([id_column, *columns])}",
             )
         )
     if problems:
@@ -234,11 +278,15 @@ def _number_problems(raw_vals: pd.Series, col: str, at) -> list[Problem]:
         problems.append(Problem(f"{len(bad)} empty {col} value(s)", where=at(bad), fix="write a number for every case"))
     if text_mask.any():
         bad = np.flatnonzero(text_mask)
+        texts = raw_vals.iloc[bad].tolist()
+        comma = any(_DECIMAL_COMMA.fullmatch(t) for t in texts)
         problems.append(
             Problem(
-                f"{len(bad)} {col} value(s) are not numbers: {_values(raw_vals.iloc[bad].tolist())}",
+                f"{len(bad)} {col} value(s) are not numbers: {_values(texts)}",
                 where=at(bad),
-                fix="write plain numbers such as 0.83 (no quotes, units or percent signs)",
+                fix="write numbers with a decimal point: 0.83, not 0,83 (" + SAVE_FIX + ")"
+                if comma
+                else "write plain numbers such as 0.83 (no quotes, units or percent signs)",
             )
         )
     nan_rows = np.flatnonzero(nan_text | (numbers.isna().to_numpy() & ~blank & ~text_mask))

@@ -64,3 +64,128 @@ def test_grade_and_leaderboard_formats(root, tmp_path):
         assert r.exit_code == 0 and marker in out.read_text()
     r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--phase", "private")
     assert "private roc_auc" in r.output and "move" in r.output
+
+
+def test_help_summaries_are_never_cut():
+    for width in (80, 50):
+        r = CliRunner().invoke(cli, ["--help"], terminal_width=width)
+        commands = r.output.split("Commands:", 1)[1]  # (the usage line ends with "[ARGS]...")
+        assert r.exit_code == 0 and "..." not in commands, commands
+    commands = run("--help").output.split("Commands:", 1)[1]
+    for name in ("board", "card", "grade", "release", "watch"):  # a short summary on one line
+        line = next(line for line in commands.splitlines() if line.strip().startswith(name + " "))
+        assert line.rstrip().endswith("."), line
+
+
+def test_grade_of_an_empty_folder_says_so_and_writes_nothing(root, tmp_path):
+    empty, work = tmp_path / "handins", tmp_path / "work"
+    (empty / "ann").mkdir(parents=True)
+    (empty / "ann" / "notes.txt").write_text("not a hand-in")
+    r = CliRunner().invoke(cli, ["--root", str(root), "grade", "breast-cancer", str(empty), "--workdir", str(work)])
+    assert r.exit_code == 1 and "graded 0" not in r.output
+    assert "nothing to grade: no notebook (.ipynb) or predictions file (.csv)" in r.output
+    assert str(empty) in r.output and "FOLDER/<team>/<name>.ipynb" in r.output
+    assert not work.exists()
+    r = CliRunner().invoke(cli, ["--root", str(root), "grade", "breast-cancer", "--workdir", str(work)])
+    assert r.exit_code == 1 and "nothing to grade" in r.output and not work.exists()
+
+
+def test_watch_refuses_a_missing_folder_unless_asked_to_create_it(root, tmp_path, monkeypatch):
+    import kit.grading.watch as watch_module
+
+    started = []
+
+    class Session:  # the grading session, never reached for a missing folder
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs)
+            raise KeyboardInterrupt  # stand in for Ctrl-C: the watch ends here
+
+    monkeypatch.setattr(watch_module, "GradingSession", Session)
+    typo = tmp_path / "handnis"
+    r = CliRunner().invoke(cli, ["--root", str(root), "watch", "breast-cancer", str(typo), "--workdir", str(tmp_path)])
+    assert r.exit_code == 1 and "no such folder" in r.output and "--create" in r.output
+    assert not typo.exists() and not started
+    CliRunner().invoke(cli, ["--root", str(root), "watch", "breast-cancer", str(typo), "--create"])
+    assert typo.is_dir() and started
+
+
+def test_watch_prints_one_timestamped_line_per_hand_in(root, tmp_path, monkeypatch):
+    import re
+
+    import kit.grading.watch as watch_module
+    from kit.challenge import load_challenge
+    from kit.grading.report import Entry, GradeReport
+
+    ch = load_challenge("breast-cancer", root=root)
+    outcomes = {
+        "good.csv": dict(status="scored", score=0.91234),
+        "again.csv": dict(status="skipped"),
+        "broken.ipynb": dict(status="failed", error="NameError: name 'x' is not defined\nin cell 3"),
+    }
+
+    class Session:  # the warm session, without kernels: each hand-in gets its outcome above
+        def __init__(self, *args, **kwargs):
+            self.ch = ch
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def start(self):
+            return self
+
+        def grade(self, hand_ins, progress):
+            report = GradeReport(ch)
+            for i, h in enumerate(hand_ins, 1):
+                report.entries.append(Entry(i, h.team, h.path.name, h.kind, **outcomes[h.path.name]))
+            return report
+
+    monkeypatch.setattr(watch_module, "GradingSession", Session)
+    folder = tmp_path / "handins"
+    for team, name in [("ann", "good.csv"), ("bob", "again.csv"), ("cy", "broken.ipynb")]:
+        (folder / team).mkdir(parents=True)
+        (folder / team / name).write_text("x")
+    lines, reports = [], []
+    watch_module.watch(
+        "breast-cancer",
+        folder,
+        workdir=tmp_path / "work",
+        root=root,
+        create=False,
+        echo=lines.append,
+        on_report=reports.append,
+        stop=lambda: bool(reports),
+    )
+    assert lines[0].startswith(f"watching {folder}")
+    stamp = r"\d\d:\d\d:\d\d  "
+    assert re.fullmatch(stamp + r"ann  good\.csv  scored: public roc_auc 0\.9123", lines[1])
+    assert re.fullmatch(stamp + r"bob  again\.csv  skipped: the same file was graded before", lines[2])
+    assert re.fullmatch(stamp + r"cy  broken\.ipynb  failed: NameError: name 'x' is not defined", lines[3])
+    assert len(lines) == 4
+
+
+def test_board_refuses_a_work_folder_without_a_ledger(tmp_path, monkeypatch):
+    import kit.widgets.notebook as board_module
+
+    def serve_board(*args, **kwargs):  # what would replace this process with Voilà
+        raise AssertionError("the board was served")
+
+    monkeypatch.setattr(board_module, "serve_board", serve_board)
+    for workdir, what in [(tmp_path / "wrokdir", "no such folder"), (tmp_path, "no ledger in this folder")]:
+        r = CliRunner().invoke(cli, ["--root", str(REPO), "board", "breast-cancer", "--workdir", str(workdir)])
+        assert r.exit_code == 1 and what in r.output and str(workdir) in r.output, r.output
+        assert "`kit grade` or `kit watch`" in r.output
+    assert not (tmp_path / "wrokdir").exists()
+
+
+def test_card_prints_the_files_it_wrote(root, tmp_path):
+    out = tmp_path / "card"
+    r = run("--root", root, "card", "breast-cancer", "--out", out)
+    assert r.exit_code == 0 and "CardResult(" not in r.output
+    lines = r.output.splitlines()
+    assert lines[0] == f"wrote the data card of breast-cancer to {out}:"
+    for name in ("README.md", "card.html", "croissant.json"):
+        assert f"  {out / name}" in lines and (out / name).exists()
+    assert "sealed: the challenge is open" in r.output and "privacy gate: passed" in r.output

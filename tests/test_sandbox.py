@@ -463,11 +463,13 @@ def test_failing_cell_is_reported_with_its_index_and_traceback(run):
     assert err.cell_index == 2 and err.ename == "ZeroDivisionError"
 
 
-def test_huge_output_is_capped_with_a_marker(run):
-    result, _, out = run("for i in range(3000):\n    print('x' * 1000)")
-    assert result.ok and result.output_truncated
+def test_an_output_flood_is_stopped_and_reported_as_the_output_limit(run):
+    result, _, out = run("import time\nfor i in range(3000):\n    print('x' * 1000)\ntime.sleep(60)", "y = 2")
+    assert result.status == "killed" and result.kind == "output" and result.output_truncated
+    assert result.reason == "output limit (1 MiB) exceeded in cell 1: the run was stopped", result.reason
+    assert "print less" in result.fix() and result.duration < 30, "stopped at the cap, not at the wall limit"
     assert out.stat().st_size < 1.05 * 2**20
-    assert "output limit of 1 MB" in outputs_text(out)
+    assert "output limit of 1 MiB" in outputs_text(out)
 
 
 @needs_bwrap
@@ -597,14 +599,14 @@ def test_memory_limit_stops_numpy_and_python_allocations(run):
     )
     assert "612 MB ok" in outputs_text(out)  # warm kernels start with ~0.3 GB of libraries
     assert result.status == "failed"
-    assert result.reason.startswith("memory limit (1024 MB) exceeded")
+    assert result.reason.startswith("memory limit (1024 MiB) exceeded")
     result2, _, _ = run("blob = b'x' * (2 * 2**30)")
     assert result2.status == "failed" and "memory limit" in result2.reason
 
 
 def test_file_size_limit(run):
     result, work, _ = run("open('big.bin', 'wb').write(b'0' * (3 * 2**20))")
-    assert result.status == "failed" and result.reason.startswith("file-size limit (2 MB) exceeded")
+    assert result.status == "failed" and result.reason.startswith("file-size limit (2 MiB) exceeded")
     assert (work / "big.bin").stat().st_size <= 2 * 2**20
 
 

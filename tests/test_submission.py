@@ -133,3 +133,34 @@ def test_errors_pickle(tmp_path):
     e = problems(tmp_path, good_rows(["x"] * 7))
     e2 = pickle.loads(pickle.dumps(e))
     assert str(e2) == str(e) and e2.problems == e.problems
+
+
+def test_semicolons_and_decimal_commas_are_one_problem_with_the_fix(tmp_path):
+    text = "case_id;malignant\n" + "".join(f"{i};0,{n + 1}\n" for n, i in enumerate(IDS))
+    e = problems(tmp_path, text)
+    assert not e.problems and e.where == "p.csv"
+    assert e.what.startswith("the file uses ';' as separator and ',' as decimal mark")
+    assert "df.to_csv(path, index=False)" in e.fix
+
+
+def test_semicolons_with_decimal_points_and_a_saved_index(tmp_path):
+    text = ";case_id;malignant\n" + "".join(f"{n};{i};0.5\n" for n, i in enumerate(IDS))
+    e = problems(tmp_path, text)
+    assert e.what.startswith("the file uses ';' as separator:") and "decimal mark (0,83)" not in e.what
+
+
+def test_a_comma_in_a_column_name_is_not_taken_for_a_separator(tmp_path):
+    text = 'case_id,"mal;ignant"\n' + "".join(f"{i},0.5\n" for i in IDS)
+    assert "required column 'malignant' is missing" in str(problems(tmp_path, text))
+
+
+def test_quoted_decimal_commas_get_the_decimal_point_fix(tmp_path):
+    e = problems(tmp_path, good_rows(['"0,5"'] * 7))
+    (p,) = e.problems
+    assert "not numbers: '0,5'" in p.what and p.fix.startswith("write numbers with a decimal point: 0.83, not 0,83")
+
+
+def test_a_saved_index_is_one_problem_not_an_unexpected_column(tmp_path):
+    e = problems(tmp_path, ",case_id,malignant\n" + "".join(f"{n},{i},0.5\n" for n, i in enumerate(IDS)))
+    (p,) = e.problems
+    assert p.where == "line 1, column 1" and "DataFrame's index" in p.what and "index=False" in p.fix

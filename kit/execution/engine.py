@@ -61,6 +61,7 @@ class RunState:
         self.truncated = False
         self.watchdog_fired = False
         self.disk_exceeded = ""
+        self.output_exceeded = False  # the outputs outgrew the output limit: the run was stopped
         self.began: float | None = None
         self.watchdog: Watchdog | None = None
 
@@ -115,7 +116,7 @@ class Watchdog(threading.Thread):
                 size, entries = _tree_size(self.disk_root, max_entries=MAX_WORK_DIR_ENTRIES)
                 if size > self.disk_cap or entries > MAX_WORK_DIR_ENTRIES:
                     state.disk_exceeded = (
-                        f"disk limit: the work folder grew beyond {self.disk_cap // MB} MB"
+                        f"disk limit: the work folder grew beyond {self.disk_cap // MB} MiB"
                         if size > self.disk_cap
                         else f"disk limit: more than {MAX_WORK_DIR_ENTRIES} files in the work folder"
                     )
@@ -202,10 +203,16 @@ class KitNotebookClient(PapermillNotebookClient):
                 nbformat.v4.new_output(
                     "stream",
                     name="stderr",
-                    text=f"\n[challenge-kit: further output was dropped: the outputs reached the "
-                    f"output limit of {state.limits.output_mb} MB]\n",
+                    text=f"\n[challenge-kit: the run was stopped: its outputs reached the "
+                    f"output limit of {state.limits.output_mb} MiB]\n",
                 )
             )
+            # stop the run here, not at the wall limit: a flooding cell would keep running unseen
+            state.output_exceeded = True
+            log.warning(
+                "output limit (%s MiB) exceeded in cell %s: stopping the run", state.limits.output_mb, cell_index
+            )
+            state.kill()
         return None
 
 

@@ -65,10 +65,16 @@ class RunResult:
     warm: bool = False
     log_tail: str = ""
     kernel_cpu_seconds: float | None = None
+    #: what stopped the run, one of :data:`FAILURE_KINDS` ("" when it ran to the end)
+    kind: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def fix(self, limits: Limits | None = None) -> str:
+        """What the participant can do about it: one text per :data:`FAILURE_KINDS` entry."""
+        return fix_for(self.kind or ("error" if self.status == "failed" else "kernel_died"), limits)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,15 +84,10 @@ class RunResult:
         if self.ok:
             return None
         where = f"cell {self.cell_index}" if self.cell_index is not None else "kernel"
-        fixes = {
-            "failed": "fix the error shown in the executed notebook and hand it in again",
-            "timeout": "make the notebook faster (or train a smaller model) to fit the time limits",
-            "killed": "use less memory, CPU time or processes; see the limits in challenge.yml",
-        }
         return ExecutionError(
             self.reason,
             where=where,
-            fix=fixes[self.status],
+            fix=self.fix(),
             cell_index=self.cell_index,
             ename=self.ename,
             evalue=self.evalue,
@@ -155,10 +156,23 @@ def classify(
 
     cell = sub(state.current_cell)
     if state.disk_exceeded:
-        return result("killed", state.disk_exceeded, cell_index=cell, ename="DiskLimit")
+        return result("killed", state.disk_exceeded, cell_index=cell, ename="DiskLimit", kind="disk")
+    if state.output_exceeded and error is not None:
+        return result(
+            "killed",
+            f"output limit ({lim.output_mb} MiB) exceeded in cell {cell}: the run was stopped",
+            cell_index=cell,
+            ename="OutputLimit",
+            kind="output",
+            log="",
+        )
     if state.watchdog_fired or (isinstance(error, CellTimeoutError) and state.current_cell in state.wall_bound_cells):
         return result(
-            "timeout", f"wall-clock limit {_num(lim.wall_seconds)} s exceeded", cell_index=cell, ename="Timeout"
+            "timeout",
+            f"wall-clock limit {_num(lim.wall_seconds)} s exceeded",
+            cell_index=cell,
+            ename="Timeout",
+            kind="wall_time",
         )
     if isinstance(error, CellTimeoutError):
         return result(
@@ -166,24 +180,28 @@ def classify(
             f"cell {cell} ran longer than the per-cell limit of {_num(lim.cell_seconds)} s",
             cell_index=cell,
             ename="Timeout",
+            kind="cell_time",
         )
     if isinstance(error, PapermillExecutionError):
         tb = _ANSI.sub("", "\n".join(error.traceback or []))
         index = sub(error.cell_index)
+        kind, reason = _reason_for_exception(error.ename, error.evalue, tb, index, lim)
         return result(
             "failed",
-            _reason_for_exception(error.ename, error.evalue, tb, index, lim),
+            reason,
             cell_index=index,
             ename=error.ename,
             evalue=error.evalue,
             traceback=tb,
+            kind=kind,
         )
     if error is not None:
         dead = isinstance(error, DeadKernelError) or exit_info is not None
         if not dead or state.began is None:
             # before the kernel answered, no participant code has run: not their failure
             return None  # infrastructure failure: raised by the runner
-        return result("killed", _reason_for_death(exit_info, log_tail, lim), cell_index=cell, ename="KernelDied")
+        kind, reason = _reason_for_death(exit_info, log_tail, lim)
+        return result("killed", reason, cell_index=cell, ename="KernelDied", kind=kind)
     # the kernel's own chatter matters only when it died
     exited = sub(_system_exit_cell(executed))
     if exited is not None:
@@ -270,7 +288,60 @@ def cap_traceback(tb: list[str], max_chars: int = 32 * 1024) -> list[str]:
     return kept
 
 
-def _reason_for_exception(ename: str, evalue: str, tb: str, cell_index: int | None, lim: Limits) -> str:
+#: what can stop a run, each with its own fix (:func:`fix_for`)
+FAILURE_KINDS = (
+    "error",
+    "memory",
+    "file_size",
+    "processes",
+    "cpu_time",
+    "wall_time",
+    "cell_time",
+    "disk",
+    "output",
+    "exited",
+    "kernel_died",
+)
+
+
+def fix_for(kind: str, limits: Limits | None = None) -> str:
+    """What a participant can do about a run stopped for *kind* (one of :data:`FAILURE_KINDS`)."""
+    lim = limits
+    mem = f" ({lim.memory_mb} MiB)" if lim else ""
+    fixes = {
+        "error": "run the notebook top to bottom in a fresh kernel (Kernel > Restart and Run All) and fix the "
+        "first error",
+        "memory": f"use less memory{mem}: load fewer columns or rows at once, use float32, or train a smaller model",
+        "file_size": f"write smaller files (each at most {lim.file_size_mb} MiB)" if lim else "write smaller files",
+        "processes": f"start fewer processes and threads (at most {lim.processes}): set n_jobs=1 or a small number"
+        if lim
+        else "start fewer processes and threads: set n_jobs=1 or a small number",
+        "cpu_time": f"use less CPU time (at most {_num(lim.cpu_seconds)} s): a smaller model, fewer iterations or folds"
+        if lim
+        else "use less CPU time: a smaller model, fewer iterations or folds",
+        "wall_time": f"make the whole notebook run in under {_num(lim.wall_seconds)} s: a smaller model, fewer "
+        "iterations or folds"
+        if lim
+        else "make the notebook faster: a smaller model, fewer iterations or folds",
+        "cell_time": f"make each cell run in under {_num(lim.cell_seconds)} s (split long work across cells, "
+        "or make it faster)"
+        if lim
+        else "make each cell faster, or split long work across cells",
+        "disk": "write less into the work folder: save only the predictions and small files",
+        "output": f"print less (at most {lim.output_mb} MiB of outputs): show df.head() rather than whole tables, "
+        "and turn off verbose training logs"
+        if lim
+        else "print less: show df.head() rather than whole tables, and turn off verbose training logs",
+        "exited": "do not end the kernel yourself (os._exit, sys.exit in a worker, killing processes): let the "
+        "last cell finish and write the predictions",
+        "kernel_died": "the kernel stopped without an error in a cell: do not kill processes you did not start "
+        "(os.kill, pkill, killing the parent); if it died while training, use less memory",
+    }
+    return fixes.get(kind, fixes["error"])
+
+
+def _reason_for_exception(ename: str, evalue: str, tb: str, cell_index: int | None, lim: Limits) -> tuple[str, str]:
+    """(the failure's kind, its reason) for an exception raised in a cell."""
     text = f"{evalue}\n{tb}"
     if (
         ename in ("MemoryError", "_ArrayMemoryError")
@@ -278,16 +349,16 @@ def _reason_for_exception(ename: str, evalue: str, tb: str, cell_index: int | No
         or "Cannot allocate memory" in text
         or "std::bad_alloc" in text
     ):
-        return f"memory limit ({lim.memory_mb} MB) exceeded in cell {cell_index}"
+        return "memory", f"memory limit ({lim.memory_mb} MiB) exceeded in cell {cell_index}"
     if "File too large" in text or "[Errno 27]" in text:
-        return f"file-size limit ({lim.file_size_mb} MB) exceeded in cell {cell_index}"
+        return "file_size", f"file-size limit ({lim.file_size_mb} MiB) exceeded in cell {cell_index}"
     if "can't start new thread" in text or (
         "Resource temporarily unavailable" in text
         and re.search(r"fork|Popen|_execute_child|spawn|Thread|\.start\(", tb)
     ):
-        return f"process limit ({lim.processes} processes and threads) reached in cell {cell_index}"
+        return "processes", f"process limit ({lim.processes} processes and threads) reached in cell {cell_index}"
     value = evalue if len(evalue) <= 300 else evalue[:300] + "…"
-    return f"cell {cell_index} raised {ename}: {value}" if value else f"cell {cell_index} raised {ename}"
+    return "error", f"cell {cell_index} raised {ename}: {value}" if value else f"cell {cell_index} raised {ename}"
 
 
 _SIGNAL_NOTES: dict[int, str] = {
@@ -309,25 +380,23 @@ def _describe_exit(info: dict[str, Any] | None) -> str:
     return f"exit code {info.get('code')}"
 
 
-def _reason_for_death(info: dict[str, Any] | None, log_tail: str, lim: Limits) -> str:
+def _reason_for_death(info: dict[str, Any] | None, log_tail: str, lim: Limits) -> tuple[str, str]:
+    """(the failure's kind, its reason) for a kernel that died or was killed between cells' errors."""
     memory_hint = any(s in log_tail for s in ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory"))
+    memory = f"memory limit ({lim.memory_mb} MiB) exceeded"
     if info and "signal" in info:
         sig = int(info["signal"])
-        if sig == signal.SIGXCPU:
-            return f"CPU-time limit ({_num(lim.cpu_seconds)} s) exceeded"
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and (info.get("cpu_seconds") or 0) >= lim.cpu_seconds):
+            return "cpu_time", f"CPU-time limit ({_num(lim.cpu_seconds)} s) exceeded"  # SIGKILL: the hard limit
         if sig == signal.SIGXFSZ:
-            return f"file-size limit ({lim.file_size_mb} MB) exceeded"
-        if sig == signal.SIGKILL and (info.get("cpu_seconds") or 0) >= lim.cpu_seconds:
-            return f"CPU-time limit ({_num(lim.cpu_seconds)} s) exceeded"  # the hard limit: SIGKILL
+            return "file_size", f"file-size limit ({lim.file_size_mb} MiB) exceeded"
         note = _SIGNAL_NOTES.get(sig, "")
         text = f"kernel died (exit signal {sig}{': ' + note if note else ''})"
-        if memory_hint:
-            text += f"; memory limit ({lim.memory_mb} MB) exceeded"
-        return text
+        return ("memory", f"{text}; {memory}") if memory_hint else ("kernel_died", text)
     if info and "code" in info:
         text = f"kernel exited with code {info['code']}"
-        return text + (f"; memory limit ({lim.memory_mb} MB) exceeded" if memory_hint else "")
-    return "kernel died" + (f"; memory limit ({lim.memory_mb} MB) exceeded" if memory_hint else "")
+        return ("memory", f"{text}; {memory}") if memory_hint else ("exited", text)
+    return ("memory", f"kernel died; {memory}") if memory_hint else ("kernel_died", "kernel died")
 
 
 def _system_exit_cell(nb: Any) -> int | None:
@@ -389,7 +458,7 @@ def _cap_notebook(nb: Any, cap_bytes: int) -> tuple[str, bool]:
                 "stream",
                 name="stderr",
                 text=f"[challenge-kit: {len(ois)} output(s) removed: the executed notebook exceeded the "
-                f"output limit of {cap_bytes // MB} MB]\n",
+                f"output limit of {cap_bytes // MB} MiB]\n",
             )
         )
         cell.outputs = kept

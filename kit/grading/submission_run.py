@@ -169,21 +169,11 @@ def run_submission(
         outcome.details["run_seconds"] = round(result.duration, 3)
         if result.status != "ok":
             outcome.status = "failed"
-            limits_text = (
-                f"{lim.cell_seconds:g} s per cell, {lim.wall_seconds:g} s in all, {lim.memory_mb} MB of "
-                f"memory, {lim.processes} processes, files up to {lim.file_size_mb} MB, no network"
-            )
-            fix = (
-                "run the notebook top to bottom in a fresh kernel (Kernel > Restart and Run All) and fix the "
-                "first error"
-                if result.status == "failed" and "limit" not in result.reason
-                else f"make the notebook fit the challenge's limits: {limits_text}"
-            )
             outcome.error = {
-                "kind": "execution" if result.status == "failed" else result.status,
+                "kind": result.kind or ("execution" if result.status == "failed" else result.status),
                 "what": result.reason or f"{result.ename}: {result.evalue}",
                 "where": f"cell {result.cell_index}" if result.cell_index is not None else "",
-                "fix": fix,
+                "fix": result.fix(lim),
                 "cell_index": result.cell_index,
                 "ename": result.ename,
                 "evalue": result.evalue,

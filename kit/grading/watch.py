@@ -12,7 +12,12 @@ machine out of inotify watches), the folder is scanned every ``interval`` second
 Each hand-in is graded at once in a session whose participant kernels and grading kernel
 are already warm; its hand-in time is the moment it was noticed, not the moment the grader
 got to it. Files already in the folder when the watch starts are taken in first (what was
-graded before is recorded once: the ledger skips it).
+graded before is recorded once: the ledger skips it). Every hand-in gets one line, stamped
+with the time its outcome is known: team, file, and its score or why it has none.
+
+``create=False`` refuses a folder that does not exist, before anything starts: ``kit watch``
+passes it unless ``--create`` is given, since a mistyped path would otherwise be watched,
+empty, for the whole workshop.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from ..defaults import DEFAULT_SANDBOX, DEFAULT_WORKERS, WATCH_INTERVAL
+from ..errors import KitError
+from ..metrics import get_metric
 from .intake import KINDS, HandIn
+from .report import Entry
 from .session import GradingSession
 
 log = logging.getLogger(__name__)
@@ -161,6 +169,37 @@ class _Arrivals:
             self.observer.join(5)
 
 
+def hand_in_line(entry: Entry, metric_name: str, at: datetime | None = None) -> str:
+    """One hand-in's line: local time, team, file, and its public score or what became of it."""
+    at = at or datetime.now().astimezone()
+    if entry.status == "scored" and entry.score is not None:
+        metric = get_metric(metric_name)
+        outcome = f"scored: public {metric.name} {metric.format(entry.score)}"
+    elif entry.status == "skipped":
+        outcome = "skipped: the same file was graded before"
+    elif entry.error:
+        outcome = f"{entry.status}: {entry.error.splitlines()[0][:160]}"
+    else:
+        outcome = entry.status
+    return f"{at:%H:%M:%S}  {entry.team}  {entry.filename}  {outcome}"
+
+
+def _folder(folder: Path, create: bool) -> Path:
+    if folder.is_dir():
+        return folder
+    if folder.exists():
+        raise KitError("not a folder", where=str(folder), fix="watch the folder the teams hand their files into")
+    if not create:
+        raise KitError(
+            "no such folder",
+            where=str(folder),
+            fix="check the path (the folder of team folders: FOLDER/<team>/<file>.ipynb|.csv), "
+            "or pass --create (create=True) to make it",
+        )
+    folder.mkdir(parents=True)
+    return folder
+
+
 def watch(
     challenge,
     folder,
@@ -170,13 +209,18 @@ def watch(
     workers: int = DEFAULT_WORKERS,
     interval: float = WATCH_INTERVAL,
     root=None,
+    create: bool = True,
     echo: Callable[[str], None] = print,
     stop: Callable[[], bool] | None = None,
     on_report=None,
 ) -> None:
-    """Grade every file that appears in ``folder`` until ``stop()`` is true (or Ctrl-C)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Grade every file that appears in ``folder`` until ``stop()`` is true (or Ctrl-C).
+
+    ``create``: make ``folder`` when it does not exist; ``False`` refuses it before anything starts.
+    ``echo`` gets the start line and one line per hand-in (:func:`hand_in_line`); ``on_report``
+    each batch's :class:`~kit.grading.report.GradeReport`.
+    """
+    folder = _folder(Path(folder), create)
     with GradingSession(
         challenge, workdir=workdir, sandbox=sandbox, workers=workers, warm_scorer=True, root=root
     ) as session:
@@ -199,7 +243,8 @@ def watch(
                 if not hand_ins:
                     continue
                 report = session.grade(hand_ins=hand_ins, progress=False)
-                echo(repr(report))
+                for entry in report.entries:
+                    echo(hand_in_line(entry, session.ch.spec.metrics.primary))
                 if on_report is not None:
                     on_report(report)
         except KeyboardInterrupt:

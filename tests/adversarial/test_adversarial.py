@@ -110,7 +110,7 @@ def test_adversarial_notebook_is_contained(notebook, mode, tmp_path, request):
     report = read_sandbox_file(work / "predictions.csv", 10 * 2**20)
     name = notebook.stem
     if name == "memory_hog" and result.status == "failed":
-        assert result.reason.startswith("memory limit (1024 MB) exceeded")
+        assert result.reason.startswith("memory limit (1024 MiB) exceeded")
     if name == "hunt_for_labels":
         found = json.loads(report)
         assert found["found"] == []
