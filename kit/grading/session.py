@@ -29,6 +29,7 @@ from ..defaults import DEFAULT_EXECUTOR, DEFAULT_SANDBOX, DEFAULT_SCORE_EVERY, D
 from ..errors import KitError
 from ..ledger import utcnow
 from ..workspace import Workspace, stamp
+from .clientlog import CLIENT_LOG, capture_client_logs
 from .grading_notebook import GradingNotebook, ScoringRun
 from .intake import HandIn, Queued, check_notebook, pending_submissions, take_in
 from .recording import Recorder, manifest_entry
@@ -150,12 +151,21 @@ class GradingSession:
             self._drop_prestarted()
             raise
         try:
+            # kernel-client noise to the challenge's grading.log, each line naming its submission
+            self._client_logs = capture_client_logs(self.workspace.challenge_dir(self.ch.id) / CLIENT_LOG)
+            self._client_logs.__enter__()
+        except BaseException:
+            self._drop_prestarted()
+            self._lock.release()
+            raise
+        try:
             self.ledger = self.workspace.open_ledger()
             self.grading_notebook = GradingNotebook(
                 self.ch, self.workspace, warm=warm_scorer, kernel_name=kernel_name, zygote=_zygote_of(prestarted)
             )
         except BaseException:
             self._drop_prestarted()
+            self._client_logs.__exit__(None, None, None)
             self._lock.release()
             raise
         self._executor: Any = None
@@ -199,6 +209,7 @@ class GradingSession:
             if self._data_dir is not None:
                 remove_data_dir(self._data_dir)
             self.ledger.close()
+            self._client_logs.__exit__(None, None, None)
             self._lock.release()
 
     def __enter__(self) -> GradingSession:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..ledger import utcnow
+from .clientlog import submission_context
 
 PREDICTIONS_NAME = "predictions.csv"
 
@@ -136,6 +137,32 @@ def run_submission(
     Never raises for the participant's errors: they are in the outcome. ``pool`` is an
     optional :class:`~kit.execution.warm.WarmKernelPool` (same data folder and limits).
     """
+    with submission_context(submission_id):  # what the kernel clients log names this submission
+        return _run_submission(
+            submission_id=submission_id,
+            notebook_path=notebook_path,
+            run_dir=run_dir,
+            data_dir=data_dir,
+            limits=limits,
+            sandbox=sandbox,
+            scratch_dir=scratch_dir,
+            kernel_name=kernel_name,
+            pool=pool,
+        )
+
+
+def _run_submission(
+    *,
+    submission_id: int,
+    notebook_path: str,
+    run_dir: str,
+    data_dir: str,
+    limits: dict,
+    sandbox: str,
+    scratch_dir: str,
+    kernel_name: str,
+    pool,
+) -> RunOutcome:
     from ..challenge import Limits
 
     lim = Limits(**limits)
