@@ -728,7 +728,7 @@ def release(
         seed=seed,
         root=_root(ctx),
     )
-    click.echo(repr(result))
+    click.echo(result.summary())
 
 
 # -- trying it -------------------------------------------------------------------------------

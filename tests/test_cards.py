@@ -846,7 +846,11 @@ def test_a_card_exported_while_open_has_only_training_numbers_and_counts(tmp_pat
 def test_open_cards_refuse_results(tmp_path):
     with pytest.raises(CardError) as info:
         build_card("breast-cancer", root=ROOT, out_dir=tmp_path, leaderboard=leaderboard(), now=OPEN)
-    assert "open until 2027-07-07" in info.value.what and "now=" in info.value.fix
+    assert (
+        "open until 2027-07-07" in info.value.what
+        and "after the close" in info.value.fix
+        and "now=" not in info.value.fix
+    )
     assert not tmp_path.joinpath("README.md").exists()
 
 

@@ -116,7 +116,7 @@ def test_release_is_refused_while_the_challenge_is_open(tmp_path):
     with pytest.raises(KitError) as info:
         release("diabetes", root=ROOT, workdir=tmp_path / "work", now=OPEN)
     assert "still open" in info.value.what and "2027-07-07 00:00" in info.value.what
-    assert "now=" in info.value.fix
+    assert "2027-07-07 00:00" in info.value.fix and "now=" not in info.value.fix, "no developer text"
     assert not (tmp_path / "work").exists()
 
 
@@ -294,6 +294,9 @@ def test_release_result_displays(released):
     _, a, _, _ = released
     assert "prize-eligible winners=1/3" in repr(a)
     assert "Alpha &lt;b&gt;lab&lt;/b&gt;" in a._repr_html_()
+    text = a.summary()  # what `kit release` prints
+    assert text.startswith(f"released diabetes {a.version}: {len(a.files)} files") and str(a.folder) in text
+    assert "privacy gate: " in text and sum(line.startswith("  #") for line in text.splitlines()) == 3
 
 
 # -- licences ----------------------------------------------------------------------------------------------

@@ -145,6 +145,19 @@ class ReleaseResult:
             f"prize-eligible winners={eligible}/{len(self.winners)})"
         )
 
+    def summary(self) -> str:
+        """What was released, for a terminal: where, the privacy decision, and each winner's licence."""
+        lines = [
+            f"released {self.challenge_id} {self.version}: {len(self.files)} files",
+            f"  folder: {self.folder}",
+            f"  zip:    {self.zip_path} (sha256 {self.zip_sha256[:16]}…)",
+            f"  privacy gate: {self.privacy.status}",
+        ]
+        for w in self.winners:
+            verdict = "prize-eligible" if w.eligible else f"not eligible: {w.reason}"
+            lines.append(f"  #{w.rank} {w.team}: licence {w.licence or 'none'} ({verdict})")
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         e = html.escape
         rows = "".join(
@@ -207,8 +220,7 @@ def release(
         raise KitError(
             f"{ch.id} is still open: it closes on {spec.closes:%Y-%m-%d %H:%M} UTC",
             where=ch.id,
-            fix=f"release after {spec.closes:%Y-%m-%d %H:%M} UTC, when the private results are final "
-            "(tests may pass now=... after the closing time)",
+            fix=f"release after {spec.closes:%Y-%m-%d %H:%M} UTC, when the private results are final",
         )
     card = read_card(card_path(ch))
     decision = override if override is not None else card.privacy_override
