@@ -546,7 +546,7 @@ def watch(ctx, challenge, folder, workdir, sandbox, workers, interval, create):
 
 
 # -- boards -----------------------------------------------------------------------------------
-@cli.command()
+@cli.command(short_help="Rank the teams, with intervals and the tied top.")
 @click.argument("challenge")
 @WORKDIR
 @click.option(
@@ -567,12 +567,38 @@ def watch(ctx, challenge, folder, workdir, sandbox, workers, interval, create):
 @RESAMPLES
 @click.option("--ladder", is_flag=True, help="Public board with the Ladder's released scores (Blum & Hardt 2015).")
 @click.option(
+    "--organiser-preview",
+    is_flag=True,
+    help="Allow --phase private while the challenge is open (for the organisers' eyes only; a warning is printed).",
+)
+@click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing."
 )
 @click.pass_context
-def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples, ladder, output):
-    """Rank each team's representative submission (public split while open, private after)."""
+def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples, ladder, organiser_preview, output):
+    """Rank each team's representative submission (public split while open, private after).
+
+    The private board of an open challenge needs --organiser-preview: shown to participants, it
+    would let them fit the private test set.
+    """
+    from .challenge import load_challenge
     from .leaderboard import build_board, render
+
+    if phase == "private":
+        ch = load_challenge(challenge, root=_root(ctx))
+        if ch.spec.is_open():
+            if not organiser_preview:
+                raise KitError(
+                    f"{ch.id} is open until {ch.spec.closes:%Y-%m-%d %H:%M} UTC: its private leaderboard is hidden",
+                    where="--phase private",
+                    fix="use --phase public, or add --organiser-preview to see it yourself (never share it: "
+                    "participants would fit the private test set)",
+                )
+            click.echo(
+                f"WARNING: the private leaderboard of {ch.id}, which is open until {ch.spec.closes:%Y-%m-%d %H:%M} "
+                "UTC: for the organisers only; do not share it",
+                err=True,
+            )
 
     board = build_board(
         challenge,

@@ -63,7 +63,12 @@ def test_grade_and_leaderboard_formats(root, tmp_path):
         r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--format", fmt, "-o", out)
         assert r.exit_code == 0 and marker in out.read_text()
     r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--phase", "private")
-    assert "private roc_auc" in r.output and "move" in r.output
+    assert r.exit_code != 0 and "its private leaderboard is hidden" in r.output and "--organiser-preview" in r.output
+    r = run(
+        "--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--phase", "private", "--organiser-preview"
+    )
+    assert r.exit_code == 0 and "private roc_auc" in r.output and "move" in r.output
+    assert "WARNING: the private leaderboard of breast-cancer" in r.output and "do not share it" in r.output
 
 
 def test_help_summaries_are_never_cut():
@@ -72,7 +77,7 @@ def test_help_summaries_are_never_cut():
         commands = r.output.split("Commands:", 1)[1]  # (the usage line ends with "[ARGS]...")
         assert r.exit_code == 0 and "..." not in commands, commands
     commands = run("--help").output.split("Commands:", 1)[1]
-    for name in ("board", "card", "grade", "release", "watch"):  # a short summary on one line
+    for name in ("board", "card", "grade", "leaderboard", "release", "watch"):  # a short summary on one line
         line = next(line for line in commands.splitlines() if line.strip().startswith(name + " "))
         assert line.rstrip().endswith("."), line
 
