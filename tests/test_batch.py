@@ -69,7 +69,9 @@ def test_nbgrader_course_in_and_gradebook_out(root, workdir, tmp_path):
     from kit.grading.nbgrader_io import push_to_gradebook
 
     points = push_to_gradebook("breast-cancer", course, workdir=workdir, assignment="bc1", root=root, phase="public")
-    assert set(points) == {"alice", "bob"} and all(0 < p <= 100 for p in points.values())
+    assert set(points) == {"alice", "bob", "carol"} and all(0 < points[s] <= 100 for s in ("alice", "bob"))
+    # the failed notebook gets 0, and its error as the grade's comment
+    assert points["carol"] == 0 and "carol forgot something" in points.grades["carol"].comment
     out = tmp_path / "grades.csv"
     r = subprocess.run(
         [sys.executable, "-m", "nbgrader", "export", f"--CourseDirectory.root={course}", f"--CsvExportPlugin.to={out}"],
@@ -80,7 +82,7 @@ def test_nbgrader_course_in_and_gradebook_out(root, workdir, tmp_path):
     assert r.returncode == 0, r.stderr
     grades = pd.read_csv(out).set_index("student_id")
     assert grades.loc["alice", "score"] == pytest.approx(points["alice"])
-    assert grades.loc["bob", "assignment"] == "bc1"
+    assert grades.loc["bob", "assignment"] == "bc1" and grades.loc["carol", "score"] == 0
 
 
 def test_dask_executor_on_a_local_cluster(root, workdir, tmp_path):
