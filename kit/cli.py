@@ -510,8 +510,8 @@ def grade(
     if to_nbgrader:
         from .grading.nbgrader_io import push_to_gradebook
 
-        points = push_to_gradebook(challenge, to_nbgrader, workdir=workdir, assignment=assignment, root=_root(ctx))
-        click.echo(f"pushed {len(points)} student score(s) into {to_nbgrader / 'gradebook.db'}")
+        pushed = push_to_gradebook(challenge, to_nbgrader, workdir=workdir, assignment=assignment, root=_root(ctx))
+        click.echo(str(pushed))  # the course's own gradebook, each 0 with its reason, the teams skipped
 
 
 @cli.command(short_help="Grade hand-ins as they arrive in a folder.")
