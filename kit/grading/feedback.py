@@ -2,7 +2,9 @@
 
 A report says what a participant may know: the status, the checks of the
 predictions, the error with its cell and traceback, and the PUBLIC scores only
-(private scores are never in feedback) and, for a refused prediction file, the
+(private scores, per-case results and the split of the test cases are never in feedback:
+they are in files the grader alone may read, see :mod:`kit.grading.recording`), why a
+hand-in was refused at intake, and, for an invalid prediction file, the
 columns a prediction file holds (several for class probabilities or a survival
 curve: :meth:`kit.tasks.Task.prediction_columns`). Below it comes the cell that failed,
 rendered by nbconvert with its HTML outputs sanitised (a notebook's own
@@ -110,6 +112,10 @@ def write_feedback(
                 f"<tr><td>{e(name)}{primary}</td><td>{e(m.arrow)}</td><td>{e(m.format(public.get(name)))}</td></tr>"
             )
         parts.append("</table><p>The private test cases decide the final ranking after the challenge closes.</p>")
+    if status == "refused":
+        parts.append(
+            "<p>This hand-in was not taken in: it was not graded and does not count against the team's submissions.</p>"
+        )
     if error:
         what = _ANSI.sub("", str(error.get("what", "")))
         parts.append(f"<h3 class='kit-bad'>&#10008; {e(what)}</h3>")

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import csv
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import GradingError
-from ..ledger import Ledger, RunRecord
+from ..errors import GradingError, KitError
+from ..ledger import Ledger, RefusalRecord, RunRecord
 from ..metrics import get_metric
-from ..workspace import Workspace
+from ..workspace import Workspace, private_dir, scoring_dir_of, seal
 from .feedback import write_feedback
-from .intake import Queued
+from .intake import HandIn, Queued, shown, store_bytes
 from .report import Entry, GradeReport
 from .submission_run import RunOutcome
 
@@ -60,14 +61,34 @@ def read_case_predictions(per_case_path: str | Path) -> np.ndarray:
 
 
 def manifest_entry(item: Queued, outcome: RunOutcome) -> dict:
-    """What the grading notebook is told about one submission to score."""
+    """What the grading notebook is told about one submission to score.
+
+    It writes what it found (per-case losses, the split, the private scores) into the run's
+    hidden twin (created here, mode 0700), never into the run folder its team may be given.
+    """
     name = item.filename if item.kind == "predictions" else "predictions_path"
+    out_dir = scoring_dir_of(outcome.run_dir)
+    private_dir(out_dir.parent)
+    private_dir(out_dir)
     return {
         "key": str(item.submission_id),
         "predictions": outcome.predictions_path,
-        "out_dir": outcome.run_dir,
+        "out_dir": str(out_dir),
         "name": name,
     }
+
+
+def seal_run(run_dir: str | Path) -> None:
+    """Narrow a recorded run's folder and its hidden twin (and their submission folders) to the grader."""
+    folders = [Path(run_dir)]
+    try:
+        folders.append(scoring_dir_of(run_dir))
+    except KitError:  # a run folder outside a work folder's layout has no twin
+        pass
+    for folder in folders:
+        if folder.exists():
+            private_dir(folder.parent)
+            seal(folder)
 
 
 class Recorder:
@@ -80,6 +101,66 @@ class Recorder:
         self.report = report
         m = get_metric(challenge.spec.metrics.primary)
         self._primary = (m.name, m.greater_is_better)
+        workspace.secure(challenge.id)
+
+    def refusal(
+        self,
+        hand_in: HandIn,
+        error: dict,
+        *,
+        fingerprint: str,
+        submitted_at: datetime | None,
+        data: bytes | None = None,
+    ) -> int:
+        """Record a hand-in refused at intake (once per fingerprint) with its feedback; returns its id.
+
+        ``data``: its bytes when they were read (a team-name clash), kept in the store so that
+        nothing readable that was handed in is lost.
+        """
+        ch = self.challenge
+        team, filename = shown(hand_in.team), shown(hand_in.path.name)
+        refusal_id = self.ledger.find_refusal(fingerprint)
+        if refusal_id is None:
+            digest = stored = None
+            if data is not None:
+                digest, stored_path = store_bytes(self.workspace.store_dir(ch.id), data, hand_in.path.suffix.lower())
+                stored = str(stored_path)
+            folder = self.workspace.refused_dir(ch.id)
+            feedback = write_feedback(folder, challenge=ch, team=team, filename=filename, status="refused", error=error)
+            seal(folder)
+            try:
+                size = len(data) if data is not None else hand_in.path.lstat().st_size
+            except OSError:
+                size = None
+            refusal_id, _ = self.ledger.add_refusal(
+                RefusalRecord(
+                    challenge=ch.id,
+                    team=team,
+                    filename=filename,
+                    path=hand_in.where,
+                    source=shown(hand_in.source),
+                    kind=str(error.get("kind") or "refused"),
+                    reason=error_text(error),
+                    fingerprint=fingerprint,
+                    size=size,
+                    sha256=digest,
+                    stored_path=stored,
+                    submitted_at=submitted_at.isoformat(timespec="microseconds") if submitted_at else None,
+                    feedback_path=str(feedback),
+                )
+            )
+        self.report.entries.append(
+            Entry(
+                None,
+                team,
+                filename,
+                shown(hand_in.path.suffix) or "-",
+                "not-recorded",
+                "intake",
+                error=f"{error_text(error)}\n(refused at intake: refusal #{refusal_id} of the ledger)",
+            )
+        )
+        return refusal_id
 
     def failure(
         self,
@@ -119,6 +200,7 @@ class Recorder:
             primary=self._primary,
         )
         run_id = self.ledger.add_run(rec)
+        seal_run(run_dir)
         self.report.entries.append(
             Entry(
                 item.submission_id,
@@ -182,6 +264,7 @@ class Recorder:
                 details={"warnings": res.get("warnings", []), **outcome.details},
             )
             run_id = self.ledger.add_run(rec)
+            seal_run(outcome.run_dir)
             score = res["scores"].get("public", {}).get(ch.spec.metrics.primary)
             self.report.entries.append(
                 Entry(
@@ -195,6 +278,7 @@ class Recorder:
                     run_id=run_id,
                 )
             )
+        self.workspace.seal_batches(ch.id)  # the batch's executed grading notebook and results
 
 
-__all__ = ["Recorder", "error_text", "manifest_entry", "read_case_predictions"]
+__all__ = ["Recorder", "error_text", "manifest_entry", "read_case_predictions", "seal_run"]

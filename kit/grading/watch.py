@@ -10,10 +10,16 @@ and time stop changing. Where inotify is not available at all (a network filesys
 machine out of inotify watches), the folder is scanned every ``interval`` seconds instead.
 
 Each hand-in is graded at once in a session whose participant kernels and grading kernel
-are already warm; its hand-in time is the moment it was noticed, not the moment the grader
-got to it. Files already in the folder when the watch starts are taken in first (what was
-graded before is recorded once: the ledger skips it). Every hand-in gets one line, stamped
-with the time its outcome is known: team, file, and its score or why it has none.
+are already warm. Its hand-in time is its modification time, capped by the moment it was
+noticed (under load, an event or a scan comes seconds late) and never earlier than the
+previous look at the folder that did not see it so (a time set back by hand gains nothing
+beyond that): :func:`kit.grading.intake.hand_in_time`. Files already in the folder when the
+watch starts are taken in first (what was graded before is recorded once: the ledger skips
+it). Every hand-in gets one line, stamped with the time its outcome is known: team, file,
+and its score or why it has none.
+
+A hidden team folder is taken in, and refused with a ledger row; hidden files (an editor's
+temporary copies) are passed over. No link below the folder is followed.
 
 ``create=False`` refuses a folder that does not exist, before anything starts: ``kit watch``
 passes it unless ``--create`` is given, since a mistyped path would otherwise be watched,
@@ -23,6 +29,7 @@ empty, for the whole workshop.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -42,13 +49,18 @@ log = logging.getLogger(__name__)
 RESCAN_SECONDS = 1.0
 
 
+#: an arrival: when it was noticed, and the start of the previous look that did not see it so
+Arrival = tuple[datetime, datetime | None]
+
+
 def _gradable(folder: Path, path: Path) -> bool:
-    """``<folder>/<team>/<file>`` with a gradable suffix, not hidden."""
+    """``<folder>/<team>/<file>`` with a gradable suffix, not a hidden file (a hidden team
+    folder is taken: intake refuses it with a reason)."""
     try:
         rel = path.relative_to(folder)
     except ValueError:
         return False
-    return len(rel.parts) == 2 and not any(part.startswith(".") for part in rel.parts) and path.suffix.lower() in KINDS
+    return len(rel.parts) == 2 and not rel.parts[1].startswith(".") and path.suffix.lower() in KINDS
 
 
 def _scan(folder: Path) -> dict[Path, tuple[int, int]]:
@@ -66,20 +78,25 @@ class _Arrivals:
     def __init__(self, folder: Path, interval: float):
         self.folder = folder
         self.interval = interval
-        self.queue: queue.SimpleQueue[tuple[Path, datetime]] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[Path, datetime, datetime | None]] = queue.SimpleQueue()
         self.observer: Any = None
         self._last: dict[Path, tuple[int, int]] = {}
         self._done: dict[Path, tuple[int, int]] = {}
         self._next_scan = time.monotonic() + RESCAN_SECONDS
+        #: when the latest scan and the one before it started (a file they did not see so came later)
+        self._look: datetime | None = None
+        self._prev_look: datetime | None = None
         try:
             self._start_inotify()
         except Exception as exc:  # noqa: BLE001 - no inotify here: scan instead
             log.warning("inotify is not available for %s (%s): scanning every %g s", folder, exc, interval)
             self.observer = None
-        initial = _scan(folder)  # what is there already
+        started = datetime.now(timezone.utc)
+        initial = _scan(folder)  # what is there already (since when: unknown)
         self._last, self._done = dict(initial), dict(initial)
+        self._look = started
         for p in sorted(initial):
-            self.queue.put((p, datetime.now(timezone.utc)))
+            self.queue.put((p, started, None))
 
     @property
     def mode(self) -> str:
@@ -107,33 +124,34 @@ class _Arrivals:
         self.observer = observer
 
     def _offer(self, path: str | bytes) -> None:
-        p = Path(path.decode() if isinstance(path, bytes) else path)
+        p = Path(os.fsdecode(path))
         if _gradable(self.folder, p):
-            self.queue.put((p, datetime.now(timezone.utc)))
+            # the latest scan started before this event: what it saw is older, what it missed is newer
+            self.queue.put((p, datetime.now(timezone.utc), self._look))
 
-    def take(self, timeout: float) -> dict[Path, datetime]:
+    def take(self, timeout: float) -> dict[Path, Arrival]:
         """The hand-ins that arrived (waiting up to *timeout* for the first), by path."""
         if self.observer is None:
             return self._scan_once(timeout)
-        out: dict[Path, datetime] = {}
+        out: dict[Path, Arrival] = {}
         try:
-            p, at = self.queue.get(timeout=max(0.0, min(timeout, self._next_scan - time.monotonic())))
+            p, at, floor = self.queue.get(timeout=max(0.0, min(timeout, self._next_scan - time.monotonic())))
         except queue.Empty:
             pass
         else:
-            out.setdefault(p, at)
+            out.setdefault(p, (at, floor))
             while True:  # everything else that is already there: graded side by side
                 try:
-                    p, at = self.queue.get_nowait()
+                    p, at, floor = self.queue.get_nowait()
                 except queue.Empty:
                     break
-                out.setdefault(p, at)
+                out.setdefault(p, (at, floor))
         for p in out:
             self._mark_done(p)
         if time.monotonic() >= self._next_scan:  # what no event announced
             self._next_scan = time.monotonic() + RESCAN_SECONDS
-            for p, at in self._stable().items():
-                out.setdefault(p, at)
+            for p, arrival in self._stable().items():
+                out.setdefault(p, arrival)
         return out
 
     def _mark_done(self, p: Path) -> None:
@@ -143,24 +161,31 @@ class _Arrivals:
             return
         self._done[p] = self._last[p] = (st.st_size, st.st_mtime_ns)
 
-    def _stable(self) -> dict[Path, datetime]:
-        """Files whose size and time did not change since the last scan, and were not taken as they are."""
+    def _stable(self) -> dict[Path, Arrival]:
+        """Files whose size and time did not change since the last scan, and were not taken as they are.
+
+        The previous scan first saw each of them as it is, so the scan before it did not: they
+        came after that one started.
+        """
+        started = datetime.now(timezone.utc)
         now = _scan(self.folder)
         stable = [p for p, sig in now.items() if self._last.get(p) == sig and self._done.get(p) != sig]
+        floor = self._prev_look
+        self._prev_look, self._look = self._look, started
         self._last = now
         at = datetime.now(timezone.utc)
         for p in stable:
             self._done[p] = now[p]
-        return dict.fromkeys(stable, at)
+        return dict.fromkeys(stable, (at, floor))
 
-    def _scan_once(self, timeout: float) -> dict[Path, datetime]:
-        out: dict[Path, datetime] = {}
+    def _scan_once(self, timeout: float) -> dict[Path, Arrival]:
+        out: dict[Path, Arrival] = {}
         while not self.queue.empty():  # the files found at start
-            p, at = self.queue.get_nowait()
-            out.setdefault(p, at)
+            p, at, floor = self.queue.get_nowait()
+            out.setdefault(p, (at, floor))
         time.sleep(min(timeout, self.interval))
-        for p, at in self._stable().items():
-            out.setdefault(p, at)
+        for p, arrival in self._stable().items():
+            out.setdefault(p, arrival)
         return out
 
     def close(self) -> None:
@@ -200,6 +225,18 @@ def _folder(folder: Path, create: bool) -> Path:
     return folder
 
 
+def _hand_in(folder: Path, path: Path, at: datetime, floor: datetime | None, *, source: str) -> HandIn:
+    """An arrival as a hand-in: its time is decided at intake (``min(mtime, at)``, not before ``floor``)."""
+    return HandIn(
+        path=path,
+        team=path.parent.name,
+        source=source,
+        received_at=at.isoformat(timespec="microseconds"),
+        not_before=floor.isoformat(timespec="microseconds") if floor is not None else None,
+        root=folder,
+    )
+
+
 def watch(
     challenge,
     folder,
@@ -231,14 +268,9 @@ def watch(
             while not (stop and stop()):
                 arrived = arrivals.take(timeout=0.2)
                 hand_ins = [
-                    HandIn(
-                        path=p,
-                        team=p.parent.name,
-                        source=str(folder),
-                        submitted_at=at.isoformat(timespec="microseconds"),
-                    )
-                    for p, at in sorted(arrived.items())
-                    if p.exists()
+                    _hand_in(arrivals.folder, p, at, floor, source=str(folder))
+                    for p, (at, floor) in sorted(arrived.items())
+                    if os.path.lexists(p)
                 ]
                 if not hand_ins:
                     continue

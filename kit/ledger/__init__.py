@@ -8,6 +8,6 @@
 Every SQL statement of the kit lives in this package.
 """
 
-from .store import SCHEMA_VERSION, STATUSES, Ledger, RunRecord, utcnow
+from .store import SCHEMA_VERSION, STATUSES, Ledger, RefusalRecord, RunRecord, utcnow
 
-__all__ = ["SCHEMA_VERSION", "STATUSES", "Ledger", "RunRecord", "utcnow"]
+__all__ = ["SCHEMA_VERSION", "STATUSES", "Ledger", "RefusalRecord", "RunRecord", "utcnow"]

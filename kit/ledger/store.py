@@ -16,17 +16,26 @@ case_predictions  the validated predictions of a scored run, aligned to the labe
 selections   a team's choice of final submissions for the private board (the newest choice counts)
 privacy_overrides  the audit of privacy overrides: each decision to release despite the privacy
              gate (or an override refused because direct identifiers remain), with both sign-offs
+refusals     one row per hand-in refused at intake (a link, a hidden file, a team name that is
+             not allowed or is another spelling of a team's, a file over the size limit): never a
+             submission, never graded, but never skipped without a trace; the same refusal once
 
 and one derived table, ``board_rows``: for each submission, its newest run's status and
 primary-metric scores, kept in step by :meth:`Ledger.add_run` in the same transaction. It
 is an index for fast leaderboards over millions of submissions (not part of the record,
 so not append-only), and :meth:`Ledger.rebuild_board_index` rebuilds it from the record.
+
+The file holds every private score: it is created readable and writable by its owner only
+(mode 0600; SQLite gives its ``-wal`` and ``-shm`` files the same mode), and a ledger found
+with wider permissions is narrowed when it is opened. Tables are only ever added
+(``CREATE TABLE IF NOT EXISTS``): a ledger written by an earlier version opens unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -132,6 +141,24 @@ CREATE TABLE IF NOT EXISTS privacy_overrides (
     CHECK (organiser <> dpo)
 );
 CREATE INDEX IF NOT EXISTS privacy_overrides_by_challenge ON privacy_overrides (challenge, id);
+CREATE TABLE IF NOT EXISTS refusals (
+    id            INTEGER PRIMARY KEY,
+    challenge     TEXT NOT NULL,
+    team          TEXT NOT NULL,
+    filename      TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    source        TEXT NOT NULL DEFAULT '',
+    kind          TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    size          INTEGER,
+    sha256        TEXT,
+    stored_path   TEXT,
+    submitted_at  TEXT,
+    refused_at    TEXT NOT NULL,
+    feedback_path TEXT,
+    fingerprint   TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS refusals_by_challenge ON refusals (challenge, id);
 """
 
 _APPEND_ONLY = "".join(
@@ -141,8 +168,10 @@ BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be changed
 CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows cannot be deleted'); END;
 """
-    for t in ("submissions", "runs", "scores", "case_predictions", "selections", "privacy_overrides")
+    for t in ("submissions", "runs", "scores", "case_predictions", "selections", "privacy_overrides", "refusals")
 )
+#: the mode of the ledger file (and of the -wal and -shm files SQLite makes beside it)
+LEDGER_MODE = 0o600
 
 
 def utcnow() -> str:
@@ -178,6 +207,35 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class RefusalRecord:
+    """A hand-in refused at intake: never a submission, but recorded with its reason.
+
+    ``team``, ``filename`` and ``path`` are as handed in, with the characters that do not
+    print escaped (``\\x1b``, ``\\u202e``): they are the participant's text, kept legible.
+    ``kind`` names the reason in a word (``link``, ``hidden``, ``team-name``, ``team-clash``,
+    ``too-large``, ...); ``reason`` is the full message (what, where, fix). ``fingerprint``
+    identifies the refusal (the same file refused again is recorded once). ``sha256`` and
+    ``stored_path``: the bytes, when they were read and kept (a team-name clash keeps the
+    file; a link or an oversize file is never read).
+    """
+
+    challenge: str
+    team: str
+    filename: str
+    path: str
+    kind: str
+    reason: str
+    fingerprint: str
+    source: str = ""
+    size: int | None = None
+    sha256: str | None = None
+    stored_path: str | None = None
+    submitted_at: str | None = None
+    feedback_path: str | None = None
+    refused_at: str = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
 class OverrideRecord:
     """One privacy-override decision, as the audit table keeps it.
 
@@ -205,6 +263,7 @@ class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(self.path)
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -461,6 +520,55 @@ class Ledger:
             )
             return _rowid(cur)
 
+    def add_refusal(self, record: RefusalRecord) -> tuple[int, bool]:
+        """Record a hand-in refused at intake; return ``(id, created)`` (a fingerprint is recorded once)."""
+        with self._tx():
+            row = self._db.execute("SELECT id FROM refusals WHERE fingerprint=?", (record.fingerprint,)).fetchone()
+            if row:
+                return int(row[0]), False
+            cur = self._db.execute(
+                "INSERT INTO refusals (challenge, team, filename, path, source, kind, reason, size, sha256,"
+                " stored_path, submitted_at, refused_at, feedback_path, fingerprint)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.challenge,
+                    record.team,
+                    record.filename,
+                    record.path,
+                    record.source,
+                    record.kind,
+                    record.reason,
+                    record.size,
+                    record.sha256,
+                    record.stored_path,
+                    record.submitted_at,
+                    record.refused_at,
+                    record.feedback_path,
+                    record.fingerprint,
+                ),
+            )
+            return _rowid(cur), True
+
+    def find_refusal(self, fingerprint: str) -> int | None:
+        """The id of the refusal recorded with this fingerprint, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM refusals WHERE fingerprint=?", (fingerprint,)).fetchone()
+        return int(row[0]) if row else None
+
+    def refusals(self, challenge: str) -> pd.DataFrame:
+        """The hand-ins refused at intake, oldest first."""
+        return self.query(
+            "SELECT id, team, filename, path, source, kind, reason, size, sha256, stored_path, submitted_at,"
+            " refused_at, feedback_path FROM refusals WHERE challenge = ? ORDER BY id",
+            (challenge,),
+        )
+
+    def team_names(self, challenge: str) -> list[str]:
+        """Every team name that has a submission in the challenge, as recorded."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT team FROM submissions WHERE challenge=?", (challenge,)).fetchall()
+        return sorted(r[0] for r in rows)
+
     def add_override(self, record: OverrideRecord) -> int:
         """Append one privacy-override decision to the audit table; return its id."""
         if record.status not in OVERRIDE_STATUSES:
@@ -562,6 +670,26 @@ class Ledger:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'board_index'").fetchone()
         return bool(row and row[0] == "complete")
+
+
+def _owner_only(path: Path) -> None:
+    """Create the ledger file with mode 0600, or narrow an existing one (and its -wal, -shm) to it.
+
+    A ledger owned by someone else (a read-only board app of another user) is left as it is.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, LEDGER_MODE))
+    except FileExistsError:
+        pass
+    except OSError:  # a folder we may not write in: sqlite3 says so, with its own message
+        return
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = os.stat(p)
+            if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                os.chmod(p, LEDGER_MODE)
+        except OSError:
+            pass
 
 
 def _rowid(cur: sqlite3.Cursor) -> int:
