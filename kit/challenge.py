@@ -143,15 +143,16 @@ class Phase(_Model):
 
 
 class Limits(_Model):
-    """Resource limits for running one participant notebook."""
+    """Resource limits for running one participant notebook. Sizes are in MiB (2**20 bytes), as
+    every message says, although the fields keep their historical ``_mb`` names."""
 
     wall_seconds: float = Field(default=300, gt=0, description="whole-notebook wall-clock limit")
     cell_seconds: float = Field(default=120, gt=0, description="per-cell limit")
-    cpu_seconds: float = Field(default=300, gt=0)
-    memory_mb: int = Field(default=2048, ge=64)
-    processes: int = Field(default=64, ge=1)
-    file_size_mb: int = Field(default=100, ge=1)
-    output_mb: int = Field(default=10, ge=1, description="largest executed notebook / captured output kept")
+    cpu_seconds: float = Field(default=300, gt=0, description="CPU time of the kernel and what it starts")
+    memory_mb: int = Field(default=2048, ge=64, description="address space of the kernel, in MiB")
+    processes: int = Field(default=64, ge=1, description="processes and threads at once")
+    file_size_mb: int = Field(default=100, ge=1, description="largest file written or handed in, in MiB")
+    output_mb: int = Field(default=10, ge=1, description="largest executed notebook / captured output kept, in MiB")
 
 
 class _File(_Model):

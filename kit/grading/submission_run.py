@@ -28,6 +28,8 @@ from pathlib import Path
 from ..ledger import utcnow
 from .clientlog import submission_context
 
+MiB = 1024 * 1024
+
 PREDICTIONS_NAME = "predictions.csv"
 
 
@@ -90,7 +92,7 @@ def collect_file(src: Path, dst: Path, limit: int) -> tuple[bool, str]:
     if not stat.S_ISREG(st.st_mode):
         return False, "is not a regular file"
     if st.st_size > limit:
-        return False, f"is {st.st_size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit"
+        return False, f"is {st.st_size / MiB:.1f} MiB, over the {limit / MiB:.0f} MiB limit"
     fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as f, open(dst, "wb") as out:
         shutil.copyfileobj(f, out)
@@ -191,7 +193,7 @@ def _run_submission(
         if executed.exists():
             outcome.executed_path = str(executed)
             out_txt = run / "output.txt"
-            out_txt.write_text(captured_output(executed, lim.output_mb * 1024 * 1024), encoding="utf-8")
+            out_txt.write_text(captured_output(executed, lim.output_mb * MiB), encoding="utf-8")
             outcome.output_path = str(out_txt)
         outcome.details["run_seconds"] = round(result.duration, 3)
         if result.status != "ok":
@@ -207,7 +209,7 @@ def _run_submission(
                 "traceback": result.traceback,
             }
             return outcome
-        ok, why = collect_file(work / PREDICTIONS_NAME, run / PREDICTIONS_NAME, lim.file_size_mb * 1024 * 1024)
+        ok, why = collect_file(work / PREDICTIONS_NAME, run / PREDICTIONS_NAME, lim.file_size_mb * MiB)
         if not ok:
             outcome.status = "failed"
             outcome.error = {

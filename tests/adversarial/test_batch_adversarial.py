@@ -131,10 +131,8 @@ def test_a_hostile_batch_is_contained_and_the_honest_are_graded(root, workdir, t
         assert e.submission_id is not None and e.status in ("scored", "failed", "invalid"), (team, e)
         if e.status != "scored":
             assert e.error.strip(), f"{team}: no reason recorded"
-    assert (
-        "limit" in by["loop_forever"].error
-        and "make the notebook fit the challenge's limits" in by["loop_forever"].error
-    )
+    # a time limit, and the fix of that kind of failure (kit.execution.outcome.fix_for)
+    assert "limit" in by["loop_forever"].error and "make each cell run in under 6 s" in by["loop_forever"].error
     assert by["exit_early"].status == "failed" and "predictions" in by["exit_early"].error
     trick = by["perfect_score_trick"]
     assert trick.status == "scored" and trick.score < 0.99, "the printed and written 'perfect' scores are ignored"
