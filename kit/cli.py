@@ -797,6 +797,37 @@ def doctor(sandbox, browser):
         sys.exit(1)
 
 
+@cli.command(short_help="Serve a challenge: sign-up, hand-ins graded as they arrive, feedback, the board.")
+@click.argument("challenge")
+@WORKDIR
+@click.option("--ip", help="Address to listen on (default: 127.0.0.1, the loopback; a reverse proxy serves the world).")
+@click.option("--port", type=int, help="Port to listen on (default: 8765).")
+@click.option("--workshop", is_flag=True, help="Sign-up needs the class code this command prints.")
+@click.option("--behind-proxy", is_flag=True, help="Trust the reverse proxy's X-Forwarded-For and Host headers.")
+@click.option("--base-url", default="/", show_default=True, help="The path the server is served under.")
+@SANDBOX
+@WORKERS
+@click.pass_context
+def serve(ctx, challenge, workdir, ip, port, workshop, behind_proxy, base_url, sandbox, workers):
+    """Serve CHALLENGE until Ctrl-C: teams sign up and get a token, hand in (kit.submit() in the notebook, the
+    API or the team page), and see their own status, public scores and feedback; the public board is live."""
+    from .server import serve as _serve
+
+    where = {k: v for k, v in (("ip", ip), ("port", port)) if v is not None}  # else the library's defaults
+    _serve(
+        challenge,
+        workdir=workdir,
+        root=_root(ctx),
+        workshop=workshop,
+        behind_proxy=behind_proxy,
+        base_url=base_url,
+        sandbox=sandbox,
+        workers=workers,
+        echo=click.echo,
+        **where,
+    )
+
+
 def main():  # console script entry point
     from .execution import skip_slow_optional_imports
 

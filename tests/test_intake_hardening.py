@@ -197,7 +197,7 @@ def test_hostile_hand_ins_get_a_ledger_row_and_feedback_never_a_merge(root, work
         f.truncate(200 * MIB)
 
     report = grade("breast-cancer", [subs], workdir=workdir, root=root)
-    assert report.counts["not-recorded"] == len(report.entries) == 9, repr(report)
+    assert report.counts["refused"] == len(report.entries) == 9, repr(report)
     assert all("refused at intake: refusal #" in e.error for e in report.entries)
     assert all("\x1b" not in e.team + e.error for e in report.entries)
     with open_ledger(workdir) as led:
@@ -236,7 +236,7 @@ def test_hostile_hand_ins_get_a_ledger_row_and_feedback_never_a_merge(root, work
     assert all(hashlib.sha256(p.read_bytes()).hexdigest() != labels_sha for p in store.iterdir())
 
     again = grade("breast-cancer", [subs], workdir=workdir, root=root)
-    assert again.counts["not-recorded"] == 9
+    assert again.counts["refused"] == 9
     with open_ledger(workdir) as led:
         assert len(led.refusals("breast-cancer")) == 9  # the same refusal is recorded once
 

@@ -36,3 +36,53 @@ def test_kinds_of_exceptions_and_deaths():
 def test_a_result_without_a_kind_still_gets_a_fix():
     failed = RunResult("failed", "cell 1 raised KeyError", 1.0, "x.ipynb")
     assert failed.fix() == fix_for("error") and failed.to_error().fix == failed.fix()
+
+
+def test_the_batch_summary_groups_failures_by_reason_not_by_location():
+    from kit.challenge import load_challenge
+    from kit.grading.report import Entry, GradeReport
+
+    entries = [
+        Entry(1, "a", "a.ipynb", "notebook", "failed", "run", error="cell 1: ...", reason="cell_time"),
+        Entry(2, "b", "b.ipynb", "notebook", "failed", "run", error="cell 7: ...", reason="cell_time"),
+        Entry(3, "c", "c.csv", "predictions", "invalid", "validate", error="x: ...", reason="invalid-predictions"),
+        Entry(4, "d", "d.ipynb", "notebook", "failed", "run", error="predictions_path: ...", reason="no-predictions"),
+        Entry(None, "e", "e.csv", ".csv", "refused", "intake", error="e.csv: ...", reason="too-large"),
+        Entry(5, "f", "f.csv", "predictions", "scored", "score", score=0.9),
+    ]
+    report = GradeReport(load_challenge("breast-cancer"), entries)
+    assert report.failure_reasons() == {
+        "per-cell time limit": 2,
+        "invalid predictions": 1,
+        "no predictions written": 1,
+        "file too large": 1,
+    }
+    assert report.summary().endswith("; 1 refused at intake")
+
+
+def test_a_notebook_for_another_language_is_refused_with_that_reason():
+    import json
+
+    import pytest
+
+    from kit.errors import NotebookError
+    from kit.grading.intake import check_notebook
+
+    def nb(metadata):
+        cell = {"cell_type": "code", "source": "data_dir <- 'data'", "metadata": {"tags": ["parameters"]}}
+        cell |= {"outputs": [], "execution_count": None, "id": "params"}
+        return json.dumps({"cells": [cell], "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+    r_kernel = {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}
+    with pytest.raises(NotebookError) as err:
+        check_notebook(nb(r_kernel), "team/analysis.ipynb")
+    assert err.value.what == "the notebook is written for the R kernel (r); this challenge runs Python notebooks"
+    assert "CSV" in err.value.fix
+    with pytest.raises(NotebookError, match="Julia"):
+        check_notebook(
+            nb({"language_info": {"name": "julia"}, "kernelspec": {"name": "julia-1.10", "display_name": "Julia"}}), "x"
+        )
+    assert check_notebook(nb({}), "x").cells  # no kernelspec: read as Python
+    assert check_notebook(
+        nb({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), "x"
+    )

@@ -503,7 +503,8 @@ def store_bytes(store: Path, data: bytes, suffix: str) -> tuple[str, Path]:
 
 
 def check_notebook(data: bytes, where: str) -> nbformat.NotebookNode:
-    """Parse a submitted notebook; it must be JSON, a valid notebook, with a ``parameters`` cell."""
+    """Parse a submitted notebook; it must be JSON, a valid notebook for a Python kernel (its
+    kernelspec's or language_info's language; none given reads as Python), with a ``parameters`` cell."""
     import nbformat
 
     try:
@@ -535,6 +536,17 @@ def check_notebook(data: bytes, where: str) -> nbformat.NotebookNode:
             where=where,
             fix="open and save it in JupyterLab, then hand it in again",
         ) from None
+    meta = nb.get("metadata", {})
+    spec, info = meta.get("kernelspec") or {}, meta.get("language_info") or {}
+    language = str(spec.get("language") or info.get("name") or "python").strip().lower()
+    if language != "python":
+        name = spec.get("display_name") or spec.get("name") or language
+        raise NotebookError(
+            f"the notebook is written for the {name} kernel ({language}); this challenge runs Python notebooks",
+            where=where,
+            fix="hand in a Python notebook (start from the starter notebook, kernel 'Python 3'), or hand in "
+            "your predictions as a CSV file",
+        )
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not tagged:
         raise NotebookError(

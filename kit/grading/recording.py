@@ -155,9 +155,10 @@ class Recorder:
                 team,
                 filename,
                 shown(hand_in.path.suffix) or "-",
-                "not-recorded",
+                "refused",
                 "intake",
                 error=f"{error_text(error)}\n(refused at intake: refusal #{refusal_id} of the ledger)",
+                reason=str(error.get("kind") or "refused"),
             )
         )
         return refusal_id
@@ -211,6 +212,7 @@ class Recorder:
                 stage,
                 error=rec.error or "",
                 run_id=run_id,
+                reason=str(error.get("kind") or status),
             )
         )
         return run_id

@@ -14,8 +14,42 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..challenge import Challenge
 
-#: the statuses an entry can have (the first four are also ledger run statuses)
-ENTRY_STATUSES = ("scored", "failed", "invalid", "rejected", "skipped", "not-recorded")
+#: the statuses an entry can have (the first four are also ledger run statuses; "refused": refused at
+#: intake, recorded in the ledger's refusals table)
+ENTRY_STATUSES = ("scored", "failed", "invalid", "rejected", "skipped", "refused")
+
+#: what a failure's kind (the error's ``kind``: :data:`kit.execution.outcome.FAILURE_KINDS`, the
+#: intake's refusals, the validation's) reads as in a batch summary
+REASONS = {
+    "error": "a cell raised an error",
+    "execution": "a cell raised an error",
+    "memory": "memory limit",
+    "file_size": "file-size limit",
+    "processes": "process limit",
+    "cpu_time": "CPU-time limit",
+    "wall_time": "wall-clock limit",
+    "cell_time": "per-cell time limit",
+    "timeout": "time limit",
+    "disk": "disk limit",
+    "output": "output limit",
+    "exited": "the kernel was ended by the notebook",
+    "kernel_died": "the kernel died",
+    "killed": "the kernel died",
+    "no-predictions": "no predictions written",
+    "invalid-predictions": "invalid predictions",
+    "invalid-notebook": "invalid notebook",
+    "rejected": "submission rules (deadline, quota)",
+    "too-large": "file too large",
+    "link": "a link, not a file",
+    "team-name": "invalid team name",
+    "team-clash": "team name clashes with another team",
+    "suffix": "not a notebook or CSV",
+    "file-name": "invalid file name",
+    "unreadable": "unreadable file",
+    "not-regular": "not a regular file",
+    "missing": "file gone before it was read",
+    "lost": "lost by the grader",
+}
 
 
 @dataclass
@@ -31,6 +65,8 @@ class Entry:
     score: float | None = None
     error: str = ""
     run_id: int | None = None
+    #: the failure's kind (a key of :data:`REASONS`), "" when scored or skipped
+    reason: str = ""
 
 
 @dataclass
@@ -52,10 +88,11 @@ class GradeReport:
         return Counter(e.status for e in self.entries)
 
     def failure_reasons(self) -> Counter[str]:
+        """How many hand-ins were not scored, by reason (the kind of failure, not where it happened)."""
         return Counter(
-            e.error.split(":")[0] if e.error else e.stage
+            REASONS.get(e.reason, e.reason.replace("-", " ").replace("_", " ") or e.stage or "unknown")
             for e in self.entries
-            if e.status in ("failed", "invalid", "not-recorded")
+            if e.status in ("failed", "invalid", "rejected", "refused")
         )
 
     def summary(self) -> str:
@@ -67,8 +104,8 @@ class GradeReport:
         )
         if c["rejected"]:
             text += f"; {c['rejected']} rejected by the submission rules"
-        if c["not-recorded"]:
-            text += f"; {c['not-recorded']} could not be read"
+        if c["refused"]:
+            text += f"; {c['refused']} refused at intake"
         return text + (f" ({self.seconds:.1f} s)" if self.seconds else "")
 
     def __repr__(self) -> str:
@@ -98,4 +135,4 @@ class GradeReport:
         )
 
 
-__all__ = ["ENTRY_STATUSES", "Entry", "GradeReport"]
+__all__ = ["ENTRY_STATUSES", "REASONS", "Entry", "GradeReport"]
