@@ -6,6 +6,8 @@ registry, notebook grading, the ledger, leaderboards and data cards.
 
 __version__ = "0.1.0"
 
+from .handin import submit as submit  # kit.submit(): hand in from the notebook to the challenge server
+
 
 def check(predictions_path, data_dir=None, **kwargs):
     """Validate a predictions file as the grader will; see :func:`kit.checker.check`."""
