@@ -52,7 +52,8 @@ def test_shipped_challenge_end_to_end(root, workdir, tmp_path, cid):
         executed = nbformat.read(nb_run["executed_path"], as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and "predictions_path" in injected[0].source
-        check_html = executed.cells[-1].outputs[0]["data"]["text/html"]
+        check_cell = next(c for c in executed.cells if c.source.startswith("kit.check("))
+        check_html = check_cell.outputs[0]["data"]["text/html"]
         assert "Format OK" in check_html and "Local validation scores" in check_html
         assert "not computed" not in check_html, "every metric is scored on the notebook's own hold-out"
         for metric in ch.spec.metrics.all:

@@ -52,7 +52,8 @@ def assert_accepted(predictions: Path, kit_dir: Path) -> None:
     assert not report.problems, report.problems
     executed = nbformat.read(predictions.parent / "executed.ipynb", as_version=4)
     shown = "".join(
-        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in executed.cells[-1].outputs
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for o in next(c for c in executed.cells if c.source.startswith("kit.check(")).outputs
     )
     assert "not computed" not in shown, shown
     for metric in report.challenge.spec.metrics.all:
@@ -202,7 +203,8 @@ def test_the_notebooks_share_one_structure(tmp_path):
         shapes.add(tuple((c.cell_type, tuple(c.metadata.get("tags", [])), c.id) for c in nb.cells))
         setup = nb.cells[2].source
         assert "def preprocess():" in setup and 'handle_unknown="ignore"' in setup
-        assert nb.cells[-1].source.startswith("kit.check(predictions_path, data_dir, validation=(")
+        assert nb.cells[-3].source.startswith("kit.check(predictions_path, data_dir, validation=(")
+        assert nb.cells[-2].source.startswith("## Hand in") and nb.cells[-1].source.startswith("kit.submit()")
         compile("\n".join(c.source for c in nb.cells if c.cell_type == "code"), ch.id, "exec")
         assert grading_notebook(ch).cells[1].metadata["tags"] == ["parameters"]
     assert len(shapes) == 1, "every task's starter notebook has the same cells, tags and ids"

@@ -207,7 +207,8 @@ Secondary metrics: {secondary}.
 
 This notebook runs top to bottom in a few seconds: it loads the data, explores it, trains a
 scikit-learn baseline, writes predictions and checks them with `kit.check`. Hand in **this
-notebook** (the grader re-runs it on its own copy of the data) or the predictions CSV.
+notebook** (the grader re-runs it on its own copy of the data) or the predictions CSV: the last
+cells say how.
 
 The next cell holds the two parameters the grader sets: keep their names.
 """),
@@ -275,8 +276,37 @@ predictions.head()
 """),
         _md("## Check the predictions before you submit"),
         _code(f"kit.check(predictions_path, data_dir, validation={_parenthesised(parts.validation)})"),
+        *hand_in_cells(),
     ]
     return _notebook(cells)
+
+
+def hand_in_cells() -> list[nbformat.NotebookNode]:
+    """The starter notebook's last cells: how to hand in, by each of the kit's three routes."""
+    return [
+        _md("""
+## Hand in
+
+**Save the notebook first** (Ctrl-S): what is handed in is the file as saved on disk. Then hand
+it in the way your challenge collects hand-ins:
+
+- **A challenge server** (`kit serve`): run the next cell. `kit.submit()` hands in this
+  notebook (`kit.submit(predictions_path)` hands in the predictions instead), shows a progress
+  line, then your public score and the feedback here. It reads the server's address and your
+  team's token from `KIT_SERVER` and `KIT_TOKEN`, or from `~/.config/challenge-kit/token`
+  (readable by you alone: `chmod 600`), as the server's sign-up page shows. Never write the
+  token in this notebook: it would be handed in with it. The team's page on the server takes
+  hand-ins too.
+- **A shared folder** (a workshop graded by `kit watch`): copy this notebook, or
+  `predictions.csv`, into the folder of your team, `<shared folder>/<team name>/`; its score
+  appears on the organiser's screen a few seconds later.
+- **nbgrader**: submit the assignment from JupyterLab's Assignments tab (or
+  `nbgrader submit`); the grade comes back as feedback.
+
+When the grader re-runs this notebook, the next cell hands nothing in.
+"""),
+        _code("kit.submit()  # this notebook, as saved on disk", "hand-in"),
+    ]
 
 
 def grading_notebook(challenge) -> nbformat.NotebookNode:
@@ -449,6 +479,12 @@ submission. Hand in either
   your predictions to `predictions_path`; or
 - **a predictions file**: a CSV with the header `{header}` and one row per test
   case, holding {spec.task_type.describe_prediction(spec)}.
+
+Hand it in the way your challenge collects hand-ins: with its server (`kit serve`), run
+`kit.submit()` in the notebook's last cell (it finds the server and your team's token in
+`KIT_SERVER` and `KIT_TOKEN` or in `~/.config/challenge-kit/token`, never in the notebook), or
+use your team's page on the server; in a workshop with a shared folder, copy the file into
+your team's folder; with nbgrader, submit the assignment. The notebook's last cells say more.
 
 Check a file before handing it in, with the same checks as the grader:
 `kit.check("predictions.csv", "data")` in the notebook, or `kit check {spec.id} predictions.csv`
