@@ -122,7 +122,7 @@ def test_scores_over_time(tmp_path, times):
     frame = pd.DataFrame(rows)
     fig = plots.plot_scores_over_time(frame, metric="roc_auc", top=5)
     saved(fig, tmp_path, f"time-{times}")
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     best = frame.groupby("team")["score"].max().sort_values(ascending=False, kind="stable")
     assert legend == [plots._short(team) for team in best.index[:5]]
     with pytest.raises(KitError, match="missing"):
@@ -139,3 +139,26 @@ def test_no_pyplot_state():
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_figure_image(bootstrap, fmt):
+    """A figure is shown as an image (Voilà never displays a Figure object, only its repr)."""
+    data = plots.figure_image(plots.plot_rank_blobs(bootstrap), fmt, dpi=60)
+    assert data.startswith(PNG_MAGIC) if fmt == "png" else b"<svg" in data[:2000]
+    assert len(data) > 5_000
+    with pytest.raises(KitError, match="png, svg"):
+        plots.figure_image(plots.plot_rank_blobs(bootstrap), "gif")
+
+
+def test_type_size_scales_the_text(bootstrap):
+    """The class screen's larger type: tick labels too (matplotlib makes them when it draws)."""
+
+    def tick_size(points):
+        with plots.type_size(points):
+            fig = plots.plot_score_distribution(bootstrap)
+            plots.figure_image(fig, dpi=30)
+        return fig.axes[0].get_yticklabels()[0].get_fontsize(), fig.axes[0].title.get_fontsize()
+
+    default, larger = tick_size(None), tick_size(16)
+    assert larger[0] > default[0] and larger[1] > default[1]

@@ -14,12 +14,16 @@ notebook. Team names are arbitrary unicode: every name goes through
 :func:`plot_scores_over_time`   submissions and best score so far, per team
 =============================  ==============================================
 
-:func:`board_figures` draws, by name, the ones a board shows (the widget app's Plots tab).
+:func:`board_figures` draws, by name, the ones a board shows (the widget app's plots);
+:func:`figure_image` renders a figure to PNG or SVG bytes with matplotlib's own canvases (no
+pyplot, no display hook), which is how the app shows them as images in Voilà and JupyterLab.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import matplotlib
 import numpy as np
@@ -36,6 +40,8 @@ from .stats import BootstrapResult, SignificanceResult, pairwise_significance
 
 _MPL_310 = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
 _BEST = "#1f77b4"
+#: the image formats of :func:`figure_image`, with their MIME types
+IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 _OTHER = "#9ecae1"
 
 
@@ -57,6 +63,12 @@ def _short(name, max_len: int = 28) -> str:
 
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _legend_outside(fig: Figure, handles, *, title: str | None = None) -> None:
+    """A legend to the right of the axes that the constrained layout makes room for (a legend
+    anchored outside an axes is clipped when the type is larger)."""
+    fig.legend(handles=handles, loc="outside right upper", fontsize="small", title=title, title_fontsize="small")
 
 
 def _horizontal() -> dict:
@@ -121,7 +133,8 @@ def plot_score_distribution(result: BootstrapResult, *, kind: str = "violin", to
     ax.set_ylim(k + 0.7, 0.3)  # best on top
     ax.set_xlabel(_metric_label(result.metric))
     ax.set_title(
-        f"Bootstrap distribution of {escape_label(result.metric.name)} ({result.replicates.shape[1]} resamples)"
+        f"Bootstrap distribution of {escape_label(result.metric.name)} ({result.replicates.shape[1]} resamples)",
+        wrap=True,
     )
     ax.legend(loc="best", fontsize="small")
     ax.grid(axis="x", alpha=0.3)
@@ -164,14 +177,16 @@ def plot_rank_blobs(result: BootstrapResult, *, top: int | None = None) -> Figur
     top_rank = int(max(high.max(), result.observed_ranks[order].max()))
     ax.set_ylim(top_rank + 0.8, 0.2)  # rank 1 on top
     ax.set_ylabel("rank")
-    ax.set_title(f"Bootstrap ranks ({escape_label(result.metric.name)}, {result.replicates.shape[1]} resamples)")
+    ax.set_title(
+        f"Bootstrap ranks ({escape_label(result.metric.name)}, {result.replicates.shape[1]} resamples)", wrap=True
+    )
     handles = [
         Line2D([], [], ls="", marker="o", color=_BEST, alpha=0.6, ms=9, label="frequency of the rank (area)"),
         Line2D([], [], ls="", marker="x", color="black", label="median rank"),
         Line2D([], [], color="black", label=f"{100 * (1 - result.alpha):g}% rank interval"),
         Line2D([], [], ls="", marker="_", color="red", ms=10, label="full-data rank"),
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    _legend_outside(fig, handles)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
@@ -209,7 +224,8 @@ def plot_significance_map(significance: SignificanceResult, *, order: Sequence[s
     fig = _figure(size + 1.5, size)
     ax = fig.subplots()
     cmap = ListedColormap(["#f0f0f0", "#d62728"]).with_extremes(bad="#bdbdbd")
-    ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    # aspect "auto": an equal-aspect image lets the constrained layout clip its labels
+    ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0, vmax=1, interpolation="nearest", aspect="auto")
     labels = [_short(teams[i]) for i in idx]
     ax.set_xticks(np.arange(k), labels, rotation=90)
     ax.set_yticks(np.arange(k), labels)
@@ -220,12 +236,9 @@ def plot_significance_map(significance: SignificanceResult, *, order: Sequence[s
     ax.set_xlabel("is beaten")
     ax.set_ylabel("beats")
     method = "Wilcoxon" if significance.method == "wilcoxon" else "bootstrap"
-    ax.set_title(f"Significant wins ({method}, Holm, alpha = {significance.alpha:g})")
-    ax.legend(
-        handles=[Patch(color="#d62728", label="row beats column"), Patch(color="#f0f0f0", label="not significant")],
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
-        fontsize="small",
+    ax.set_title(f"Significant wins ({method}, Holm, alpha = {significance.alpha:g})", wrap=True)
+    _legend_outside(
+        fig, [Patch(color="#d62728", label="row beats column"), Patch(color="#f0f0f0", label="not significant")]
     )
     return fig
 
@@ -287,7 +300,7 @@ def plot_public_private(public, private, teams: Sequence[str], *, metric=None, l
             )
     ax.set_xlabel(f"public {_metric_label(metric)}")
     ax.set_ylabel(f"private {_metric_label(metric)}")
-    ax.set_title("Public against private leaderboard")
+    ax.set_title("Public against private leaderboard", wrap=True)
     ax.grid(alpha=0.3)
     return fig
 
@@ -342,15 +355,14 @@ def plot_scores_over_time(
         color = colors(k % colors.N)
         ax.plot(rows[time].to_numpy(), rows[score].to_numpy(), "o", color=color, ms=3.5, alpha=0.5)
         ax.step(rows[time].to_numpy(), rows["_best"].to_numpy(), where="post", color=color, lw=1.6, label=_short(name))
-    ax.set_xlabel(escape_label(time))
+    ax.set_xlabel(f"{escape_label(time)} (dots: submissions, lines: best so far)")
     ax.set_ylabel(_metric_label(metric, escape_label(score)))
     hidden = len(final) - len(shown)
-    ax.set_title(
-        "Scores over time (dots: submissions, lines: best so far)"
-        + (f"; {hidden} more teams not drawn" if hidden > 0 else "")
-    )
+    ax.set_title("Scores over time", wrap=True)
     if shown:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        _legend_outside(
+            fig, ax.get_legend_handles_labels()[0], title=f"best {len(shown)} of {len(final)}" if hidden > 0 else None
+        )
     ax.grid(alpha=0.3)
     if np.issubdtype(df[time].dtype, np.datetime64):
         ax.tick_params(axis="x", labelrotation=30)
@@ -393,3 +405,28 @@ def board_figures(board, st, *, history: pd.DataFrame, scores: pd.DataFrame, sho
         )
         figs["public scores over time"] = plot_scores_over_time(frame.dropna(), metric=metric)
     return figs
+
+
+@contextmanager
+def type_size(points: float | None) -> Iterator[None]:
+    """Draw with this base font size (``None``: matplotlib's own); "small" and the tick labels
+    follow. Both building a figure and rendering it must happen inside: matplotlib makes tick
+    labels when it draws."""
+    if points is None:
+        yield
+        return
+    with matplotlib.rc_context({"font.size": points}):
+        yield
+
+
+def figure_image(fig: Figure, fmt: str = "png", *, dpi: float = 100) -> bytes:
+    """The figure as PNG or SVG bytes, rendered by matplotlib's Agg (or SVG) canvas.
+
+    A figure built without pyplot is never shown by a display hook (Voilà prints its repr,
+    ``<Figure size 700x632 with 1 Axes>``); its bytes, shown as an image, are.
+    """
+    if fmt not in IMAGE_FORMATS:
+        raise KitError(f"unknown image format {fmt!r}", fix=f"use one of {', '.join(IMAGE_FORMATS)}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi)
+    return buf.getvalue()
