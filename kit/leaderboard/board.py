@@ -16,8 +16,10 @@ what the CLI, the widget app, the cards and the release call, with the defaults 
 module.
 
 Ties in the ranked score share a rank; among them the earlier submission is
-listed first. Only scored submissions are ranked; a submission whose score is
-missing on the ranked split is listed as unranked, never first.
+listed first. Scores equal within a relative 1e-9 are ties (:mod:`kit.leaderboard.ties`):
+two AUCs one ulp apart share a rank, and no ``move`` appears between them on the private
+board. Only scored submissions are ranked; a submission whose score is missing on the
+ranked split is listed as unranked, never first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from ..challenge import Challenge, load_challenge
@@ -34,6 +37,7 @@ from ..errors import KitError
 from ..ledger import Ledger, queries
 from ..metrics import Metric
 from ..workspace import Workspace
+from .ties import tolerant_ranks
 
 if TYPE_CHECKING:  # pragma: no cover
     from .uncertainty import BoardStatistics
@@ -71,8 +75,12 @@ class Leaderboard:
 
 
 def _rank(values: pd.Series, metric: Metric) -> pd.Series:
-    key = values.map(metric.sort_key)
-    return key.rank(method="min").astype("Int64")
+    """Ranks, 1 = best, ties (up to :mod:`kit.leaderboard.ties`'s tolerance) share the smallest;
+    missing scores are NA."""
+    v = values.to_numpy(dtype=float)
+    ranks = pd.Series(pd.array(tolerant_ranks(v, metric.greater_is_better), dtype="Int64"), index=values.index)
+    ranks[np.isnan(v)] = pd.NA
+    return ranks
 
 
 def select_per_team(
@@ -220,21 +228,33 @@ def build_board(
     phase: str = DEFAULT_PHASE,
     selection: str = DEFAULT_SELECTION,
     stats: bool = True,
-    ladder: bool = False,
+    ladder: bool | str = False,
+    ladder_eta: float | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     alpha: float = 0.05,
+    interval: str | None = None,
     now: datetime | None = None,
     root=None,
 ) -> Leaderboard:
     """The board as every reader shows it: the CLI, the widget app, the cards and the release.
 
     Each team's representative submission (``selection``) on the ``phase`` split, then, on
-    a public board with ``ladder``, the Ladder's released scores, then with ``stats`` the
-    paired bootstrap intervals, rank ranges, P(first) and the statistically tied top
-    (kept in ``board.statistics`` for the plots). Only the cases of the board's own split
-    are used: a public board never touches a private label.
+    a public board with ``ladder``, the Ladder's board (each team's row becomes the
+    submission whose score the Ladder shows, see
+    :func:`~kit.leaderboard.uncertainty.apply_ladder`), then with ``stats`` the paired
+    bootstrap intervals, rank ranges, P(first) and the statistically tied top of those
+    rows' predictions (kept in ``board.statistics`` for the plots). Only the cases of the
+    board's own split are used: a public board never touches a private label.
+
+    ``ladder``: False, True (the parameter-free Ladder) or the name of a Ladder rule
+    (``"parameter-free"``, ``"fixed"``; ``kit.leaderboard.stats.LADDERS``); ``ladder_eta``:
+    the step of the ``fixed`` rule, in [0, 1] loss units. ``interval``: the bootstrap
+    interval method (default ``"auto"``: studentized for a mean-type metric, BCa for the
+    others; or ``"studentized"``, ``"bca"``, ``"percentile"``: ``kit.leaderboard.stats.INTERVALS``).
     """
+    if ladder_eta is not None and not ladder:
+        raise KitError("a Ladder step eta was given without the Ladder", fix="ask for the 'fixed' Ladder with its eta")
     ch = load_challenge(challenge, root=root)  # an unknown challenge is said before a missing ledger
     owned = ledger is None
     led = Workspace(workdir).open_ledger(create=False) if ledger is None else ledger
@@ -244,9 +264,13 @@ def build_board(
             from .uncertainty import add_intervals, apply_ladder, board_statistics
 
             if ladder:
-                apply_ladder(board, led)
-            if stats:
-                board.statistics = board_statistics(board, led, n_resamples=n_resamples, seed=seed, alpha=alpha)
+                rule = ladder if isinstance(ladder, str) else None
+                apply_ladder(board, led, method=rule, eta=ladder_eta)
+            if stats and board.table["rank"].notna().any():
+                extra = {} if interval is None else {"interval": interval}
+                board.statistics = board_statistics(
+                    board, led, n_resamples=n_resamples, seed=seed, alpha=alpha, **extra
+                )
                 add_intervals(board, board.statistics)
     finally:
         if owned:

@@ -71,6 +71,10 @@ class Metric:
         mean turned by ``from_mean_loss`` gives the score back.
     from_mean_loss : callable
         Turns the mean of the per-case losses back into the score (default: identity).
+    case_loss_upper : float
+        The largest value the per-case loss can take (``inf``: unbounded, e.g. a squared
+        error). The Ladder (:func:`kit.leaderboard.stats.ladder`) divides the losses by it,
+        so that they lie in [0, 1] as Blum & Hardt's guarantee assumes.
     needs_both_classes : bool
         Binary metrics undefined when ``y_true`` holds a single class.
     resampled : callable, optional
@@ -90,6 +94,8 @@ class Metric:
     per_case: Callable[[Any, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     #: turns the mean of the per-case losses back into the score
     from_mean_loss: Callable[[float], float] = field(default=_identity, repr=False)
+    #: the largest per-case loss (``inf``: unbounded); every per-case loss is at least 0
+    case_loss_upper: float = math.inf
     #: binary metrics that need both classes present in y_true
     needs_both_classes: bool = False
     #: the metric's own scorer of many resamples (None: per-case losses or ``func``)

@@ -81,6 +81,7 @@ register(
         upper=1.0,
         precision=4,
         per_case=lambda y, p: (p - y) ** 2,
+        case_loss_upper=1.0,
         description="Brier score: mean squared error of the probabilities (scikit-learn brier_score_loss).",
     )
 )
@@ -96,6 +97,7 @@ register(
         precision=4,
         per_case=lambda y, p: (_labels(p) != y).astype(float),
         from_mean_loss=lambda m: 1.0 - m,
+        case_loss_upper=1.0,
         description=f"Accuracy of the labels p >= {THRESHOLD} (scikit-learn accuracy_score).",
     )
 )

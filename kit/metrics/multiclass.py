@@ -157,6 +157,7 @@ register(
         upper=2.0,
         precision=4,
         per_case=_brier_cases,
+        case_loss_upper=2.0,
         description="Multiclass Brier score: the mean over cases of the sum over classes of "
         "(probability - 1 for the true class, 0 otherwise)², from 0 to 2 (scikit-learn brier_score_loss).",
     )

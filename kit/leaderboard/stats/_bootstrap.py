@@ -16,7 +16,16 @@ from scipy import stats as sps
 
 from ...errors import MetricError, Problem
 from ...metrics import Metric, Target, get_metric
+from ..ties import tolerant_ranks
 from ._inputs import MetricLike, _as_metric, _check_indices, _prepare
+from ._intervals import (
+    DEFAULT_INTERVAL,
+    METHOD_DESCRIPTIONS,
+    Studentized,
+    get_interval,
+    jackknife_scores,
+    studentized_spread,
+)
 
 #: a seed of :func:`numpy.random.default_rng`
 Seed: TypeAlias = int | np.random.Generator | None
@@ -126,6 +135,9 @@ def _why_undefined(metric: Metric, y: Target, p: np.ndarray, team: str) -> Probl
 def rank_scores(scores: ArrayLike, metric: MetricLike) -> np.ndarray:
     """Ranks of teams, 1 = best in the metric's direction; ties take the smallest rank.
 
+    Scores equal up to floating-point noise are ties (a relative 1e-9, see
+    :mod:`kit.leaderboard.ties`): two teams whose AUCs differ by one ulp share a rank.
+
     Parameters
     ----------
     scores : array-like, shape (teams,) or (teams, resamples)
@@ -137,9 +149,7 @@ def rank_scores(scores: ArrayLike, metric: MetricLike) -> np.ndarray:
     ndarray of int, same shape
     """
     metric = _as_metric(metric)
-    s = np.asarray(scores, dtype=float)
-    key = -s if metric.greater_is_better else s
-    return sps.rankdata(key, method="min", axis=0).astype(int)
+    return tolerant_ranks(scores, metric.greater_is_better)
 
 
 def _kendall_taus(reference: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -245,6 +255,17 @@ class BootstrapResult(_PicklesMetricByName):
         Resamples drawn; ``n_invalid`` of them were undefined and dropped.
     n_invalid : int
     seed : object
+    interval : str
+        The interval method (a name of :data:`INTERVALS <kit.leaderboard.stats.INTERVALS>`,
+        ``"auto"`` by default: studentized for a mean-type metric, BCa for the others).
+    jackknife : ndarray (teams, groups) or None
+        Jackknife scores (:func:`~kit.leaderboard.stats.jackknife_scores`), the acceleration
+        of the BCa interval; None when the interval method does not need them.
+    studentized : Studentized or None
+        Mean loss, its standard error and the resamples' t statistics, for the studentized
+        interval of a mean-type metric; None when the interval method does not need them.
+    n_cases : int
+        Test cases scored.
     """
 
     teams: tuple[str, ...]
@@ -258,12 +279,42 @@ class BootstrapResult(_PicklesMetricByName):
     n_resamples: int = 0
     n_invalid: int = 0
     seed: object = None
+    interval: str = DEFAULT_INTERVAL
+    jackknife: np.ndarray | None = field(default=None, repr=False)
+    studentized: Studentized | None = field(default=None, repr=False)
+    n_cases: int = 0
 
     # -- tables -------------------------------------------------------------------
-    def confidence_intervals(self) -> pd.DataFrame:
-        """Percentile interval of every team's score, columns ``ci_low``, ``ci_high``."""
-        low, high = np.quantile(self.replicates, [self.alpha / 2, 1 - self.alpha / 2], axis=1)
-        return pd.DataFrame({"ci_low": low, "ci_high": high}, index=pd.Index(self.teams, name="team"))
+    def confidence_intervals(self, method: str | None = None) -> pd.DataFrame:
+        """The ``1 - alpha`` interval of every team's score.
+
+        Parameters
+        ----------
+        method : str, optional
+            A name of :data:`INTERVALS <kit.leaderboard.stats.INTERVALS>` (default: the
+            result's own ``interval``); ``"bca"`` needs the jackknife scores, ``"studentized"``
+            the resamples' standard errors: computed when the bootstrap's own method needs them.
+
+        Returns
+        -------
+        DataFrame indexed by team, columns ``ci_low``, ``ci_high`` and ``method``: the
+        method used for that team (``"studentized"``, ``"bca"``, or ``"percentile"`` where
+        the others are undefined).
+        """
+        how = get_interval(method or self.interval)
+        low, high, used = how.compute(self)
+        return pd.DataFrame({"ci_low": low, "ci_high": high, "method": used}, index=pd.Index(self.teams, name="team"))
+
+    def interval_description(self) -> str:
+        """The intervals in words, saying which teams fell back to another method."""
+        used = pd.Series(self.confidence_intervals()["method"]).value_counts()
+        main = str(used.index[0])
+        text = METHOD_DESCRIPTIONS.get(main, main)
+        others = [
+            f"{METHOD_DESCRIPTIONS.get(str(m), m).split(' interval')[0]} for {k} team(s)"
+            for m, k in used.iloc[1:].items()
+        ]
+        return text + (f" ({', '.join(others)}, where it is undefined)" if others else "")
 
     def rank_distribution(self) -> pd.DataFrame:
         """Fraction of resamples in which each team (row) takes each rank (column)."""
@@ -274,10 +325,15 @@ class BootstrapResult(_PicklesMetricByName):
         )
 
     def winner_frequency(self) -> pd.Series:
-        """Fraction of resamples in which each team ranks first (ties count for all)."""
-        return pd.Series(
-            (self.ranks == 1).mean(axis=1), index=pd.Index(self.teams, name="team"), name="winner_frequency"
-        )
+        """P(first): each team's share of the resamples' first places.
+
+        In a resample where ``m`` teams tie for first, each of them gets ``1 / m``; the
+        column therefore sums to 1 (a probability over the teams, not a count of
+        resamples in which a team is among the first).
+        """
+        first = self.ranks == 1
+        share = first / first.sum(axis=0, keepdims=True)
+        return pd.Series(share.mean(axis=1), index=pd.Index(self.teams, name="team"), name="winner_frequency")
 
     def stability(self) -> pd.Series:
         """Kendall's tau between the full-data ranking and the resampled rankings."""
@@ -292,7 +348,8 @@ class BootstrapResult(_PicklesMetricByName):
         return pd.Series({**values, "n": int(tau.size)}, name="kendall_tau")
 
     def summary(self) -> pd.DataFrame:
-        """One row per team, best first: score, interval, ranks and winner frequency."""
+        """One row per team, best first: score, interval, ranks and P(first) (``winner_frequency``,
+        first places shared among tied teams)."""
         ci = self.confidence_intervals()
         q = self.alpha / 2
         rank_low, rank_med, rank_high = np.quantile(self.ranks, [q, 0.5, 1 - q], axis=1, method="inverted_cdf")
@@ -315,10 +372,11 @@ class BootstrapResult(_PicklesMetricByName):
     def _repr_html_(self) -> str:
         st = self.stability()
         head = (
-            f"<p><b>Paired bootstrap</b> of {html.escape(self.metric.name)} {self.metric.arrow}: "
-            f"{self.replicates.shape[1]} valid resamples of {self.n_resamples}"
+            f"<p><b>Paired bootstrap</b> of {html.escape(self.metric.name)} {self.metric.arrow} on "
+            f"{self.n_cases} cases: {self.replicates.shape[1]} valid resamples of {self.n_resamples}"
             f"{f' ({self.n_invalid} undefined, dropped)' if self.n_invalid else ''}; "
-            f"{100 * (1 - self.alpha):g}% percentile intervals. Ranking stability "
+            f"{100 * (1 - self.alpha):g}% {html.escape(self.interval_description())}; "
+            "P(first) shares a first place among tied teams. Ranking stability "
             f"(Kendall's tau with the full-data ranking): mean {st['mean']:.3f}, "
             f"{100 * (1 - self.alpha):g}% range [{st['q_low']:.3f}, {st['q_high']:.3f}].</p>"
         )
@@ -343,6 +401,7 @@ def paired_bootstrap(
     alpha: float = 0.05,
     indices: ArrayLike | None = None,
     n_jobs: int | None = None,
+    interval: str = DEFAULT_INTERVAL,
 ) -> BootstrapResult:
     """Paired bootstrap over test cases: the same resamples for every team.
 
@@ -369,6 +428,11 @@ def paired_bootstrap(
         Explicit resamples (overrides ``n_resamples`` and ``seed``).
     n_jobs : int, optional
         Threads for the ``roc_auc`` scorer.
+    interval : str
+        The interval method, a name of :data:`INTERVALS <kit.leaderboard.stats.INTERVALS>`:
+        ``"auto"`` (the default: ``"studentized"`` for a metric with a per-case loss,
+        ``"bca"`` for the others), ``"studentized"``, ``"bca"`` or ``"percentile"``. What it
+        needs (jackknife scores, the resamples' standard errors) is computed here.
 
     Returns
     -------
@@ -381,7 +445,9 @@ def paired_bootstrap(
     """
     if not 0 < alpha < 1:
         raise MetricError(f"alpha must lie in (0, 1), got {alpha}", fix="use e.g. alpha=0.05")
+    how = get_interval(interval)
     m, y, P, names = _prepare(y_true, predictions, teams, metric)
+    needs = how.needs(m)
     n = P.shape[1]
     if indices is None:
         idx = bootstrap_indices(n, n_resamples, seed)
@@ -412,4 +478,8 @@ def paired_bootstrap(
         n_resamples=int(idx.shape[0]),
         n_invalid=int((~valid).sum()),
         seed=seed,
+        interval=how.name,
+        jackknife=jackknife_scores(m, y, P, n_jobs) if "jackknife" in needs else None,
+        studentized=studentized_spread(m, y, P, idx[valid]) if "studentized" in needs else None,
+        n_cases=n,
     )

@@ -1,4 +1,4 @@
-"""Ranking schemes: aggregate-then-rank, rank-then-aggregate, and the three side by side."""
+"""Ranking schemes: aggregate-then-rank, rank-then-aggregate, mean bootstrap rank, side by side."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
+from ...errors import MetricError
 from ...metrics.resampling import team_case_losses
+from ..ties import tolerant_ranks
 from ._bootstrap import BootstrapResult, Seed, _observed, paired_bootstrap, rank_scores
 from ._inputs import MetricLike, _as_metric, _check_same_teams, _prepare
 from ._significance import SignificanceResult, pairwise_significance
@@ -34,39 +35,71 @@ def rank_then_aggregate(
     predictions: ArrayLike,
     teams: Sequence[str],
     metric: MetricLike,
+) -> pd.DataFrame:
+    """Rank the teams on every test case by their per-case loss, then rank their mean rank.
+
+    challengeR's ``rankThenAggregate``: on each case the teams are ranked by their
+    per-case loss (lower is better; ties, up to :mod:`kit.leaderboard.ties`'s tolerance,
+    take the smallest rank), and the teams are ranked by their mean rank over the cases.
+    It needs a per-case loss: a metric without one (AUC, c-index, F1) has no per-case
+    value to rank; :func:`mean_bootstrap_rank` ranks such teams by their mean rank over
+    bootstrap resamples instead, which is another scheme.
+
+    Returns
+    -------
+    DataFrame indexed by team, columns ``mean_rank`` and ``rank``, best first.
+
+    Raises
+    ------
+    MetricError
+        The metric has no per-case loss.
+    """
+    m, y, P, names = _prepare(y_true, predictions, teams, metric)
+    if m.per_case is None:
+        raise MetricError(
+            f"{m.name} has no per-case loss: its teams cannot be ranked case by case",
+            fix="use mean_bootstrap_rank(...) (the mean rank over paired bootstrap resamples) "
+            "or aggregate_then_rank(...)",
+        )
+    losses = team_case_losses(m, y, P)
+    mean_rank = tolerant_ranks(losses, greater_is_better=False).mean(axis=1)
+    df = pd.DataFrame(
+        {"mean_rank": mean_rank, "rank": tolerant_ranks(mean_rank, greater_is_better=False)},
+        index=pd.Index(names, name="team"),
+    )
+    return df.sort_values("rank", kind="stable")
+
+
+def mean_bootstrap_rank(
+    y_true: ArrayLike,
+    predictions: ArrayLike,
+    teams: Sequence[str],
+    metric: MetricLike,
     *,
     bootstrap: BootstrapResult | None = None,
     n_resamples: int = 1000,
     seed: Seed = 0,
 ) -> pd.DataFrame:
-    """Rank the teams on every test case, then rank their mean rank (challengeR).
+    """Rank the teams by their mean rank over paired bootstrap resamples.
 
-    With a per-case loss, teams are ranked on every case by that loss (ties take
-    the smallest rank), as challengeR's ``rankThenAggregate`` does. A metric
-    without a per-case loss has no per-case value: the teams are ranked on every
-    paired bootstrap resample instead (``bootstrap``, computed if not given).
+    Every resample ranks the teams by their score on it (:attr:`BootstrapResult.ranks`);
+    the teams are ranked by the mean of those ranks. Defined for every metric; for a
+    metric with a per-case loss, :func:`rank_then_aggregate` is challengeR's
+    case-by-case scheme.
 
     Returns
     -------
-    DataFrame indexed by team, columns ``mean_rank`` and ``rank``, best first;
-    ``df.attrs["basis"]`` says which ranks were averaged.
+    DataFrame indexed by team, columns ``mean_rank`` and ``rank``, best first.
     """
-    m, y, P, names = _prepare(y_true, predictions, teams, metric)
-    if m.per_case is not None:
-        losses = team_case_losses(m, y, P)
-        mean_rank = sps.rankdata(losses, method="min", axis=0).mean(axis=1)
-        basis = "test cases"
-    else:
-        if bootstrap is None:
-            bootstrap = paired_bootstrap(y_true, P, names, m, n_resamples=n_resamples, seed=seed)
-        _check_same_teams(bootstrap, names)
-        mean_rank = bootstrap.ranks.mean(axis=1)
-        basis = "bootstrap resamples"
+    m, _, P, names = _prepare(y_true, predictions, teams, metric)
+    if bootstrap is None:
+        bootstrap = paired_bootstrap(y_true, P, names, m, n_resamples=n_resamples, seed=seed, interval="percentile")
+    _check_same_teams(bootstrap, names)
+    mean_rank = bootstrap.ranks.mean(axis=1)
     df = pd.DataFrame(
-        {"mean_rank": mean_rank, "rank": sps.rankdata(mean_rank, method="min").astype(int)},
+        {"mean_rank": mean_rank, "rank": tolerant_ranks(mean_rank, greater_is_better=False)},
         index=pd.Index(names, name="team"),
     )
-    df.attrs["basis"] = basis
     return df.sort_values("rank", kind="stable")
 
 
@@ -82,28 +115,27 @@ def ranking_schemes(
     n_resamples: int = 1000,
     seed: Seed = 0,
 ) -> pd.DataFrame:
-    """The three rankings side by side: aggregate-then-rank, rank-then-aggregate, test-based.
+    """The rankings side by side: aggregate-then-rank, rank-then-aggregate (with a per-case
+    loss only), mean bootstrap rank, test-based.
 
     Returns
     -------
     DataFrame indexed by team (by full-data rank), columns ``score``,
-    ``aggregate_then_rank``, ``rank_then_aggregate``, ``test_based``.
+    ``aggregate_then_rank``, ``rank_then_aggregate`` (only for a metric with a per-case
+    loss), ``mean_bootstrap_rank`` and ``test_based``.
     """
     m = _as_metric(metric)
     agg = aggregate_then_rank(y_true, predictions, teams, m)
-    if bootstrap is None and m.per_case is None:  # both other schemes need one: draw it once
-        bootstrap = paired_bootstrap(y_true, predictions, teams, m, n_resamples=n_resamples, seed=seed)
-    rta = rank_then_aggregate(y_true, predictions, teams, m, bootstrap=bootstrap, n_resamples=n_resamples, seed=seed)
-    if significance is None:
-        significance = pairwise_significance(
-            y_true, predictions, teams, m, alpha=alpha, bootstrap=bootstrap, n_resamples=n_resamples, seed=seed
+    if bootstrap is None:  # both other schemes need one: draw it once
+        bootstrap = paired_bootstrap(
+            y_true, predictions, teams, m, n_resamples=n_resamples, seed=seed, interval="percentile"
         )
-    test = significance.ranking()
-    return pd.DataFrame(
-        {
-            "score": agg["score"],
-            "aggregate_then_rank": agg["rank"],
-            "rank_then_aggregate": rta["rank"].reindex(agg.index),
-            "test_based": test["rank"].reindex(agg.index),
-        }
-    )
+    columns = {"score": agg["score"], "aggregate_then_rank": agg["rank"]}
+    if m.per_case is not None:
+        columns["rank_then_aggregate"] = rank_then_aggregate(y_true, predictions, teams, m)["rank"].reindex(agg.index)
+    mbr = mean_bootstrap_rank(y_true, predictions, teams, m, bootstrap=bootstrap)
+    columns["mean_bootstrap_rank"] = mbr["rank"].reindex(agg.index)
+    if significance is None:
+        significance = pairwise_significance(y_true, predictions, teams, m, alpha=alpha, bootstrap=bootstrap)
+    columns["test_based"] = significance.ranking()["rank"].reindex(agg.index)
+    return pd.DataFrame(columns)

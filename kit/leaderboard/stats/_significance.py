@@ -15,11 +15,17 @@ from scipy import stats as sps
 from ...errors import MetricError
 from ...metrics import Metric
 from ...metrics.resampling import team_case_losses
+from ..ties import tied
 from ._bootstrap import BootstrapResult, Seed, _observed, _PicklesMetricByName, paired_bootstrap, rank_scores
 from ._inputs import MetricLike, _check_same_teams, _prepare
 
-#: one-sided test methods of :func:`pairwise_significance`
+#: one-sided test methods of :func:`pairwise_significance` and :func:`statistically_tied_top`
 TEST_METHODS = ("auto", "wilcoxon", "bootstrap")
+#: what each method tests, for the boards' notes and the results' HTML
+TEST_DESCRIPTIONS = {
+    "bootstrap": "one-sided paired bootstrap z-tests of the score difference",
+    "wilcoxon": "one-sided paired Wilcoxon signed-rank tests on per-case losses",
+}
 
 
 def holm(p_values: ArrayLike) -> np.ndarray:
@@ -62,6 +68,7 @@ def _bootstrap_pvalues(result: BootstrapResult, i: int, others: np.ndarray) -> n
     """One-sided paired bootstrap p-values of "team i scores better than team j"."""
     sign = 1.0 if result.metric.greater_is_better else -1.0
     diff = sign * (result.observed[i] - result.observed[others])
+    diff = np.where(tied(result.observed[i], result.observed[others]), 0.0, diff)  # noise is no difference
     reps = sign * (result.replicates[i] - result.replicates[others])
     se = reps.std(axis=1, ddof=1) if reps.shape[1] > 1 else np.zeros(len(others))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -70,10 +77,14 @@ def _bootstrap_pvalues(result: BootstrapResult, i: int, others: np.ndarray) -> n
 
 
 def _resolve_method(method: str, metric: Metric) -> str:
+    """``auto`` is the paired bootstrap test of the score difference, for every metric: it tests
+    what the metric ranks (a difference of means for a mean-type metric such as Brier or
+    RMSE, of AUCs for AUC). Wilcoxon tests a median shift of the per-case losses instead,
+    which can contradict the ranking of a mean; it is used only when asked for by name."""
     if method not in TEST_METHODS:
         raise MetricError(f"unknown test method {method!r}", fix=f"use one of {', '.join(TEST_METHODS)}")
     if method == "auto":
-        return "wilcoxon" if metric.per_case is not None else "bootstrap"
+        return "bootstrap"
     if method == "wilcoxon" and metric.per_case is None:
         raise MetricError(
             f"{metric.name} has no per-case loss for a Wilcoxon test", fix="use method='bootstrap' (or 'auto')"
@@ -129,11 +140,7 @@ class SignificanceResult(_PicklesMetricByName):
         return df.sort_values("rank", kind="stable")
 
     def _repr_html_(self) -> str:
-        what = (
-            "one-sided paired Wilcoxon signed-rank tests on per-case losses"
-            if self.method == "wilcoxon"
-            else "one-sided paired bootstrap z-tests"
-        )
+        what = TEST_DESCRIPTIONS[self.method]
         head = (
             f"<p><b>Test-based ranking</b> ({html.escape(self.metric.name)}): {what}, "
             f"Holm-adjusted, alpha = {self.alpha:g}.</p>"
@@ -162,12 +169,17 @@ def pairwise_significance(
     alpha : float
         Family-wise error rate over all ``T (T - 1)`` ordered pairs.
     method : {"auto", "wilcoxon", "bootstrap"}
+        ``bootstrap``: ``z = d / se`` with ``d`` the full-data score difference
+        and ``se`` its standard deviation over paired resamples; p = sf(z). For a
+        mean-type metric (a per-case loss: Brier, log loss, accuracy, RMSE, MAE) ``d``
+        is a difference of mean losses (on the score's scale), so the test agrees with
+        the ranking: a team with the worse mean is never significantly better.
         ``wilcoxon``: Wilcoxon signed-rank test (``scipy.stats.wilcoxon``,
         ``alternative="greater"``, zeros dropped) on the paired per-case loss
-        differences; needs a per-case loss. Identical losses give p = 1.
-        ``bootstrap``: ``z = d / se`` with ``d`` the full-data score difference
-        and ``se`` its standard deviation over paired resamples; p = sf(z).
-        ``auto``: ``wilcoxon`` when the metric has a per-case loss.
+        differences; needs a per-case loss. Identical losses give p = 1. It tests a
+        shift of the median difference, not of the mean: with skewed losses it can call
+        a team with a worse mean significantly better, so it is never chosen by ``auto``.
+        ``auto`` (default): ``bootstrap``.
     bootstrap : BootstrapResult, optional
         Reused by the ``bootstrap`` method (computed if not given).
 
@@ -191,7 +203,9 @@ def pairwise_significance(
             p[i, others] = _wilcoxon_pvalues(losses, i, others)
     else:
         if bootstrap is None:
-            bootstrap = paired_bootstrap(y_true, P, names, m, n_resamples=n_resamples, seed=seed)
+            bootstrap = paired_bootstrap(
+                y_true, P, names, m, n_resamples=n_resamples, seed=seed, interval="percentile"
+            )  # the tests need the resampled scores only
         _check_same_teams(bootstrap, names)
         for i in range(T):
             others = np.delete(np.arange(T), i)
@@ -233,14 +247,19 @@ class TiedTop:
     leader: str
     teams: tuple[str, ...]
     table: pd.DataFrame = field(repr=False)
-    method: str = "wilcoxon"
+    method: str = "bootstrap"
     alpha: float = 0.05
+
+    @property
+    def description(self) -> str:
+        """The test, in words (for notes and the HTML)."""
+        return TEST_DESCRIPTIONS[self.method]
 
     def _repr_html_(self) -> str:
         names = ", ".join(html.escape(t) for t in self.teams)
         head = (
             f"<p><b>Statistically tied at the top</b> (leader {html.escape(self.leader)}; "
-            f"{self.method} one-sided tests, Holm over {len(self.table) - 1} comparisons, "
+            f"{self.description}, Holm over {len(self.table) - 1} comparisons, "
             f"alpha = {self.alpha:g}): {names}</p>"
         )
         return head + self.table.to_html(escape=True)
@@ -260,13 +279,16 @@ def statistically_tied_top(
 ) -> TiedTop:
     """The teams whose difference with the leader the data cannot establish (for prizes).
 
-    The leader (best full-data score) is compared with every other team by a
-    one-sided paired test of "the leader is better" (``method`` as in
-    :func:`pairwise_significance`: Wilcoxon on per-case losses when the metric
-    has them, else the paired bootstrap z-test). The ``T - 1`` p-values are
-    Holm-corrected as one family. A team is *tied with the leader* when the
-    leader does not beat it significantly; every such team is reported, even one
-    ranked below a team that the leader does beat.
+    The leader (best full-data score; among teams tied within
+    :mod:`kit.leaderboard.ties`'s tolerance, the first listed) is compared with every
+    other team by a one-sided paired test of "the leader is better" (``method`` as in
+    :func:`pairwise_significance`; by default the paired bootstrap z-test of the score
+    difference, which matches the metric: a difference of means for a mean-type
+    metric, of AUCs for AUC). The ``T - 1`` p-values are Holm-corrected as one
+    family. A team is *tied with the leader* when the leader does not beat it
+    significantly. Every such team is reported, even one ranked below a team that the
+    leader does beat: a team further from the leader whose differences with it are
+    noisier can be tied while a closer, steadier one is not.
 
     Returns
     -------
@@ -277,7 +299,9 @@ def statistically_tied_top(
     T = len(names)
     if method == "bootstrap":
         if bootstrap is None:
-            bootstrap = paired_bootstrap(y_true, P, names, m, n_resamples=n_resamples, seed=seed)
+            bootstrap = paired_bootstrap(
+                y_true, P, names, m, n_resamples=n_resamples, seed=seed, interval="percentile"
+            )  # the tests need the resampled scores only
         _check_same_teams(bootstrap, names)
         observed = bootstrap.observed
     else:
