@@ -639,7 +639,12 @@ def select(ctx, challenge, submission_ids, team, workdir):
 )
 @click.option("--port", default=D.BOARD_PORT, show_default=True, help="Port of the Voilà server.")
 @click.option("--ip", default=D.BOARD_IP, show_default=True, help="Address to listen on (0.0.0.0 for a room).")
-@click.option("--refresh", default=D.BOARD_REFRESH, show_default=True, help="Seconds between checks of the ledger.")
+@click.option(
+    "--refresh",
+    default=D.BOARD_REFRESH,
+    show_default=True,
+    help="Seconds between checks of the ledger for new results (0: no live updates).",
+)
 @click.option(
     "--exports",
     type=click.Path(file_okay=False, path_type=Path),
@@ -657,7 +662,7 @@ def board(ctx, challenge, workdir, audience, port, ip, refresh, exports):
             where=str(workdir),
             fix="pass the --workdir that `kit grade` or `kit watch` writes, or start them first",
         )
-    click.echo(f"serving the {challenge} board on http://{ip}:{port}/ (Ctrl-C to stop)")
+    click.echo(f"starting the {challenge} board on http://{ip}:{port}/ (ready when Voilà says so; Ctrl-C to stop)")
     sys.stdout.flush()
     serve_board(
         challenge,

@@ -39,4 +39,4 @@ AUDIENCES = ("organiser", "public")
 BOARD_AUDIENCE = "public"
 BOARD_PORT = 8866
 BOARD_IP = "127.0.0.1"
-BOARD_REFRESH = 10.0
+BOARD_REFRESH = 0.25  # seconds between cheap checks of the ledger's size and time (kit.widgets.live)
