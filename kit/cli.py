@@ -567,6 +567,21 @@ def watch(ctx, challenge, folder, workdir, sandbox, workers, interval, create):
 @RESAMPLES
 @click.option("--ladder", is_flag=True, help="Public board with the Ladder's released scores (Blum & Hardt 2015).")
 @click.option(
+    "--ladder-rule",
+    type=click.Choice(D.LADDER_RULES),
+    help="With --ladder: the parameter-free rule (default) or the fixed step (--ladder-eta).",
+)
+@click.option(
+    "--ladder-eta",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="The fixed Ladder's step, in loss units scaled to [0, 1].",
+)
+@click.option(
+    "--interval",
+    type=click.Choice(D.INTERVALS),
+    help="Bootstrap interval method (default auto: studentized for mean-type metrics, BCa for the others).",
+)
+@click.option(
     "--organiser-preview",
     is_flag=True,
     help="Allow --phase private while the challenge is open (for the organisers' eyes only; a warning is printed).",
@@ -575,7 +590,22 @@ def watch(ctx, challenge, folder, workdir, sandbox, workers, interval, create):
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing."
 )
 @click.pass_context
-def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples, ladder, organiser_preview, output):
+def leaderboard(
+    ctx,
+    challenge,
+    workdir,
+    phase,
+    fmt,
+    selection,
+    stats,
+    resamples,
+    ladder,
+    ladder_rule,
+    ladder_eta,
+    interval,
+    organiser_preview,
+    output,
+):
     """Rank each team's representative submission (public split while open, private after).
 
     The private board of an open challenge needs --organiser-preview: shown to participants, it
@@ -584,6 +614,8 @@ def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples
     from .challenge import load_challenge
     from .leaderboard import build_board, render
 
+    if (ladder_rule or ladder_eta is not None) and not ladder:
+        raise click.UsageError("--ladder-rule and --ladder-eta go with --ladder")
     if phase == "private":
         ch = load_challenge(challenge, root=_root(ctx))
         if ch.spec.is_open():
@@ -606,7 +638,9 @@ def leaderboard(ctx, challenge, workdir, phase, fmt, selection, stats, resamples
         phase=phase,
         selection=selection,
         stats=stats,
-        ladder=ladder,
+        ladder=(ladder_rule or True) if ladder else False,
+        ladder_eta=ladder_eta,
+        interval=interval,
         n_resamples=resamples,
         root=_root(ctx),
     )

@@ -40,3 +40,8 @@ BOARD_AUDIENCE = "public"
 BOARD_PORT = 8866
 BOARD_IP = "127.0.0.1"
 BOARD_REFRESH = 0.25  # seconds between cheap checks of the ledger's size and time (kit.widgets.live)
+
+# -- the board's statistics (the names of kit.leaderboard.stats' registries, for the CLI's choices without
+# importing them; a test checks they agree)
+LADDER_RULES = ("fixed", "parameter-free")
+INTERVALS = ("auto", "bca", "percentile", "studentized")

@@ -252,6 +252,7 @@ REGISTRY_MODULES = (
     "kit.datasets",
     "kit.tasks",
     "kit.remedies",
+    "kit.leaderboard.stats",
 )
 
 

@@ -62,6 +62,12 @@ def test_grade_and_leaderboard_formats(root, tmp_path):
         out = tmp_path / f"board.{fmt}"
         r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--format", fmt, "-o", out)
         assert r.exit_code == 0 and marker in out.read_text()
+    r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--ladder", "--ladder-rule", "fixed")
+    assert r.exit_code != 0 and "the Ladder needs a per-case loss and roc_auc has none" in r.output  # reached it
+    r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--interval", "percentile")
+    assert r.exit_code == 0 and "Team <One>" in r.output, r.output
+    r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--ladder-eta", "0.02")
+    assert r.exit_code != 0 and "go with --ladder" in r.output
     r = run("--root", root, "leaderboard", "breast-cancer", "--workdir", work, "--phase", "private")
     assert r.exit_code != 0 and "its private leaderboard is hidden" in r.output and "--organiser-preview" in r.output
     r = run(

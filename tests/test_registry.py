@@ -28,6 +28,8 @@ KINDS = {
     "dataset",
     "task",
     "remedy",
+    "ladder",
+    "bootstrap interval",
 }
 
 
@@ -234,3 +236,10 @@ def test_registry_warns_and_skips_a_broken_plugin_when_loading_all(plugin, caplo
         loaded = dict(reg.items())
     assert "plugin_mae" in loaded and "broken_metric" not in loaded
     assert any("broken_metric" in r.getMessage() for r in caplog.records)
+
+
+def test_the_cli_choices_of_the_board_statistics_are_the_registries_names():
+    from kit import defaults
+    from kit.leaderboard.stats import INTERVALS, LADDERS
+
+    assert list(defaults.LADDER_RULES) == LADDERS.names() and list(defaults.INTERVALS) == INTERVALS.names()
