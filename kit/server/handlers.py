@@ -94,7 +94,7 @@ class KitPage(JupyterHandler):
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
-        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Referrer-Policy", "same-origin")  # "no-referrer" makes a form post's Origin null
         self.set_header("X-Frame-Options", "DENY")
 
     @property
@@ -455,6 +455,7 @@ async def _receive(state: ServerState, team: Team, filename: str, data: bytes | 
 def _status_body(state: ServerState, base_url: str, row: HandInRow, status: Status) -> dict:
     spec = state.challenge.spec
     primary = spec.metrics.primary
+    public = {name: status.public[name] for name in spec.metrics.all if name in status.public}  # primary first
     return {
         "id": row.id,
         "filename": row.filename,
@@ -464,8 +465,8 @@ def _status_body(state: ServerState, base_url: str, row: HandInRow, status: Stat
         "kind": status.kind,
         "message": status.message,
         "metric": primary,
-        "score": status.public.get(primary) if status.public else None,
-        "public": status.public,
+        "score": public.get(primary),
+        "public": public,
         "page_url": f"{base_url}team/handins/{row.id}",
     }
 
