@@ -14,8 +14,9 @@ every one scored, none left pending.
 
     python benchmarks/server_load.py [--teams 50] [--hand-ins 200] [--notebooks 10] [--workers 2]
 
-Target on a 2-core machine: 200 hand-ins accepted with a p95 under 1 s, all scored within a
-minute (the notebooks dominate: about 1 s of CPU each, two at a time).
+Measured on a 2-core machine (otherwise quiet): every hand-in accepted within about a second
+(median 0.8 to 1.0 s, p95 1.0 to 1.2 s: the uploads are taken in one at a time, a few ms each),
+the last of the 200 scored 12 to 14 s after the first was sent.
 """
 
 from __future__ import annotations

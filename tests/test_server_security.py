@@ -310,6 +310,9 @@ def test_a_token_guessed_by_brute_force(served):
     # blocked: even the right token, and the log-in form and the class code, from that address
     assert guesser.get("api/kit/me", headers=bearer(token)).status_code == 429
     assert sign_up(guesser, "Sneaky", class_code=served.code).status_code == 429
+    form = guesser.get("login")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text).group(1)
+    assert guesser.post("login", data={"_xsrf": xsrf, "token": token}).status_code == 429
     # another address is not
     assert served.client.get("api/kit/me", headers=bearer(token)).status_code == 200
 

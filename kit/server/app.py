@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
@@ -47,6 +47,15 @@ from ..errors import KitError
 from ..workspace import Workspace, private_dir
 from . import SERVE_IP, SERVE_PORT
 from .auth import STATE_KEY, FailureLimiter, NoJupyterAuthorizer, TeamIdentityProvider
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..challenge import Challenge
+    from ..ledger import Ledger
+    from .board import PublicBoard
+    from .desk import Desk
+    from .grader import Grader
+    from .records import Status
+    from .teams import HandInRow, TeamStore
 
 log = logging.getLogger(__name__)
 #: seconds between looks at the ledger for changes the grader did not announce (a `kit select`, the close)
@@ -63,21 +72,26 @@ def utc_now() -> datetime:
 class ServerState:
     """What the handlers serve from: opened by the extension, closed with the server."""
 
-    challenge: Any
+    challenge: Challenge
     workspace: Workspace
-    teams: Any  # TeamStore
-    ledger: Any  # a Ledger for the read side (statuses, the board)
-    intake_ledger: Any  # the desk's own Ledger connection
-    desk: Any
-    board: Any
-    grader: Any
+    teams: TeamStore
+    ledger: Ledger  # the read side's connection (statuses, the board)
+    intake_ledger: Ledger  # the desk's own connection
+    desk: Desk
+    board: PublicBoard
+    grader: Grader | None
     clock: Callable[[], datetime]
     workshop: bool
     limiter: FailureLimiter = field(default_factory=FailureLimiter)
     echo: Callable[[str], None] = print
-    #: the threads that take uploads in and redraw the board (the event loop never waits on a disk)
+    #: the threads that take uploads in (one at a time, under the desk's lock; the store's fsync beside
+    #: it), and those that read the ledger for pages and statuses and redraw the board: the event loop
+    #: never waits on a disk, and a queue of uploads never delays a status
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="kit-serve")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="kit-serve-intake")
+    )
+    readers: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="kit-serve-read")
     )
 
     @property
@@ -91,6 +105,16 @@ class ServerState:
         )
         self.echo(f"{datetime.now().astimezone():%H:%M:%S}  signed up: team {signed.team.name!r} ({via})")
         return signed
+
+    async def read(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` (a read of the ledger or the team store) in a reader thread."""
+        return await ioloop.IOLoop.current().run_in_executor(self.readers, fn)
+
+    def statuses(self, rows: list[HandInRow]) -> dict[int, Status]:
+        """Each hand-in's status (see :mod:`kit.server.records`)."""
+        from .records import hand_in_statuses
+
+        return hand_in_statuses(self.ledger, rows, self.busy)
 
     def quota_used(self, team: str) -> dict[str, int]:
         day = self.clock().strftime("%Y-%m-%d")
@@ -161,6 +185,7 @@ class ServerState:
     def close(self) -> None:
         try:
             self.executor.shutdown(wait=True)
+            self.readers.shutdown(wait=True)
             if self.grader is not None:
                 self.grader.stop()
         finally:
@@ -214,7 +239,7 @@ class ChallengeServerApp(ExtensionApp):
 
         def look() -> None:
             if state is not None:
-                ioloop.IOLoop.current().run_in_executor(state.executor, state.board.refresh)
+                ioloop.IOLoop.current().run_in_executor(state.readers, state.board.refresh)
 
         self._board_poll = ioloop.PeriodicCallback(look, BOARD_POLL_SECONDS * 1000)
         self._board_poll.start()

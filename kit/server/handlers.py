@@ -50,7 +50,7 @@ from tornado import httputil, web
 from . import pages
 from .auth import STATE_KEY, TeamUser, TooManyFailures
 from .desk import upload_limit
-from .records import FINAL, Status, hand_in_statuses
+from .records import FINAL, Status
 from .teams import SignUpError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -351,20 +351,20 @@ def _row_view(row: HandInRow, status: Status, primary: str, fmt) -> dict:
 
 class TeamPage(KitPage):
     @web.authenticated
-    def get(self) -> Awaitable[None]:
+    async def get(self) -> None:
         st = self.state
         team = self.team
         assert team is not None  # @web.authenticated
         spec = st.challenge.spec
         metric = spec.metric(spec.metrics.primary)
         rows = st.teams.hand_ins(team.id)
-        statuses = hand_in_statuses(st.ledger, rows, st.busy)
+        statuses = await st.read(lambda: st.statuses(rows))
         views = [_row_view(r, statuses[r.id], metric.name, metric.format) for r in rows]
         rules = (
             f"At most {spec.submissions.per_day} hand-ins a day (UTC) and {spec.submissions.total} in all; "
             f"predictions up to {spec.limits.file_size_mb} MiB. Hand-ins close {spec.closes:%Y-%m-%d %H:%M} UTC."
         )
-        return self.page(
+        await self.page(
             "team.html",
             title=f"Team {team.name}",
             members=st.teams.member_names(team.id),
@@ -395,21 +395,21 @@ class TeamHandInForm(KitPage):
 
 class HandInPage(KitPage):
     @web.authenticated
-    def get(self, hand_in_id: str) -> Awaitable[None]:
+    async def get(self, hand_in_id: str) -> None:
         st = self.state
         team = self.team
         assert team is not None
         row = st.teams.hand_in(team.id, int(hand_in_id))
         if row is None:
             raise web.HTTPError(404, log_message="no such hand-in of your team")
-        status = hand_in_statuses(st.ledger, [row], st.busy)[row.id]
+        status = (await st.read(lambda: st.statuses([row])))[row.id]
         spec = st.challenge.spec
         scores = [
             (name, spec.metric(name).format(status.public.get(name)))
             for name in spec.metrics.all
             if name in status.public
         ]
-        return self.page(
+        await self.page(
             "handin.html",
             title=f"Hand-in {row.id}",
             row=row,
@@ -429,14 +429,14 @@ class FeedbackPage(KitPage):
         return FEEDBACK_CSP
 
     @web.authenticated
-    def get(self, hand_in_id: str) -> None:
+    async def get(self, hand_in_id: str) -> None:
         st = self.state
         team = self.team
         assert team is not None
         row = st.teams.hand_in(team.id, int(hand_in_id))
         if row is None:
             raise web.HTTPError(404, log_message="no such hand-in of your team")
-        status = hand_in_statuses(st.ledger, [row], st.busy)[row.id]
+        status = (await st.read(lambda: st.statuses([row])))[row.id]
         if not status.feedback_path or not Path(status.feedback_path).is_file():
             raise web.HTTPError(404, log_message="no feedback yet: the hand-in is still being graded")
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -548,34 +548,34 @@ class HandInsAPI(KitAPI):
         await self.reply(receipt.http_status, body)
 
     @allow_unauthenticated
-    def get(self) -> Awaitable[None]:
+    async def get(self) -> None:
         team = self.require_team()
         st = self.state
         rows = st.teams.hand_ins(team.id)
-        statuses = hand_in_statuses(st.ledger, rows, st.busy)
-        return self.reply(200, {"hand_ins": [_status_body(st, self.base_url, r, statuses[r.id]) for r in rows]})
+        statuses = await st.read(lambda: st.statuses(rows))
+        await self.reply(200, {"hand_ins": [_status_body(st, self.base_url, r, statuses[r.id]) for r in rows]})
 
 
 class HandInAPI(KitAPI):
     @allow_unauthenticated
-    def get(self, hand_in_id: str) -> Awaitable[None]:
+    async def get(self, hand_in_id: str) -> None:
         team = self.require_team()
         st = self.state
         row = st.teams.hand_in(team.id, int(hand_in_id))
         if row is None:
             raise web.HTTPError(404, log_message=f"your team has no hand-in #{int(hand_in_id)}")
-        status = hand_in_statuses(st.ledger, [row], st.busy)[row.id]
-        return self.reply(200, _status_body(st, self.base_url, row, status))
+        status = (await st.read(lambda: st.statuses([row])))[row.id]
+        await self.reply(200, _status_body(st, self.base_url, row, status))
 
 
 class MeAPI(KitAPI):
     @allow_unauthenticated
-    def get(self) -> Awaitable[None]:
+    async def get(self) -> None:
         team = self.require_team()
         st = self.state
         spec = st.challenge.spec
-        used = st.quota_used(team.name)
-        return self.reply(
+        used = await st.read(lambda: st.quota_used(team.name))
+        await self.reply(
             200,
             {
                 "team": team.name,
