@@ -218,10 +218,15 @@ def test_the_read_side_imports_nothing_of_the_grader():
     assert out.strip() == "[]", out
 
 
+#: the other SQL store: the challenge server's own file of teams, token digests and hand-ins, kept out
+#: of the ledger so that identities are stored apart from the grading record (and deleted apart)
+OTHER_STORES = {"kit/server/teams.py"}
+
+
 def test_all_sql_lives_in_the_ledger_package():
     offenders = []
     for f in sorted((REPO / "kit").rglob("*.py")):
-        if "ledger" in f.relative_to(REPO).parts:
+        if "ledger" in f.relative_to(REPO).parts or f.relative_to(REPO).as_posix() in OTHER_STORES:
             continue
         text = f.read_text()
         for keyword in ("SELECT ", "INSERT INTO", "CREATE TABLE", '.execute("', "sqlite3.connect"):

@@ -152,4 +152,67 @@ def change_mark(ledger: Ledger) -> tuple:
     return tuple(row.iloc[0].tolist())
 
 
-__all__ = ["RULES", "board_index_covers", "change_mark", "chosen_submissions", "representatives", "run_scores"]
+def latest_runs_of(ledger: Ledger, submission_ids: Sequence[int]) -> pd.DataFrame:
+    """The newest run of each of *submission_ids* (those graded): submission_id, run_id, status,
+    error_kind, error, finished_at, feedback_path."""
+    frames = []
+    ids = sorted({int(i) for i in submission_ids})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        frames.append(
+            ledger.query(
+                f"""SELECT r.submission_id, r.id AS run_id, r.status, r.error_kind, r.error, r.finished_at,
+                           r.feedback_path
+                    FROM runs r
+                    WHERE r.id IN (SELECT MAX(id) FROM runs WHERE submission_id IN ({marks})
+                                   GROUP BY submission_id)""",
+                chunk,
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def public_scores_of(ledger: Ledger, run_ids: Sequence[int]) -> pd.DataFrame:
+    """The public split's scores of *run_ids* (run_id, metric, value): never the private split's."""
+    frames = []
+    ids = sorted({int(i) for i in run_ids})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        frames.append(
+            ledger.query(
+                "SELECT run_id, metric, value FROM scores WHERE split = 'public' AND run_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id", "metric", "value"])
+
+
+def refusals_by_id(ledger: Ledger, refusal_ids: Sequence[int]) -> pd.DataFrame:
+    """Refusals recorded at intake (id, kind, reason, refused_at, feedback_path)."""
+    frames = []
+    ids = sorted({int(i) for i in refusal_ids})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        frames.append(
+            ledger.query(
+                "SELECT id, kind, reason, refused_at, feedback_path FROM refusals"
+                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+__all__ = [
+    "RULES",
+    "board_index_covers",
+    "change_mark",
+    "chosen_submissions",
+    "latest_runs_of",
+    "public_scores_of",
+    "refusals_by_id",
+    "representatives",
+    "run_scores",
+]

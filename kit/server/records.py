@@ -6,8 +6,8 @@ of its newest run (``scored``, ``failed``, ``invalid``, ``rejected``) with its m
 split's scores are not served while the challenge is open, and this module never reads them
 at all (a closed challenge's private scores are on its board).
 
-These are questions :mod:`kit.ledger` does not ask yet; their SQL is here, read-only, through
-:meth:`kit.ledger.Ledger.query`, until they move into :mod:`kit.ledger.queries`.
+The questions are :mod:`kit.ledger.queries`' (``latest_runs_of``, ``public_scores_of``,
+``refusals_by_id``); this module turns their answers into what a team is shown.
 """
 
 from __future__ import annotations
@@ -50,62 +50,43 @@ def _clean(value) -> float | None:
 
 def submission_statuses(ledger: Ledger, submission_ids: Iterable[int], busy: set[int] | None = None) -> dict:
     """{submission id: :class:`Status`} from each submission's newest run and its public scores."""
+    from ..ledger.queries import latest_runs_of, public_scores_of
+
     ids = sorted({int(i) for i in submission_ids})
     out: dict[int, Status] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        runs = ledger.query(
-            f"""SELECT r.submission_id, r.id AS run_id, r.status, r.error_kind, r.error, r.finished_at,
-                       r.feedback_path
-                FROM runs r
-                WHERE r.id IN (SELECT MAX(id) FROM runs WHERE submission_id IN ({marks}) GROUP BY submission_id)""",
-            chunk,
+    runs = latest_runs_of(ledger, ids)
+    scores: dict[int, dict[str, float | None]] = {}
+    if len(runs):
+        for score in public_scores_of(ledger, [int(r) for r in runs["run_id"]]).to_dict("records"):
+            scores.setdefault(int(score["run_id"]), {})[str(score["metric"])] = _clean(score["value"])
+    for rec in runs.to_dict("records"):
+        out[int(rec["submission_id"])] = Status(
+            status=str(rec["status"]),
+            message=str(rec["error"] or "") if rec["status"] != "scored" else "",
+            kind=rec["error_kind"] if isinstance(rec["error_kind"], str) else None,
+            public=scores.get(int(rec["run_id"]), {}),
+            finished_at=str(rec["finished_at"]),
+            feedback_path=rec["feedback_path"] if isinstance(rec["feedback_path"], str) else None,
         )
-        run_ids = [int(r) for r in runs["run_id"]]
-        scores: dict[int, dict[str, float | None]] = {}
-        if run_ids:
-            rows = ledger.query(
-                f"SELECT run_id, metric, value FROM scores WHERE split = 'public' AND run_id IN "
-                f"({','.join('?' * len(run_ids))})",
-                run_ids,
-            )
-            for score in rows.to_dict("records"):
-                scores.setdefault(int(score["run_id"]), {})[str(score["metric"])] = _clean(score["value"])
-        for rec in runs.to_dict("records"):
-            out[int(rec["submission_id"])] = Status(
-                status=str(rec["status"]),
-                message=str(rec["error"] or "") if rec["status"] != "scored" else "",
-                kind=rec["error_kind"] if isinstance(rec["error_kind"], str) else None,
-                public=scores.get(int(rec["run_id"]), {}),
-                finished_at=str(rec["finished_at"]),
-                feedback_path=rec["feedback_path"] if isinstance(rec["feedback_path"], str) else None,
-            )
-        for sid in chunk:
-            if sid not in out:
-                out[sid] = Status("grading" if busy and sid in busy else "queued")
+    for sid in ids:
+        if sid not in out:
+            out[sid] = Status("grading" if busy and sid in busy else "queued")
     return out
 
 
 def refusals(ledger: Ledger, refusal_ids: Iterable[int]) -> dict:
     """{refusal id: :class:`Status`} of refusals recorded at intake."""
-    ids = sorted({int(i) for i in refusal_ids})
+    from ..ledger.queries import refusals_by_id
+
     out: dict[int, Status] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = ledger.query(
-            "SELECT id, kind, reason, refused_at, feedback_path FROM refusals"
-            f" WHERE id IN ({','.join('?' * len(chunk))})",
-            chunk,
+    for rec in refusals_by_id(ledger, list(refusal_ids)).to_dict("records"):
+        out[int(rec["id"])] = Status(
+            status="refused",
+            message=str(rec["reason"]),
+            kind=str(rec["kind"]),
+            finished_at=str(rec["refused_at"]),
+            feedback_path=rec["feedback_path"] if isinstance(rec["feedback_path"], str) else None,
         )
-        for rec in rows.to_dict("records"):
-            out[int(rec["id"])] = Status(
-                status="refused",
-                message=str(rec["reason"]),
-                kind=str(rec["kind"]),
-                finished_at=str(rec["refused_at"]),
-                feedback_path=rec["feedback_path"] if isinstance(rec["feedback_path"], str) else None,
-            )
     return out
 
 
