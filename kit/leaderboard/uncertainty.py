@@ -95,18 +95,10 @@ def board_statistics(
 
 def describe_cases(board, y: np.ndarray) -> str:
     """ "the 114 public cases (43 positive)": how many cases the board's statistics rest on."""
-    n = len(y)
-    what = f"the {n} {board.phase} cases"
-    task = board.metric.task
-    if task == "binary":
-        return f"{what} ({int(np.sum(y == 1))} positive)"
-    if task == "survival":
-        return f"{what} ({int(np.sum(np.asarray(y)[:, 0] == 1))} events)"
-    if task == "multiclass":
-        classes = list(board.challenge.spec.classes or [])
-        counts = np.bincount(np.asarray(y, dtype=int), minlength=len(classes))
-        return f"{what} ({', '.join(f'{c}: {k}' for c, k in zip(classes, counts, strict=False))})"
-    return what
+    what = f"the {len(y)} {board.phase} cases"
+    spec = board.challenge.spec
+    mix = spec.task_type.case_mix(y, spec)
+    return f"{what} ({mix})" if mix else what
 
 
 def add_intervals(board, st: BoardStatistics) -> None:

@@ -200,6 +200,12 @@ class Task(ABC):
         """Target columns the data card summarises as numbers (values, times)."""
         return []
 
+    # -- the board ---------------------------------------------------------------
+    def case_mix(self, y_true: Any, spec: ChallengeSpec) -> str:
+        """What the board says of the cases its statistics rest on, beside their number
+        ("43 positive", "12 events", "I: 40, II: 30"); "" when the count says it all."""
+        return ""
+
 
 def _checked(obj: object) -> Task:
     task = obj() if isinstance(obj, type) else obj

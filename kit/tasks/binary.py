@@ -96,6 +96,9 @@ class Binary(Task):
     def class_columns(self, spec: ChallengeSpec) -> list[str]:
         return [spec.target[0]]
 
+    def case_mix(self, y_true: Any, spec: ChallengeSpec) -> str:
+        return f"{int(np.sum(np.asarray(y_true) == 1))} positive"
+
     def notebook(self, spec: ChallengeSpec, features: list[str]) -> NotebookParts:
         col = self.prediction_columns(spec)[0]
         return NotebookParts(

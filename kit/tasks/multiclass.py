@@ -204,6 +204,11 @@ class Multiclass(Task):
     def class_columns(self, spec: ChallengeSpec) -> list[str]:
         return [spec.target[0]]
 
+    def case_mix(self, y_true: Any, spec: ChallengeSpec) -> str:
+        classes = list(spec.classes or [])
+        counts = np.bincount(np.asarray(y_true, dtype=int), minlength=len(classes))
+        return ", ".join(f"{c}: {k}" for c, k in zip(classes, counts, strict=False))
+
     def notebook(self, spec: ChallengeSpec, features: list[str]) -> NotebookParts:
         classes = list(spec.classes or [])
         return NotebookParts(

@@ -273,6 +273,9 @@ class Survival(Task):
     def numeric_columns(self, spec: ChallengeSpec) -> list[str]:
         return [spec.target[1]]
 
+    def case_mix(self, y_true: Any, spec: ChallengeSpec) -> str:
+        return f"{int(np.sum(np.asarray(y_true)[:, 0] == 1))} events"
+
     def notebook(self, spec: ChallengeSpec, features: list[str]) -> NotebookParts:
         cols = self.prediction_columns(spec)
         times = list(spec.survival_times)
