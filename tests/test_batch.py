@@ -85,6 +85,7 @@ def test_nbgrader_course_in_and_gradebook_out(root, workdir, tmp_path):
     assert grades.loc["bob", "assignment"] == "bc1" and grades.loc["carol", "score"] == 0
 
 
+@pytest.mark.slow  # a Dask LocalCluster: run by `make test-slow` and in CI
 def test_dask_executor_on_a_local_cluster(root, workdir, tmp_path):
     from distributed import LocalCluster
 
