@@ -140,92 +140,69 @@ def run_submission(
     optional :class:`~kit.execution.warm.WarmKernelPool` (same data folder and limits).
     """
     with submission_context(submission_id):  # what the kernel clients log names this submission
-        return _run_submission(
-            submission_id=submission_id,
-            notebook_path=notebook_path,
-            run_dir=run_dir,
-            data_dir=data_dir,
-            limits=limits,
-            sandbox=sandbox,
-            scratch_dir=scratch_dir,
-            kernel_name=kernel_name,
-            pool=pool,
+        from ..challenge import Limits
+
+        lim = Limits(**limits)
+        run = Path(run_dir)
+        run.mkdir(parents=True, exist_ok=True)
+        started, t0 = utcnow(), time.perf_counter()
+        Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch_dir))
+        nb = work / "submission.ipynb"
+        shutil.copyfile(notebook_path, nb)
+        outcome = RunOutcome(
+            submission_id=submission_id, status="ok", started_at=started, duration_s=0.0, run_dir=str(run)
         )
-
-
-def _run_submission(
-    *,
-    submission_id: int,
-    notebook_path: str,
-    run_dir: str,
-    data_dir: str,
-    limits: dict,
-    sandbox: str,
-    scratch_dir: str,
-    kernel_name: str,
-    pool,
-) -> RunOutcome:
-    from ..challenge import Limits
-
-    lim = Limits(**limits)
-    run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    started, t0 = utcnow(), time.perf_counter()
-    Path(scratch_dir).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=scratch_dir))
-    nb = work / "submission.ipynb"
-    shutil.copyfile(notebook_path, nb)
-    outcome = RunOutcome(submission_id=submission_id, status="ok", started_at=started, duration_s=0.0, run_dir=str(run))
-    try:
-        executed = run / "executed.ipynb"
-        result = notebook_runner()(
-            nb,
-            executed,
-            work_dir=work,
-            data_dir=data_dir,
-            parameters={"data_dir": str(data_dir), "predictions_path": str(work / PREDICTIONS_NAME)},
-            limits=lim,
-            sandbox=sandbox,
-            kernel_name=kernel_name,
-            save_every_cell=False,
-            **({"pool": pool} if pool is not None else {}),
-        )
-        if executed.exists():
-            outcome.executed_path = str(executed)
-            out_txt = run / "output.txt"
-            out_txt.write_text(captured_output(executed, lim.output_mb * MiB), encoding="utf-8")
-            outcome.output_path = str(out_txt)
-        outcome.details["run_seconds"] = round(result.duration, 3)
-        if result.status != "ok":
-            outcome.status = "failed"
-            outcome.error = {
-                "kind": result.kind or ("execution" if result.status == "failed" else result.status),
-                "what": result.reason or f"{result.ename}: {result.evalue}",
-                "where": f"cell {result.cell_index}" if result.cell_index is not None else "",
-                "fix": result.fix(lim),
-                "cell_index": result.cell_index,
-                "ename": result.ename,
-                "evalue": result.evalue,
-                "traceback": result.traceback,
-            }
+        try:
+            executed = run / "executed.ipynb"
+            result = notebook_runner()(
+                nb,
+                executed,
+                work_dir=work,
+                data_dir=data_dir,
+                parameters={"data_dir": str(data_dir), "predictions_path": str(work / PREDICTIONS_NAME)},
+                limits=lim,
+                sandbox=sandbox,
+                kernel_name=kernel_name,
+                save_every_cell=False,
+                **({"pool": pool} if pool is not None else {}),
+            )
+            if executed.exists():
+                outcome.executed_path = str(executed)
+                out_txt = run / "output.txt"
+                out_txt.write_text(captured_output(executed, lim.output_mb * MiB), encoding="utf-8")
+                outcome.output_path = str(out_txt)
+            outcome.details["run_seconds"] = round(result.duration, 3)
+            if result.status != "ok":
+                outcome.status = "failed"
+                outcome.error = {
+                    "kind": result.kind or ("execution" if result.status == "failed" else result.status),
+                    "what": result.reason or f"{result.ename}: {result.evalue}",
+                    "where": f"cell {result.cell_index}" if result.cell_index is not None else "",
+                    "fix": result.fix(lim),
+                    "cell_index": result.cell_index,
+                    "ename": result.ename,
+                    "evalue": result.evalue,
+                    "traceback": result.traceback,
+                }
+                return outcome
+            ok, why = collect_file(work / PREDICTIONS_NAME, run / PREDICTIONS_NAME, lim.file_size_mb * MiB)
+            if not ok:
+                outcome.status = "failed"
+                outcome.error = {
+                    "kind": "no-predictions",
+                    "what": (
+                        "the notebook ran to the end but wrote no predictions at predictions_path"
+                        if why == "missing"
+                        else f"the predictions file {why}"
+                    ),
+                    "where": "predictions_path",
+                    "fix": "write the predictions with DataFrame.to_csv(predictions_path, index=False) "
+                    "and do not stop the notebook early",
+                }
+                return outcome
+            outcome.predictions_path = str(run / PREDICTIONS_NAME)
             return outcome
-        ok, why = collect_file(work / PREDICTIONS_NAME, run / PREDICTIONS_NAME, lim.file_size_mb * MiB)
-        if not ok:
-            outcome.status = "failed"
-            outcome.error = {
-                "kind": "no-predictions",
-                "what": (
-                    "the notebook ran to the end but wrote no predictions at predictions_path"
-                    if why == "missing"
-                    else f"the predictions file {why}"
-                ),
-                "where": "predictions_path",
-                "fix": "write the predictions with DataFrame.to_csv(predictions_path, index=False) "
-                "and do not stop the notebook early",
-            }
-            return outcome
-        outcome.predictions_path = str(run / PREDICTIONS_NAME)
-        return outcome
-    finally:
-        outcome.duration_s = round(time.perf_counter() - t0, 3)
-        shutil.rmtree(work, ignore_errors=True)
+        finally:
+            outcome.duration_s = round(time.perf_counter() - t0, 3)
+            shutil.rmtree(work, ignore_errors=True)

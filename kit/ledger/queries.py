@@ -152,57 +152,35 @@ def change_mark(ledger: Ledger) -> tuple:
     return tuple(row.iloc[0].tolist())
 
 
+def _by_ids(ledger: Ledger, sql: str, ids: Sequence[int], columns: Sequence[str]) -> pd.DataFrame:
+    """*sql* (with ``{marks}`` where the ids' placeholders go) over *ids*, 500 at a time."""
+    ids = sorted({int(i) for i in ids})
+    frames = [
+        ledger.query(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        for chunk in (ids[start : start + 500] for start in range(0, len(ids), 500))
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+
+
 def latest_runs_of(ledger: Ledger, submission_ids: Sequence[int]) -> pd.DataFrame:
-    """The newest run of each of *submission_ids* (those graded): submission_id, run_id, status,
-    error_kind, error, finished_at, feedback_path."""
-    frames = []
-    ids = sorted({int(i) for i in submission_ids})
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        frames.append(
-            ledger.query(
-                f"""SELECT r.submission_id, r.id AS run_id, r.status, r.error_kind, r.error, r.finished_at,
-                           r.feedback_path
-                    FROM runs r
-                    WHERE r.id IN (SELECT MAX(id) FROM runs WHERE submission_id IN ({marks})
-                                   GROUP BY submission_id)""",
-                chunk,
-            )
-        )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """The newest run of each of *submission_ids* (those graded)."""
+    columns = ("submission_id", "run_id", "status", "error_kind", "error", "finished_at", "feedback_path")
+    sql = """SELECT r.submission_id, r.id AS run_id, r.status, r.error_kind, r.error, r.finished_at, r.feedback_path
+             FROM runs r
+             WHERE r.id IN (SELECT MAX(id) FROM runs WHERE submission_id IN ({marks}) GROUP BY submission_id)"""
+    return _by_ids(ledger, sql, submission_ids, columns)
 
 
 def public_scores_of(ledger: Ledger, run_ids: Sequence[int]) -> pd.DataFrame:
     """The public split's scores of *run_ids* (run_id, metric, value): never the private split's."""
-    frames = []
-    ids = sorted({int(i) for i in run_ids})
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        frames.append(
-            ledger.query(
-                "SELECT run_id, metric, value FROM scores WHERE split = 'public' AND run_id IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            )
-        )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id", "metric", "value"])
+    sql = "SELECT run_id, metric, value FROM scores WHERE split = 'public' AND run_id IN ({marks})"
+    return _by_ids(ledger, sql, run_ids, ("run_id", "metric", "value"))
 
 
 def refusals_by_id(ledger: Ledger, refusal_ids: Sequence[int]) -> pd.DataFrame:
     """Refusals recorded at intake (id, kind, reason, refused_at, feedback_path)."""
-    frames = []
-    ids = sorted({int(i) for i in refusal_ids})
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        frames.append(
-            ledger.query(
-                "SELECT id, kind, reason, refused_at, feedback_path FROM refusals"
-                f" WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-        )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    sql = "SELECT id, kind, reason, refused_at, feedback_path FROM refusals WHERE id IN ({marks})"
+    return _by_ids(ledger, sql, refusal_ids, ("id", "kind", "reason", "refused_at", "feedback_path"))
 
 
 __all__ = [
