@@ -105,7 +105,8 @@ def test_adversarial_notebook_is_contained(notebook, mode, tmp_path, request):
         assert uid == os.getuid()
     assert pidns != os.readlink("/proc/self/ns/pid"), "the run had a PID namespace of its own"
     assert processes_in_pid_namespace(pidns) == [], "a process of the run survived it"
-    assert not any(marker in cmd for cmd in host_cmdlines() for marker in DAEMON_ARGV)
+    if notebook.stem == "daemon_escape":  # only its run starts them (the others may run beside it)
+        assert not any(marker in cmd for cmd in host_cmdlines() for marker in DAEMON_ARGV)
 
     report = read_sandbox_file(work / "predictions.csv", 10 * 2**20)
     name = notebook.stem
