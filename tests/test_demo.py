@@ -53,6 +53,7 @@ def test_the_class_is_written_from_the_starter(tmp_path):
     assert (tmp_path / STARTER.team / "starter.ipynb").read_text() != "", "the starter as handed out"
 
 
+@pytest.mark.slow  # two more whole demos (make test-slow, CI); the grading of gbsg2 and of each task runs in make test
 @pytest.mark.parametrize("which", ["gbsg2", "tumour-grade"])
 def test_the_demo_runs_on_a_survival_and_an_ordinal_challenge_of_real_data(root, tmp_path, which):
     """`kit demo` on the shipped survival challenge, and on an ordinal multiclass one made with
