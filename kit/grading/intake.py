@@ -392,7 +392,8 @@ def _first_link(path: Path, root: Path | None) -> Path | None:
     return None
 
 
-def _too_large(size: int | None, limit: int, kind: str, where: str) -> IntakeRefusal:
+def too_large(size: int | None, limit: int, kind: str, where: str) -> IntakeRefusal:
+    """The refusal of a hand-in over its size limit (*size* in bytes when known), in MiB."""
     what = "the notebook" if kind == "notebook" else "the predictions file"
     bound = (
         f"the limit of {limit / MIB:g} MiB for a notebook"
@@ -451,10 +452,10 @@ def read_hand_in(
                 kind="not-regular",
             )
         if st.st_size > limit:
-            raise _too_large(st.st_size, limit, kind, where)
+            raise too_large(st.st_size, limit, kind, where)
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise _too_large(None, limit, kind, where)
+        raise too_large(None, limit, kind, where)
     return data, st
 
 

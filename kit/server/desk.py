@@ -52,6 +52,7 @@ from ..grading.intake import (
     shown,
     store_bytes,
     take_in,
+    too_large,
 )
 from ..grading.recording import Recorder, error_text
 from ..grading.report import GradeReport
@@ -185,21 +186,6 @@ def check_content(kind: str, data: bytes, where: str) -> None:
         )
 
 
-def too_large(kind: str, size: int, limit: int, where: str) -> IntakeRefusal:
-    what = "the notebook" if kind == "notebook" else "the predictions file"
-    bound = (
-        f"the limit of {limit / MIB:g} MiB for a notebook"
-        if kind == "notebook"
-        else f"the challenge's limit of {limit / MIB:g} MiB (limits.file_size_mb)"
-    )
-    return IntakeRefusal(
-        f"{what} is larger than {bound}: {size / MIB:.1f} MiB",
-        where=where,
-        fix="hand in a smaller file (clear large outputs from the notebook)",
-        kind="too-large",
-    )
-
-
 class Desk:
     """Takes uploads in (see the module docstring); ``wake`` is called when one is queued for grading."""
 
@@ -238,7 +224,7 @@ class Desk:
             kind = kind_of(Path(name))
             limit = size_limit(self.ch, kind)
             if data is None or size > limit:
-                raise too_large(kind, size, limit, where)
+                raise too_large(size, limit, kind, where)
             check_content(kind, data, where)
         except IntakeRefusal as exc:
             with self.lock:

@@ -106,6 +106,16 @@ class KitPage(JupyterHandler):
         user = self.current_user
         return user.team if isinstance(user, TeamUser) else None
 
+    async def own_hand_in(self, hand_in_id: str) -> tuple[HandInRow, Status]:
+        """(the row, its status) of one of the signed-in team's hand-ins; 404 for any other id, as for
+        one that does not exist (another team's hand-in is never told apart)."""
+        st, team = self.state, self.team
+        assert team is not None
+        row = st.teams.hand_in(team.id, int(hand_in_id))
+        if row is None:
+            raise web.HTTPError(404, log_message="no such hand-in of your team")
+        return row, (await st.read(lambda: st.statuses([row])))[row.id]
+
     def page(self, name: str, *, title: str, code: int = 200, **context: Any) -> Awaitable[None]:
         self.set_status(code)
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -397,12 +407,7 @@ class HandInPage(KitPage):
     @web.authenticated
     async def get(self, hand_in_id: str) -> None:
         st = self.state
-        team = self.team
-        assert team is not None
-        row = st.teams.hand_in(team.id, int(hand_in_id))
-        if row is None:
-            raise web.HTTPError(404, log_message="no such hand-in of your team")
-        status = (await st.read(lambda: st.statuses([row])))[row.id]
+        row, status = await self.own_hand_in(hand_in_id)
         spec = st.challenge.spec
         scores = [
             (name, spec.metric(name).format(status.public.get(name)))
@@ -430,13 +435,7 @@ class FeedbackPage(KitPage):
 
     @web.authenticated
     async def get(self, hand_in_id: str) -> None:
-        st = self.state
-        team = self.team
-        assert team is not None
-        row = st.teams.hand_in(team.id, int(hand_in_id))
-        if row is None:
-            raise web.HTTPError(404, log_message="no such hand-in of your team")
-        status = (await st.read(lambda: st.statuses([row])))[row.id]
+        _row, status = await self.own_hand_in(hand_in_id)
         if not status.feedback_path or not Path(status.feedback_path).is_file():
             raise web.HTTPError(404, log_message="no feedback yet: the hand-in is still being graded")
         self.set_header("Content-Type", "text/html; charset=utf-8")
