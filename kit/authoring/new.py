@@ -47,7 +47,7 @@ from ..challenge import (
 )
 from ..errors import DataIntegrityError, Problem, SpecError
 from ..prepare import ROLES, Built, build_from_frame, read_table
-from ..remedies import generalised, parse_remedies
+from ..remedies import parse_remedies
 from ..tasks import get_task
 
 #: a placeholder sha256 while the files do not exist yet (replaced before anything is written)
@@ -529,6 +529,7 @@ def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str], *, befor
     """
     from ..cards.schema import PrivacyPolicy
     from ..privacy import check_release
+    from ..privacy.gate import GENERALISED, spec_options
 
     allowed = [spec.id_column] + ([spec.split.group_column] if spec.split.group_column else [])
     policy = PrivacyPolicy(
@@ -537,18 +538,17 @@ def _privacy_gate(spec, built: Built, quasi_identifiers: Sequence[str], *, befor
         allowed_identifiers=allowed,
     )
     frames = {k: built.frames[k] for k in ("train", "test", "labels")}
-    report = check_release(
-        frames, policy, key=spec.id_column, criteria=False, generalised=generalised(spec.source.remedies)
-    )
+    opts = spec_options(spec)
+    report = check_release(frames, policy, criteria=False, **opts)
     from ..privacy.criteria import assess_risk
 
-    exclude = [*spec.target, "split"]
-    risk = assess_risk(frames, policy, key=spec.id_column, exclude=exclude, seed=spec.seed)
-    note = "".join(f"privacy gate: {w}\n" for w in report.warnings if "generalised by a remedy" in w)
+    key, exclude = opts["key"], opts["exclude"]
+    risk = assess_risk(frames, policy, key=key, exclude=exclude, seed=spec.seed)
+    note = "".join(f"privacy gate: {w}\n" for w in report.warnings if GENERALISED in w)
     note += "re-identification risk (judged at the release; see the card): " + risk.summary().replace("\n", "; ")
     if before is not None:
         plain = {k: before.frames[k] for k in frames}
-        was = assess_risk(plain, policy, key=spec.id_column, exclude=exclude, seed=spec.seed)
+        was = assess_risk(plain, policy, key=key, exclude=exclude, seed=spec.seed)
         note += "\nremedies (" + "; ".join(r.describe() for r in spec.source.remedies) + "): " + risk.change_from(was)
     return note
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .schema import (
     CARD_FILENAME,
@@ -238,8 +238,7 @@ def build_card(
     """
     from ..challenge import load_challenge
     from ..privacy import check_release
-    from ..privacy.gate import as_override
-    from ..remedies import generalised
+    from ..privacy.gate import as_override, spec_options
     from .compute import compute_stats, read_release_frames, summarise_leaderboard
     from .document import CardDocument
     from .renderers import get_card_renderer
@@ -263,19 +262,18 @@ def build_card(
     policy = getattr(ch.spec, "privacy", None) or card.privacy
     _check_columns(card, policy, frames, card_path(ch))
     # neither the target nor the leaderboard split is something an outsider knows of a patient
-    not_qi = [*ch.spec.target, "split"]
-    cleared = generalised(ch.spec.source.remedies)
+    opts = spec_options(ch.spec)
     decision = override if override is not None else card.privacy_override
     if draft:
         # a draft is for the organiser's review: it shows what the gate finds, blocked or not
         from ..privacy import assess_release
 
-        report = assess_release(frames, policy, key=ch.spec.id_column, exclude=not_qi, generalised=cleared)
+        report = assess_release(frames, policy, **opts)
         report = replace(report, override=as_override(decision)) if report.reasons and decision else report
     else:
-        report = check_release(frames, policy, decision, key=ch.spec.id_column, exclude=not_qi, generalised=cleared)
+        report = check_release(frames, policy, decision, **opts)
     if sealed:
-        report = _public_report(frames, policy, report, key=ch.spec.id_column, exclude=not_qi, generalised=cleared)
+        report = _public_report(frames, policy, report, **opts)
     stats = compute_stats(ch, frames, sealed=sealed)
     board = None
     if leaderboard is not None:
@@ -336,9 +334,7 @@ def data_urls(challenge, layout: str = "repository") -> dict[str, str]:
     return {role: Path(os.path.relpath(challenge.path(role), base)).as_posix() for role in RELEASE_ROLES}
 
 
-def _public_report(
-    frames, policy: PrivacyPolicy, report: PrivacyReport, *, key: str, exclude=(), generalised=None
-) -> PrivacyReport:
+def _public_report(frames, policy: PrivacyPolicy, report: PrivacyReport, **opts: Any) -> PrivacyReport:
     """What the card of an open challenge shows of the privacy gate: the assessment of the tables
     published now (train, test, sample submission) without the sensitive attributes, whose l-diversity
     would be computed with the test labels; the gate's override, when the shown reasons need it."""
@@ -348,9 +344,7 @@ def _public_report(
     shown = assess_release(
         public,
         policy.model_copy(update={"sensitive_attributes": []}),
-        key=key,
-        exclude=exclude,
-        generalised=generalised,
+        **opts,
     )
     shown = replace(shown, policy=policy)
     return replace(shown, override=report.override) if shown.reasons and report.override is not None else shown

@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import ValidationError
@@ -229,6 +229,19 @@ def _warnings(frames, policy: PrivacyPolicy, sampled, max_values) -> list[str]:
     return out
 
 
+#: what the report's warnings say of a finding set aside because a remedy generalised its column
+GENERALISED = "generalised by a remedy"
+
+
+def spec_options(spec) -> dict[str, Any]:
+    """What the gate knows of a challenge (keyword arguments of :func:`assess_release` and
+    :func:`check_release`): the case id linking its tables, the columns that are not
+    quasi-identifiers (the target, the board's split), and the columns its remedies generalised."""
+    from ..remedies import generalised
+
+    return {"key": spec.id_column, "exclude": [*spec.target, "split"], "generalised": generalised(spec.source.remedies)}
+
+
 def assess_release(
     frames: Mapping[str, pd.DataFrame],
     policy: PrivacyPolicy | None = None,
@@ -262,7 +275,7 @@ def assess_release(
         for f in findings:
             if f.category in generalised.get(f.column, ()) and f.detected_by == (BY_NAME,):
                 warnings_.append(
-                    f"{f.frame}.{f.column}: named like a {f.category} column, but generalised by a remedy "
+                    f"{f.frame}.{f.column}: named like a {f.category} column, but {GENERALISED} "
                     "(source.remedies): not an identifier of that kind"
                 )
             else:

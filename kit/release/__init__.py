@@ -209,8 +209,7 @@ def release(
     from ..challenge import load_challenge, safe_name
     from ..ledger import Ledger
     from ..privacy import ReleaseBlocked, check_release
-    from ..privacy.gate import record_override
-    from ..remedies import generalised
+    from ..privacy.gate import record_override, spec_options
     from ..workspace import Workspace
 
     ch = load_challenge(challenge, root=root)
@@ -230,14 +229,7 @@ def release(
     frames = read_release_frames(ch)
     policy = getattr(spec, "privacy", None) or card.privacy
     try:
-        report = check_release(
-            frames,
-            policy,
-            decision,
-            key=spec.id_column,
-            exclude=[*spec.target, "split"],
-            generalised=generalised(spec.source.remedies),
-        )
+        report = check_release(frames, policy, decision, **spec_options(spec))
     except ReleaseBlocked as exc:
         raise ReleaseBlocked(
             f"the release of {ch.id} is blocked: {len(exc.problems)} privacy reason(s); nothing was written",
