@@ -59,9 +59,9 @@ class _FileHandler(logging.Handler):
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
-            with self.lock or threading.Lock():
-                self.stream.write(f"{when} [{who}] {record.name} {record.levelname}: {text}\n")
-                self.stream.flush()
+            # (Handler.handle holds self.lock around emit: one line at a time)
+            self.stream.write(f"{when} [{who}] {record.name} {record.levelname}: {text}\n")
+            self.stream.flush()
         except Exception:  # noqa: BLE001 - logging must never break a run
             self.handleError(record)
 
